@@ -1,0 +1,136 @@
+//! The one error type of the library.
+//!
+//! Every fallible function returns [`Result<T>`]. Variants carry the numbers a user needs to act
+//! (a line and column for parse errors, the sizes involved for [`Error::TooLarge`]), never just a
+//! free-form string when a structured field fits.
+
+use std::path::PathBuf;
+
+/// Convenience alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A file format pgmkit reads or writes (used in [`Error::Parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Bayesian Interchange Format (`.bif`).
+    Bif,
+    /// UAI competition model format (`.uai`).
+    Uai,
+    /// UAI evidence file (`.evid`).
+    UaiEvidence,
+    /// libDAI factor graph (`.fg`).
+    Fg,
+    /// Evidence given on the command line (`VAR=STATE,...`).
+    EvidenceSpec,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Format::Bif => "BIF",
+            Format::Uai => "UAI",
+            Format::UaiEvidence => "UAI evidence",
+            Format::Fg => "libDAI .fg",
+            Format::EvidenceSpec => "evidence",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Everything that can go wrong in pgmkit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A malformed input file; `line` and `col` are 1-based.
+    #[error("{format} parse error at line {line}, column {col}: {msg}")]
+    Parse {
+        /// Which format was being read.
+        format: Format,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What was wrong.
+        msg: String,
+    },
+    /// The model violates a structural rule (shape mismatch, duplicate variable, ...).
+    #[error("invalid model: {0}")]
+    InvalidModel(String),
+    /// The directed graph of a Bayesian network has a cycle; the cycle is listed by variable name.
+    #[error("the network has a directed cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// A CPT column does not sum to one within the tolerance (and renormalisation was not requested).
+    #[error("CPT of '{var}' is not normalised: parent configuration {config} sums to {sum} (tolerance {tol:e}); load with renormalisation to fix it")]
+    NotNormalized {
+        /// Child variable of the CPT.
+        var: String,
+        /// Index of the parent configuration (row-major over the parents, first parent slowest).
+        config: usize,
+        /// The sum that was found.
+        sum: f64,
+        /// The tolerance in force.
+        tol: f64,
+    },
+    /// A probability or potential is negative, NaN or infinite.
+    #[error("invalid number in {what}: {value}")]
+    InvalidNumber {
+        /// Where the number was found.
+        what: String,
+        /// The offending value.
+        value: f64,
+    },
+    /// A variable name that the model does not have.
+    #[error("unknown variable '{0}'")]
+    UnknownVariable(String),
+    /// A state that the variable does not have.
+    #[error("variable '{var}' has no state '{state}' (states: {})", .states.join(", "))]
+    UnknownState {
+        /// The variable.
+        var: String,
+        /// The state asked for.
+        state: String,
+        /// The states the variable does have.
+        states: Vec<String>,
+    },
+    /// The same variable was given two different evidence values.
+    #[error("conflicting evidence for variable '{0}'")]
+    ConflictingEvidence(String),
+    /// The evidence has probability zero under the model (or the model's partition function is 0).
+    #[error("the evidence has probability zero under the model (Z = 0); no posterior exists")]
+    ZeroProbabilityEvidence,
+    /// Exact inference would need more memory than allowed.
+    #[error("exact inference is too large: the elimination order has induced width {width} and needs a table of {largest_table} entries ({needed} bytes in all) but the limit is {limit} bytes; use an approximate method instead (ais, bp, mf, trw, gibbs) or raise the memory limit")]
+    TooLarge {
+        /// Induced width (largest clique size minus one) of the best order found.
+        width: usize,
+        /// Number of entries of the largest clique table.
+        largest_table: f64,
+        /// Bytes the computation would need.
+        needed: f64,
+        /// The configured limit in bytes.
+        limit: f64,
+    },
+    /// An argument is out of its valid range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Build an [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

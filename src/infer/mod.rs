@@ -1,0 +1,70 @@
+//! Inference: exact (variable elimination / junction tree) and, in later modules, approximate methods.
+//!
+//! Every log Z method returns a [`LogZEstimate`] that says what kind of number it is; every
+//! marginal method returns a [`Posterior`].
+
+pub mod exact;
+
+use crate::num;
+
+/// What a log Z figure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EstimateKind {
+    /// Exact up to floating-point rounding.
+    Exact,
+    /// A guaranteed lower bound.
+    LowerBound,
+    /// A guaranteed upper bound.
+    UpperBound,
+    /// A stochastic estimate with a standard error.
+    Stochastic,
+    /// An approximation with no guarantee (e.g. the Bethe free energy).
+    Approximate,
+}
+
+/// A log partition function (or log P(evidence)) with what is known about its accuracy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LogZEstimate {
+    /// Natural log of Z.
+    pub log_z: f64,
+    /// Standard error of `log_z` (stochastic methods).
+    pub std_err: Option<f64>,
+    /// A lower bound on log Z, when one is known.
+    pub lower: Option<f64>,
+    /// An upper bound on log Z, when one is known.
+    pub upper: Option<f64>,
+    /// Effective sample size (importance-sampling methods).
+    pub ess: Option<f64>,
+    /// What the number is.
+    pub kind: EstimateKind,
+}
+
+impl LogZEstimate {
+    /// An exact value.
+    pub fn exact(log_z: f64) -> Self {
+        LogZEstimate { log_z, std_err: None, lower: Some(log_z), upper: Some(log_z), ess: None, kind: EstimateKind::Exact }
+    }
+
+    /// log10 Z.
+    pub fn log10_z(&self) -> f64 {
+        num::ln_to_log10(self.log_z)
+    }
+}
+
+/// Single-variable posterior marginals (in log space) and the log normaliser they came with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posterior {
+    /// `log_marginals[v][s] = ln P(X_v = s | evidence)`.
+    pub log_marginals: Vec<Vec<f64>>,
+    /// ln Z (or ln P(evidence)) computed along the way.
+    pub log_z: f64,
+}
+
+impl Posterior {
+    /// Probabilities `P(X_v = s | evidence)` of one variable.
+    pub fn marginal(&self, v: crate::var::VarId) -> Vec<f64> {
+        num::exp_all(&self.log_marginals[v.index()])
+    }
+}

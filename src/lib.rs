@@ -1,0 +1,15 @@
+//! pgmkit: a probabilistic graphical model engine.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod factor;
+pub mod infer;
+pub mod io;
+pub mod model;
+pub mod num;
+pub mod var;
+
+pub use error::{Error, Format, Result};
+pub use factor::TableFactor;
+pub use model::{BayesNet, BayesNetBuilder, Boundary, Cpd, FactorGraph, FactorGraphBuilder, Model};
+pub use var::{Evidence, VarId, Variable};

@@ -1,0 +1,108 @@
+//! Log-space numerical kernels and the one place where tolerances live.
+//!
+//! Probabilities and potentials are stored as natural logarithms; zero is `f64::NEG_INFINITY`.
+
+/// Tolerances used across the crate (one module holds them all).
+pub mod tol {
+    /// Default tolerance on |sum - 1| of a CPT column before it is rejected as not normalised.
+    ///
+    /// The bnlearn BIF files have columns off by up to 3e-7, so the default accepts them.
+    pub const CPT_SUM: f64 = 1e-5;
+    /// Relative tolerance used when comparing log partition functions in tests and conformance tables.
+    pub const LOG_Z_REL: f64 = 1e-9;
+}
+
+/// `ln(e^a + e^b)`, exact for infinities.
+#[inline]
+pub fn log_add_exp(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if lo == f64::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// `ln(sum_i e^{x_i})`; `-inf` for an empty slice or all `-inf`.
+pub fn log_sum_exp(xs: &[f64]) -> f64 {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY || m == f64::INFINITY {
+        return m;
+    }
+    let s: f64 = xs.iter().map(|&x| (x - m).exp()).sum();
+    m + s.ln()
+}
+
+/// Normalise log weights in place so that they log-sum-exp to 0; returns the log normaliser.
+///
+/// If every entry is `-inf` the slice is left unchanged and `-inf` is returned.
+pub fn log_normalize(xs: &mut [f64]) -> f64 {
+    let z = log_sum_exp(xs);
+    if z.is_finite() {
+        for x in xs.iter_mut() {
+            *x -= z;
+        }
+    }
+    z
+}
+
+/// `e^x` (the crate's single door out of log space).
+#[inline]
+pub fn exp(x: f64) -> f64 {
+    x.exp()
+}
+
+/// `ln x`, with `ln 0 = -inf`.
+#[inline]
+pub fn ln(x: f64) -> f64 {
+    x.ln()
+}
+
+/// Convert log probabilities to probabilities.
+pub fn exp_all(xs: &[f64]) -> Vec<f64> {
+    xs.iter().map(|&x| x.exp()).collect()
+}
+
+/// Convert probabilities (or potentials) to logs.
+pub fn ln_all(xs: &[f64]) -> Vec<f64> {
+    xs.iter().map(|&x| x.ln()).collect()
+}
+
+/// Natural log to log10.
+#[inline]
+pub fn ln_to_log10(x: f64) -> f64 {
+    x / std::f64::consts::LN_10
+}
+
+/// Shift log values by their maximum and exponentiate: returns (max, values e^{x-max}).
+///
+/// All-`-inf` input gives `(-inf, zeros)`.
+pub fn exp_shifted(xs: &[f64]) -> (f64, Vec<f64>) {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return (m, vec![0.0; xs.len()]);
+    }
+    (m, xs.iter().map(|&x| (x - m).exp()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lse_basics() {
+        assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
+        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY; 3]), f64::NEG_INFINITY);
+        assert!((log_sum_exp(&[0.0, 0.0]) - 2f64.ln()).abs() < 1e-15);
+        assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert!((log_add_exp(-1e308, 0.0)).abs() < 1e-15);
+        assert_eq!(log_add_exp(f64::NEG_INFINITY, f64::NEG_INFINITY), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn normalize() {
+        let mut v = vec![1.0f64.ln(), 3.0f64.ln()];
+        let z = log_normalize(&mut v);
+        assert!((z - 4f64.ln()).abs() < 1e-15);
+        assert!((v[0].exp() - 0.25).abs() < 1e-15);
+    }
+}

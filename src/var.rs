@@ -1,0 +1,232 @@
+//! Variables, their states, assignments and evidence.
+
+use crate::error::{Error, Result};
+
+/// Dense index of a variable inside one model (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct VarId(pub u32);
+
+impl VarId {
+    /// The index as `usize`.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl From<usize> for VarId {
+    fn from(i: usize) -> Self {
+        VarId(i as u32)
+    }
+}
+
+/// A discrete variable: a name and the names of its states (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// Name, unique within a model.
+    pub name: String,
+    /// State names, unique within the variable; the cardinality is `states.len()`.
+    pub states: Vec<String>,
+}
+
+impl Variable {
+    /// A variable with the given state names.
+    pub fn new(name: impl Into<String>, states: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Variable {
+            name: name.into(),
+            states: states.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// A variable whose states are named "0", "1", ... (the UAI and libDAI convention).
+    pub fn with_cardinality(name: impl Into<String>, card: usize) -> Self {
+        Variable {
+            name: name.into(),
+            states: (0..card).map(|i| i.to_string()).collect(),
+        }
+    }
+
+    /// Number of states.
+    #[inline]
+    pub fn card(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Index of a state by name.
+    pub fn state_index(&self, state: &str) -> Result<usize> {
+        self.states
+            .iter()
+            .position(|s| s == state)
+            .ok_or_else(|| Error::UnknownState {
+                var: self.name.clone(),
+                state: state.to_string(),
+                states: self.states.clone(),
+            })
+    }
+
+    /// Index of a state by name, or by number when no state has that name
+    /// (so `X=1` works for variables whose states are "0", "1" as well as for named states).
+    pub fn resolve_state(&self, state: &str) -> Result<usize> {
+        if let Ok(i) = self.state_index(state) {
+            return Ok(i);
+        }
+        match state.parse::<usize>() {
+            Ok(i) if i < self.card() => Ok(i),
+            _ => Err(Error::UnknownState {
+                var: self.name.clone(),
+                state: state.to_string(),
+                states: self.states.clone(),
+            }),
+        }
+    }
+}
+
+/// Check the variables of a model: unique non-empty names, at least one state each, unique states.
+pub(crate) fn validate_variables(vars: &[Variable]) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(vars.len());
+    for v in vars {
+        if v.name.is_empty() {
+            return Err(Error::InvalidModel("a variable has an empty name".into()));
+        }
+        if !seen.insert(v.name.as_str()) {
+            return Err(Error::InvalidModel(format!(
+                "variable '{}' is defined twice",
+                v.name
+            )));
+        }
+        if v.states.is_empty() {
+            return Err(Error::InvalidModel(format!(
+                "variable '{}' has no states",
+                v.name
+            )));
+        }
+        let mut st = std::collections::HashSet::with_capacity(v.states.len());
+        for s in &v.states {
+            if !st.insert(s.as_str()) {
+                return Err(Error::InvalidModel(format!(
+                    "variable '{}' lists state '{}' twice",
+                    v.name, s
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hard evidence: an observed state per variable, `None` where unobserved.
+///
+/// Build it with [`Evidence::new`] and [`Evidence::set`], or parse it from names with
+/// [`Evidence::parse_spec`] (`"BP=HIGH,HRBP=HIGH"`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Evidence {
+    values: Vec<Option<usize>>,
+}
+
+impl Evidence {
+    /// No evidence on `n` variables.
+    pub fn new(n: usize) -> Self {
+        Evidence {
+            values: vec![None; n],
+        }
+    }
+
+    /// Observe `var` in state `state`. Errors if the variable was already observed in another state.
+    pub fn set(&mut self, vars: &[Variable], var: VarId, state: usize) -> Result<()> {
+        let v = vars
+            .get(var.index())
+            .ok_or_else(|| Error::UnknownVariable(format!("#{}", var.0)))?;
+        if state >= v.card() {
+            return Err(Error::UnknownState {
+                var: v.name.clone(),
+                state: state.to_string(),
+                states: v.states.clone(),
+            });
+        }
+        if self.values.len() < vars.len() {
+            self.values.resize(vars.len(), None);
+        }
+        match self.values[var.index()] {
+            Some(s) if s != state => Err(Error::ConflictingEvidence(v.name.clone())),
+            _ => {
+                self.values[var.index()] = Some(state);
+                Ok(())
+            }
+        }
+    }
+
+    /// Parse `"VAR=STATE,VAR2=STATE2"` against the model's variables. States are matched by name,
+    /// then by 0-based index. Whitespace around items is ignored; an empty string is no evidence.
+    pub fn parse_spec(vars: &[Variable], spec: &str) -> Result<Self> {
+        let mut ev = Evidence::new(vars.len());
+        let index: std::collections::HashMap<&str, usize> = vars
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect();
+        let mut col = 1;
+        for item in spec.split(',') {
+            let trimmed = item.trim();
+            if !trimmed.is_empty() {
+                let (name, state) = trimmed.split_once('=').ok_or_else(|| Error::Parse {
+                    format: crate::error::Format::EvidenceSpec,
+                    line: 1,
+                    col,
+                    msg: format!("expected VAR=STATE, found '{trimmed}'"),
+                })?;
+                let (name, state) = (name.trim(), state.trim());
+                let vi = *index
+                    .get(name)
+                    .ok_or_else(|| Error::UnknownVariable(name.to_string()))?;
+                let si = vars[vi].resolve_state(state)?;
+                ev.set(vars, VarId(vi as u32), si)?;
+            }
+            col += item.len() + 1;
+        }
+        Ok(ev)
+    }
+
+    /// Observed state of `var`, if any.
+    #[inline]
+    pub fn get(&self, var: VarId) -> Option<usize> {
+        self.values.get(var.index()).copied().flatten()
+    }
+
+    /// Number of observed variables.
+    pub fn len(&self) -> usize {
+        self.values.iter().filter(|v| v.is_some()).count()
+    }
+
+    /// True when nothing is observed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Iterate over `(variable, state)` pairs that are observed.
+    pub fn iter(&self) -> impl Iterator<Item = (VarId, usize)> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|s| (VarId(i as u32), s)))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn values_mut_for_test(&mut self, var: usize, state: usize) {
+        if self.values.len() <= var {
+            self.values.resize(var + 1, None);
+        }
+        self.values[var] = Some(state);
+    }
+
+    /// Evidence from a per-variable slice of optional states (not validated against a model).
+    pub fn from_options(values: Vec<Option<usize>>) -> Self {
+        Evidence { values }
+    }
+
+    /// The raw per-variable slice (`None` = unobserved); may be shorter than the model.
+    pub fn as_slice(&self) -> &[Option<usize>] {
+        &self.values
+    }
+}
+
+/// A full assignment: one state index per variable of a model, in variable order.
+pub type Assignment = [usize];
