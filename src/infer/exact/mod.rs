@@ -1,9 +1,18 @@
-//! Exact inference: elimination orders, junction trees, log Z and all marginals. STUB: being written.
+//! Exact inference: elimination orders, junction trees, log Z and all marginals. 
 
-use crate::error::Result;
+mod jtree;
+mod kernel;
+pub mod order;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::factor::TableFactor;
 use crate::infer::{LogZEstimate, Posterior};
 use crate::model::{BayesNet, FactorGraph};
-use crate::var::Evidence;
+use crate::num;
+use crate::var::{Evidence, VarId};
+use jtree::{homes, local_marginal, propagate, Calibration, Problem, Tree};
 
 /// Elimination-order heuristic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,27 +63,149 @@ pub struct PlanStats {
     pub heuristic: String,
 }
 
+fn check_evidence(nvars: usize, ev: &Evidence) -> Result<()> {
+    if ev.as_slice().len() > nvars {
+        if let Some((v, _)) = ev.iter().find(|(v, _)| v.index() >= nvars) {
+            return Err(Error::UnknownVariable(format!("#{}", v.0)));
+        }
+    }
+    Ok(())
+}
+
 /// Plan exact inference (choose an order, measure it) without allocating any table.
-pub fn plan(_fg: &FactorGraph, _ev: &Evidence, _opts: &ExactOptions) -> Result<PlanStats> {
-    todo!()
+///
+/// Cost: one greedy elimination per heuristic tried, about `O(sum_v d_v^2 log d)` each.
+pub fn plan(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<PlanStats> {
+    check_evidence(fg.num_vars(), ev)?;
+    let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
+    let t = Tree::build(&p, opts);
+    Ok(stats(&t))
+}
+
+fn stats(t: &Tree) -> PlanStats {
+    PlanStats {
+        width: t.elim.width,
+        max_clique_entries: t.elim.max_entries,
+        total_entries: t.elim.total_entries,
+        num_cliques: t.nodes.len(),
+        heuristic: t.elim.heuristic.to_string(),
+    }
+}
+
+/// Log contribution of variables that appear in no factor: `ln card` each when unobserved.
+fn free_log_z(fg: &FactorGraph, p: &Problem, ev: &Evidence) -> f64 {
+    let mut in_scope = vec![false; fg.num_vars()];
+    for f in fg.factors() {
+        for v in f.scope() {
+            in_scope[v.index()] = true;
+        }
+    }
+    let _ = p;
+    (0..fg.num_vars())
+        .filter(|&i| !in_scope[i] && ev.get(VarId(i as u32)).is_none())
+        .map(|i| num::ln(fg.vars()[i].card() as f64))
+        .sum()
 }
 
 /// Exact log Z of a factor graph under evidence (log P(e) for a lowered Bayesian network).
-pub fn log_z(_fg: &FactorGraph, _ev: &Evidence, _opts: &ExactOptions) -> Result<LogZEstimate> {
-    todo!()
+///
+/// Runs the collect pass of a junction tree only, freeing each clique table once its message is
+/// sent. Returns [`Error::TooLarge`] before allocating anything if the peak memory of the chosen
+/// order exceeds `opts.memory_limit`, and [`Error::ZeroProbabilityEvidence`] if Z = 0.
+///
+/// ```
+/// use pgmkit::model::{ising_grid, Boundary};
+/// use pgmkit::infer::exact::{log_z, ExactOptions};
+/// use pgmkit::Evidence;
+/// let g = ising_grid(4, 4, Boundary::Free, |_, _| 0.3, |_| 0.0).unwrap();
+/// let z = log_z(&g, &Evidence::new(16), &ExactOptions::default()).unwrap();
+/// assert!(z.log_z > 16.0 * 2f64.ln());
+/// ```
+pub fn log_z(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<LogZEstimate> {
+    check_evidence(fg.num_vars(), ev)?;
+    let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
+    let t = Tree::build(&p, opts);
+    t.check_memory(false, opts)?;
+    let cal = propagate(&p, &t, false)?;
+    Ok(LogZEstimate::exact(cal.log_z + free_log_z(fg, &p, ev)))
 }
 
-/// Exact posterior marginals of every variable (one calibration of a junction tree).
-pub fn marginals(_fg: &FactorGraph, _ev: &Evidence, _opts: &ExactOptions) -> Result<Posterior> {
-    todo!()
+/// Exact posterior marginals of every variable (one calibration of a junction tree: a collect and
+/// a distribute pass, then each variable read off its smallest clique).
+///
+/// Observed variables get a point mass on their observed state; variables in no factor are uniform.
+pub fn marginals(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<Posterior> {
+    check_evidence(fg.num_vars(), ev)?;
+    let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
+    let t = Tree::build(&p, opts);
+    t.check_memory(true, opts)?;
+    let cal = propagate(&p, &t, true)?;
+    let lz = cal.log_z + free_log_z(fg, &p, ev);
+    Ok(read_marginals(&fg.cards(), &p, &t, &cal, ev, lz))
 }
 
-/// Exact ln P(evidence) of a Bayesian network, pruning barren variables first.
-pub fn bn_log_evidence(_bn: &BayesNet, _ev: &Evidence, _opts: &ExactOptions) -> Result<LogZEstimate> {
-    todo!()
+fn read_marginals(cards: &[usize], p: &Problem, t: &Tree, cal: &Calibration, ev: &Evidence, log_z: f64) -> Posterior {
+    let home = homes(t, p.cards.len());
+    let log_marginals = (0..cards.len())
+        .into_par_iter()
+        .map(|i| {
+            let c = cards[i];
+            if let Some(s) = ev.get(VarId(i as u32)) {
+                let mut m = vec![f64::NEG_INFINITY; c];
+                m[s] = 0.0;
+                return m;
+            }
+            let l = p.local[i];
+            if l == u32::MAX {
+                if c == 1 {
+                    return vec![0.0];
+                }
+                return vec![-num::ln(c as f64); c];
+            }
+            local_marginal(t, cal, home[l as usize], l, c)
+        })
+        .collect();
+    Posterior { log_marginals, log_z }
+}
+
+/// Exact ln P(evidence) of a Bayesian network. Variables that are not ancestors of an observed
+/// variable are barren (they sum out to 1) and are pruned before the junction tree is built.
+pub fn bn_log_evidence(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Result<LogZEstimate> {
+    check_evidence(bn.num_vars(), ev)?;
+    let keep = bn.evidence_ancestors(ev);
+    let factors = bn.factors_of(&keep);
+    let cards: Vec<usize> = bn.vars().iter().map(|v| v.card()).collect();
+    let p = Problem::new(&cards, &factors, ev)?;
+    let t = Tree::build(&p, opts);
+    t.check_memory(false, opts)?;
+    let cal = propagate(&p, &t, false)?;
+    Ok(LogZEstimate::exact(cal.log_z))
 }
 
 /// Exact posterior marginals of every variable of a Bayesian network under evidence.
-pub fn bn_marginals(_bn: &BayesNet, _ev: &Evidence, _opts: &ExactOptions) -> Result<Posterior> {
-    todo!()
+///
+/// ```
+/// use pgmkit::BayesNetBuilder;
+/// use pgmkit::infer::exact::{bn_marginals, ExactOptions};
+/// let mut b = BayesNetBuilder::new();
+/// let rain = b.add_variable("rain", ["no", "yes"]).unwrap();
+/// let wet = b.add_variable("wet", ["no", "yes"]).unwrap();
+/// b.set_cpd(rain, &[], vec![0.8, 0.2]).unwrap();
+/// b.set_cpd(wet, &[rain], vec![0.9, 0.1, 0.2, 0.8]).unwrap();
+/// let bn = b.build().unwrap();
+/// let ev = bn.evidence("wet=yes").unwrap();
+/// let post = bn_marginals(&bn, &ev, &ExactOptions::default()).unwrap();
+/// let p_rain = post.marginal(rain)[1];
+/// assert!((p_rain - 0.16 / (0.16 + 0.08)).abs() < 1e-12);
+/// assert!((post.log_z - (0.24f64).ln()).abs() < 1e-12);
+/// ```
+pub fn bn_marginals(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Result<Posterior> {
+    check_evidence(bn.num_vars(), ev)?;
+    let cards: Vec<usize> = bn.vars().iter().map(|v| v.card()).collect();
+    let factors: Vec<TableFactor> = bn.cpds().iter().map(|c| c.to_factor(bn.vars())).collect();
+    let p = Problem::new(&cards, &factors, ev)?;
+    let t = Tree::build(&p, opts);
+    t.check_memory(true, opts)?;
+    let cal = propagate(&p, &t, true)?;
+    Ok(read_marginals(&cards, &p, &t, &cal, ev, cal.log_z))
 }

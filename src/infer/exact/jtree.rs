@@ -1,0 +1,399 @@
+//! Junction tree built from an elimination order, with Hugin-style message passing in scaled
+//! linear arithmetic (each table normalised to max 1 with its log scale kept aside).
+
+use super::kernel::{self, Input};
+use super::order::{elimination_order, Elimination, InteractionGraph};
+use super::ExactOptions;
+use crate::error::{Error, Result};
+use crate::factor::TableFactor;
+use crate::num;
+use crate::var::{Evidence, VarId};
+
+/// The reduced problem: factors with evidence and domain-1 variables removed, over a compact
+/// local variable numbering.
+pub(crate) struct Problem {
+    /// local -> global variable id
+    pub global: Vec<VarId>,
+    /// cardinality per local variable
+    pub cards: Vec<usize>,
+    /// (local sorted scope, normalised linear values, log scale)
+    pub factors: Vec<(Vec<u32>, Vec<f64>, f64)>,
+    /// sum of log constants from factors whose whole scope was observed
+    pub log_const: f64,
+    /// global -> local (u32::MAX if not in the graph)
+    pub local: Vec<u32>,
+}
+
+impl Problem {
+    /// Reduce `factors` (over a model with cardinalities `cards`) by the evidence.
+    pub fn new<'a>(
+        cards: &[usize],
+        factors: impl IntoIterator<Item = &'a TableFactor>,
+        ev: &Evidence,
+    ) -> Result<Problem> {
+        let mut eff: Vec<Option<usize>> = (0..cards.len())
+            .map(|i| ev.get(VarId(i as u32)))
+            .collect();
+        for (i, &c) in cards.iter().enumerate() {
+            if c == 1 && eff[i].is_none() {
+                eff[i] = Some(0);
+            }
+        }
+        let eff = Evidence::from_options(eff);
+        let mut reduced = Vec::new();
+        let mut log_const = 0.0;
+        let mut used = vec![false; cards.len()];
+        for f in factors {
+            let r = if f.scope().iter().any(|v| eff.get(*v).is_some()) {
+                f.reduce(&eff)
+            } else {
+                f.clone()
+            };
+            if r.scope().is_empty() {
+                log_const += r.log_values()[0];
+                continue;
+            }
+            for v in r.scope() {
+                used[v.index()] = true;
+            }
+            reduced.push(r);
+        }
+        if log_const == f64::NEG_INFINITY {
+            return Err(Error::ZeroProbabilityEvidence);
+        }
+        let mut local = vec![u32::MAX; cards.len()];
+        let mut global = Vec::new();
+        let mut lcards = Vec::new();
+        for (i, &u) in used.iter().enumerate() {
+            if u {
+                local[i] = global.len() as u32;
+                global.push(VarId(i as u32));
+                lcards.push(cards[i]);
+            }
+        }
+        let mut lf = Vec::with_capacity(reduced.len());
+        for f in reduced {
+            let scope: Vec<u32> = f.scope().iter().map(|v| local[v.index()]).collect();
+            let (mx, vals) = num::exp_shifted(f.log_values());
+            if mx == f64::NEG_INFINITY {
+                return Err(Error::ZeroProbabilityEvidence);
+            }
+            lf.push((scope, vals, mx));
+        }
+        Ok(Problem { global, cards: lcards, factors: lf, log_const, local })
+    }
+
+    pub fn graph(&self) -> InteractionGraph {
+        InteractionGraph::from_cliques(
+            self.cards.iter().map(|&c| c as f64).collect(),
+            self.factors.iter().map(|f| f.0.as_slice()),
+        )
+    }
+}
+
+/// One clique of the tree.
+pub(crate) struct Node {
+    /// variables in table layout order: separator with the parent first, then the rest
+    pub vars: Vec<u32>,
+    pub cards: Vec<usize>,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// number of leading `vars` shared with the parent
+    pub sep_len: usize,
+    /// factors assigned here
+    pub factors: Vec<usize>,
+}
+
+impl Node {
+    pub fn size(&self) -> usize {
+        self.cards.iter().product()
+    }
+    fn sep_size(&self) -> usize {
+        self.cards[..self.sep_len].iter().product()
+    }
+}
+
+/// A junction tree: cliques, their layout, and a post-order.
+pub(crate) struct Tree {
+    pub nodes: Vec<Node>,
+    pub post: Vec<usize>,
+    pub elim: Elimination,
+}
+
+fn stride_map(outer: &[u32], inner: &[u32], inner_cards: &[usize]) -> Vec<usize> {
+    let st = crate::factor::index::strides(inner_cards);
+    outer
+        .iter()
+        .map(|v| inner.iter().position(|u| u == v).map_or(0, |p| st[p]))
+        .collect()
+}
+
+impl Tree {
+    pub fn build(p: &Problem, opts: &ExactOptions) -> Tree {
+        let g = p.graph();
+        let elim = elimination_order(&g, opts.heuristic, opts.restarts, opts.seed);
+        let n = elim.order.len();
+        let mut pos = vec![0usize; n];
+        for (k, &v) in elim.order.iter().enumerate() {
+            pos[v as usize] = k;
+        }
+        // elimination-tree parent of each clique
+        let eparent: Vec<Option<usize>> = elim
+            .cliques
+            .iter()
+            .map(|c| c[1..].iter().map(|&u| pos[u as usize]).min())
+            .collect();
+        // merge a parent clique into a child that contains it
+        let mut rep: Vec<usize> = (0..n).collect();
+        let mut parent: Vec<Option<usize>> = vec![None; n];
+        let mut absorbed = vec![false; n];
+        let find = |rep: &Vec<usize>, mut x: usize| {
+            while rep[x] != x {
+                x = rep[x];
+            }
+            x
+        };
+        for k in 0..n {
+            let mut par = eparent[k];
+            while let Some(pk) = par {
+                let pk_r = find(&rep, pk);
+                if pk_r == pk && !absorbed[pk] && elim.cliques[pk].len() < elim.cliques[k].len() && {
+                    let ck = &elim.cliques[k];
+                    elim.cliques[pk].iter().all(|u| ck.contains(u))
+                } {
+                    absorbed[pk] = true;
+                    rep[pk] = k;
+                    par = eparent[pk];
+                } else {
+                    par = Some(pk_r);
+                    break;
+                }
+            }
+            parent[k] = par.map(|x| find(&rep, x));
+        }
+        // final parent links through representatives
+        let keep: Vec<usize> = (0..n).filter(|&k| rep[k] == k).collect();
+        let mut node_of = vec![usize::MAX; n];
+        for (i, &k) in keep.iter().enumerate() {
+            node_of[k] = i;
+        }
+        let mut nodes: Vec<Node> = keep
+            .iter()
+            .map(|&k| {
+                let par = parent[k].map(|x| node_of[find(&rep, x)]);
+                Node { vars: elim.cliques[k].clone(), cards: vec![], parent: par, children: vec![], sep_len: 0, factors: vec![] }
+            })
+            .collect();
+        for i in 0..nodes.len() {
+            if let Some(pi) = nodes[i].parent {
+                nodes[pi].children.push(i);
+            }
+        }
+        // layouts: separator (sorted) first, then the rest (sorted)
+        for i in 0..nodes.len() {
+            let mut vars = nodes[i].vars.clone();
+            vars.sort_unstable();
+            let (sep, rest): (Vec<u32>, Vec<u32>) = match nodes[i].parent {
+                Some(pi) => {
+                    let pv = &nodes[pi].vars;
+                    vars.iter().partition(|v| pv.contains(v))
+                }
+                None => (vec![], vars),
+            };
+            let sep_len = sep.len();
+            let lay: Vec<u32> = sep.into_iter().chain(rest).collect();
+            nodes[i].cards = lay.iter().map(|&v| p.cards[v as usize]).collect();
+            nodes[i].vars = lay;
+            nodes[i].sep_len = sep_len;
+        }
+        // assign factors: clique of the earliest-eliminated scope variable
+        for (fi, f) in p.factors.iter().enumerate() {
+            let k = f.0.iter().map(|&v| pos[v as usize]).min().expect("non-empty scope");
+            nodes[node_of[find(&rep, k)]].factors.push(fi);
+        }
+        // post-order (children first)
+        let mut post = Vec::with_capacity(nodes.len());
+        let mut stack: Vec<(usize, bool)> =
+            (0..nodes.len()).filter(|&i| nodes[i].parent.is_none()).map(|i| (i, false)).collect();
+        stack.reverse();
+        while let Some((i, done)) = stack.pop() {
+            if done {
+                post.push(i);
+            } else {
+                stack.push((i, true));
+                for &c in nodes[i].children.iter().rev() {
+                    stack.push((c, false));
+                }
+            }
+        }
+        Tree { nodes, post, elim }
+    }
+
+    /// Bytes needed: all clique tables and separators kept (calibration) or the peak of a
+    /// collect pass that frees tables as it goes.
+    pub fn bytes_needed(&self, calibrate: bool) -> f64 {
+        let clique: f64 = self.nodes.iter().map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>()).sum();
+        let sep: f64 = self.nodes.iter().map(|n| n.cards[..n.sep_len].iter().map(|&c| c as f64).product::<f64>()).sum();
+        let max_c = self.nodes.iter().map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>()).fold(0.0, f64::max);
+        if calibrate {
+            8.0 * (clique + 2.0 * sep)
+        } else {
+            8.0 * (max_c + sep)
+        }
+    }
+
+    pub fn check_memory(&self, calibrate: bool, opts: &ExactOptions) -> Result<()> {
+        let need = self.bytes_needed(calibrate);
+        if need > opts.memory_limit {
+            return Err(Error::TooLarge {
+                width: self.elim.width,
+                largest_table: self.elim.max_entries,
+                needed: need,
+                limit: opts.memory_limit,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Messages of a collect pass: per node, the (normalised) message to its parent and its log scale.
+pub(crate) struct Calibration {
+    pub log_z: f64,
+    /// per node: clique table (linear, max 1) after calibration
+    pub tables: Vec<Vec<f64>>,
+}
+
+fn clique_inputs<'a>(
+    node: &Node,
+    p: &'a Problem,
+    msgs: &'a [Option<(Vec<f64>, f64)>],
+    nodes: &[Node],
+) -> (Vec<Input<'a>>, f64) {
+    let mut inputs = Vec::new();
+    let mut scale = 0.0;
+    for &fi in &node.factors {
+        let (scope, vals, s) = &p.factors[fi];
+        let cards: Vec<usize> = scope.iter().map(|&v| p.cards[v as usize]).collect();
+        inputs.push(Input { vals, map: stride_map(&node.vars, scope, &cards) });
+        scale += s;
+    }
+    for &c in &node.children {
+        let (m, s) = msgs[c].as_ref().expect("child message computed");
+        let cn = &nodes[c];
+        let svars = &cn.vars[..cn.sep_len];
+        inputs.push(Input { vals: m, map: stride_map(&node.vars, svars, &cn.cards[..cn.sep_len]) });
+        scale += s;
+    }
+    (inputs, scale)
+}
+
+/// Run the collect pass (and, if `calibrate`, the distribute pass).
+pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibration> {
+    let nn = t.nodes.len();
+    let mut msgs: Vec<Option<(Vec<f64>, f64)>> = (0..nn).map(|_| None).collect();
+    let mut tables: Vec<Vec<f64>> = (0..nn).map(|_| Vec::new()).collect();
+    let mut log_z = p.log_const;
+    for &i in &t.post {
+        let node = &t.nodes[i];
+        let (inputs, scale) = clique_inputs(node, p, &msgs, &t.nodes);
+        let sep_size = node.sep_size();
+        let block = node.size() / sep_size;
+        let mut msg = vec![0.0; sep_size];
+        let amap: Vec<usize> = {
+            // separator is the prefix of the layout: stride of prefix dims in the message, 0 for the rest
+            let st = crate::factor::index::strides(&node.cards[..node.sep_len]);
+            (0..node.vars.len()).map(|k| if k < node.sep_len { st[k] } else { 0 }).collect()
+        };
+        let _ = block;
+        if calibrate {
+            let mut tab = vec![0.0; node.size()];
+            kernel::run(&node.cards, &inputs, Some(&mut tab), Some((&mut msg, &amap)));
+            tables[i] = tab;
+        } else {
+            kernel::run(&node.cards, &inputs, None, Some((&mut msg, &amap)));
+        }
+        drop(inputs);
+        let ms = kernel::normalize_max(&mut msg);
+        if ms.is_nan() {
+            return Err(Error::InvalidModel("numerical failure (NaN or infinity) during elimination".into()));
+        }
+        if ms == f64::NEG_INFINITY {
+            return Err(Error::ZeroProbabilityEvidence);
+        }
+        // children messages are no longer needed in a collect-only pass
+        if !calibrate {
+            for &c in &node.children {
+                msgs[c] = None;
+            }
+        }
+        if node.parent.is_none() {
+            // msg has one entry (empty separator): the clique total
+            log_z += scale + ms;
+            if calibrate {
+                msgs[i] = Some((msg, scale + ms));
+            }
+        } else {
+            msgs[i] = Some((msg, scale + ms));
+        }
+    }
+    if !log_z.is_finite() {
+        return Err(Error::ZeroProbabilityEvidence);
+    }
+    if calibrate {
+        // distribute: pre-order (reverse post-order)
+        for &i in t.post.iter().rev() {
+            let node = &t.nodes[i];
+            for &c in &node.children {
+                let cn = &t.nodes[c];
+                let svars = &cn.vars[..cn.sep_len];
+                let scards = &cn.cards[..cn.sep_len];
+                let mut newsep = vec![0.0; cn.sep_size()];
+                let amap = stride_map(&node.vars, svars, scards);
+                let ptab = &tables[i];
+                let ident = crate::factor::index::strides(&node.cards);
+                kernel::run(&node.cards, &[Input { vals: ptab, map: ident }], None, Some((&mut newsep, &amap)));
+                let old = &msgs[c].as_ref().expect("collect message").0;
+                for (nv, &ov) in newsep.iter_mut().zip(old) {
+                    *nv = if ov > 0.0 { *nv / ov } else { 0.0 };
+                }
+                kernel::normalize_max(&mut newsep);
+                // child table *= ratio over its separator prefix
+                let block = cn.size() / cn.sep_size();
+                let ctab = &mut tables[c];
+                for (chunk, &r) in ctab.chunks_mut(block).zip(&newsep) {
+                    if r != 1.0 {
+                        chunk.iter_mut().for_each(|x| *x *= r);
+                    }
+                }
+                kernel::normalize_max(&mut tables[c]);
+            }
+        }
+    }
+    Ok(Calibration { log_z, tables })
+}
+
+/// Normalised log marginal of local variable `v` from a calibrated tree.
+pub(crate) fn local_marginal(t: &Tree, cal: &Calibration, home: usize, v: u32, card: usize) -> Vec<f64> {
+    let node = &t.nodes[home];
+    let k = node.vars.iter().position(|&u| u == v).expect("home clique holds the variable");
+    let mut out = vec![0.0; card];
+    let map: Vec<usize> = (0..node.vars.len()).map(|j| usize::from(j == k)).collect();
+    let ident = crate::factor::index::strides(&node.cards);
+    kernel::run(&node.cards, &[Input { vals: &cal.tables[home], map: ident }], None, Some((&mut out, &map)));
+    let s: f64 = out.iter().sum();
+    out.iter().map(|&x| num::ln(x / s)).collect()
+}
+
+/// For each local variable, the smallest clique containing it.
+pub(crate) fn homes(t: &Tree, nvars: usize) -> Vec<usize> {
+    let mut best = vec![(usize::MAX, usize::MAX); nvars];
+    for (i, n) in t.nodes.iter().enumerate() {
+        let s = n.size();
+        for &v in &n.vars {
+            if s < best[v as usize].0 {
+                best[v as usize] = (s, i);
+            }
+        }
+    }
+    best.into_iter().map(|(_, i)| i).collect()
+}

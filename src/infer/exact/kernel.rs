@@ -1,0 +1,215 @@
+//! The one table kernel of the exact engine: walk every entry of a "joint" table, multiply the
+//! matching entries of several input tables, and write the product and/or add it into an output
+//! table over a subset of the variables.
+//!
+//! Values are linear-space (not logs) here: each table carries its own log scale elsewhere and is
+//! kept normalised to a maximum of 1, so products stay in range. The walk is split into an outer
+//! odometer and an inner block of up to [`INNER`] entries whose per-input offsets are precomputed,
+//! so the hot loop is one gather and one multiply per input and entry. Work is cut into a fixed
+//! number of chunks (independent of the number of threads) so the floating-point result is the
+//! same whatever `RAYON_NUM_THREADS` is.
+
+use rayon::prelude::*;
+
+use crate::factor::index::unflatten;
+
+const INNER: usize = 4096;
+const PAR_MIN: usize = 1 << 15;
+
+/// A table read by the kernel: values plus, for each joint dimension, its stride in this table
+/// (0 when the table does not depend on that dimension).
+pub(crate) struct Input<'a> {
+    pub vals: &'a [f64],
+    pub map: Vec<usize>,
+}
+
+/// Run the kernel. `write`, if given, receives the product at every joint entry (its length is the
+/// joint size). `acc`, if given, is `(out, map)`: the product is added into `out` at the index
+/// given by `map`.
+pub(crate) fn run(
+    cards: &[usize],
+    inputs: &[Input<'_>],
+    write: Option<&mut [f64]>,
+    acc: Option<(&mut [f64], &[usize])>,
+) {
+    let d = cards.len();
+    let total: usize = cards.iter().product();
+    if total == 0 {
+        return;
+    }
+    // inner block: trailing dims whose product <= INNER
+    let mut m = 0;
+    let mut block = 1usize;
+    while m < d && block * cards[d - 1 - m] <= INNER {
+        block *= cards[d - 1 - m];
+        m += 1;
+    }
+    if m == 0 && d > 0 {
+        // a single huge last dimension: treat it whole as the block
+        m = 1;
+        block = cards[d - 1];
+    }
+    let outer_cards = &cards[..d - m];
+    let inner_cards = &cards[d - m..];
+    let n_outer = total / block;
+    let offsets = |map: &[usize]| -> Vec<usize> {
+        let im = &map[d - m..];
+        let mut off = Vec::with_capacity(block);
+        let mut st = vec![0usize; m];
+        for b in 0..block {
+            if b > 0 {
+                unflatten(inner_cards, b, &mut st);
+            }
+            off.push(st.iter().zip(im).map(|(s, k)| s * k).sum());
+        }
+        off
+    };
+    let in_off: Vec<Vec<usize>> = inputs.iter().map(|i| offsets(&i.map)).collect();
+    let acc_off = acc.as_ref().map(|(_, map)| offsets(map));
+    let amap_outer: Option<&[usize]> = acc.as_ref().map(|(_, m)| *m);
+    let (acc_out, _) = match acc {
+        Some((o, m)) => (Some(o), Some(m)),
+        None => (None, None),
+    };
+
+    let n_chunks = if total < PAR_MIN {
+        1
+    } else {
+        let acc_len = acc_out.as_ref().map_or(0, |o| o.len());
+        let cap = if acc_len > (1 << 18) { 4 } else { 8 };
+        n_outer.clamp(1, cap)
+    };
+    let per = n_outer.div_ceil(n_chunks);
+
+    let do_chunk = |c: usize, wout: Option<&mut [f64]>, aout: Option<&mut [f64]>| {
+        let o0 = c * per;
+        let o1 = ((c + 1) * per).min(n_outer);
+        if o0 >= o1 {
+            return;
+        }
+        let mut counter = vec![0usize; outer_cards.len()];
+        unflatten(outer_cards, o0, &mut counter);
+        let base_of = |map: &[usize], counter: &[usize]| -> usize {
+            counter.iter().zip(map).map(|(s, k)| s * k).sum()
+        };
+        let mut bases: Vec<usize> = inputs.iter().map(|i| base_of(&i.map, &counter)).collect();
+        let amap = amap_outer;
+        let mut abase = amap.map_or(0, |mp| base_of(mp, &counter));
+        let mut tmp = vec![0.0f64; block];
+        let mut wout = wout;
+        let mut aout = aout;
+        for o in o0..o1 {
+            // product of inputs into tmp
+            if inputs.is_empty() {
+                tmp.iter_mut().for_each(|t| *t = 1.0);
+            } else {
+                let (v0, off0, b0) = (inputs[0].vals, &in_off[0], bases[0]);
+                for (t, &of) in tmp.iter_mut().zip(off0) {
+                    *t = v0[b0 + of];
+                }
+                for j in 1..inputs.len() {
+                    let (vj, offj, bj) = (inputs[j].vals, &in_off[j], bases[j]);
+                    for (t, &of) in tmp.iter_mut().zip(offj) {
+                        *t *= vj[bj + of];
+                    }
+                }
+            }
+            if let Some(w) = wout.as_deref_mut() {
+                let s = (o - o0) * block;
+                w[s..s + block].copy_from_slice(&tmp);
+            }
+            if let (Some(a), Some(aoff)) = (aout.as_deref_mut(), acc_off.as_ref()) {
+                for (t, &of) in tmp.iter().zip(aoff) {
+                    a[abase + of] += *t;
+                }
+            }
+            // advance outer odometer
+            let mut k = outer_cards.len();
+            while k > 0 {
+                k -= 1;
+                counter[k] += 1;
+                for (j, inp) in inputs.iter().enumerate() {
+                    bases[j] += inp.map[k];
+                }
+                if let Some(mp) = amap {
+                    abase += mp[k];
+                }
+                if counter[k] < outer_cards[k] {
+                    break;
+                }
+                for (j, inp) in inputs.iter().enumerate() {
+                    bases[j] -= inp.map[k] * outer_cards[k];
+                }
+                if let Some(mp) = amap {
+                    abase -= mp[k] * outer_cards[k];
+                }
+                counter[k] = 0;
+            }
+        }
+    };
+
+    if n_chunks == 1 {
+        do_chunk(0, write, acc_out);
+        return;
+    }
+    let acc_len = acc_out.as_ref().map_or(0, |o| o.len());
+    let mut partial: Vec<Vec<f64>> = if acc_out.is_some() {
+        (0..n_chunks).map(|_| vec![0.0; acc_len]).collect()
+    } else {
+        Vec::new()
+    };
+    match write {
+        Some(w) => {
+            let wchunks: Vec<&mut [f64]> = w.chunks_mut(per * block).collect();
+            if acc_out.is_some() {
+                wchunks
+                    .into_par_iter()
+                    .zip(partial.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(c, (wc, pc))| do_chunk(c, Some(wc), Some(pc)));
+            } else {
+                wchunks
+                    .into_par_iter()
+                    .enumerate()
+                    .for_each(|(c, wc)| do_chunk(c, Some(wc), None));
+            }
+        }
+        None => {
+            partial
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(c, pc)| do_chunk(c, None, Some(pc)));
+        }
+    }
+    if let Some(out) = acc_out {
+        // fixed-order reduction: deterministic for any thread count
+        for p in &partial {
+            if out.len() >= PAR_MIN {
+                out.par_iter_mut().zip(p.par_iter()).for_each(|(o, x)| *o += *x);
+            } else {
+                out.iter_mut().zip(p).for_each(|(o, x)| *o += *x);
+            }
+        }
+    }
+}
+
+/// Scale `vals` so that the maximum is 1; returns ln(max) (or `-inf` if all zero, leaving zeros).
+pub(crate) fn normalize_max(vals: &mut [f64]) -> f64 {
+    let mx = if vals.len() >= PAR_MIN {
+        vals.par_iter().copied().reduce(|| 0.0, f64::max)
+    } else {
+        vals.iter().copied().fold(0.0, f64::max)
+    };
+    if mx <= 0.0 || !mx.is_finite() {
+        return if mx == 0.0 { f64::NEG_INFINITY } else { f64::NAN };
+    }
+    if mx != 1.0 {
+        let inv = 1.0 / mx;
+        if vals.len() >= PAR_MIN {
+            vals.par_iter_mut().for_each(|v| *v *= inv);
+        } else {
+            vals.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    crate::num::ln(mx)
+}
