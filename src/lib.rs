@@ -13,3 +13,7 @@ pub use error::{Error, Format, Result};
 pub use factor::TableFactor;
 pub use model::{BayesNet, BayesNetBuilder, Boundary, Cpd, FactorGraph, FactorGraphBuilder, Model};
 pub use var::{Evidence, VarId, Variable};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -31,7 +31,10 @@ pub struct Variable {
 
 impl Variable {
     /// A variable with the given state names.
-    pub fn new(name: impl Into<String>, states: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        states: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Variable {
             name: name.into(),
             states: states.into_iter().map(Into::into).collect(),

@@ -4,7 +4,9 @@
 use pgmkit::infer::exact::{self, ExactOptions, OrderHeuristic};
 use pgmkit::model::{ising_grid, Boundary};
 use pgmkit::num::log_sum_exp;
-use pgmkit::{BayesNetBuilder, Error, Evidence, FactorGraph, FactorGraphBuilder, TableFactor, VarId};
+use pgmkit::{
+    BayesNetBuilder, Error, Evidence, FactorGraph, FactorGraphBuilder, TableFactor, VarId,
+};
 use proptest::prelude::*;
 
 /// Enumerate every joint state: (log Z, log marginals).
@@ -15,7 +17,7 @@ fn brute_force(fg: &FactorGraph, ev: &Evidence) -> (f64, Vec<Vec<f64>>) {
     let mut terms = Vec::new();
     let mut per: Vec<Vec<Vec<f64>>> = cards.iter().map(|&c| vec![Vec::new(); c]).collect();
     loop {
-        let consistent = (0..n).all(|i| ev.get(VarId(i as u32)).is_none_or(|s| s == x[i]));
+        let consistent = (0..n).all(|i| ev.get(VarId(i as u32)).map_or(true, |s| s == x[i]));
         if consistent {
             let lp = fg.log_potential(&x);
             terms.push(lp);
@@ -64,14 +66,26 @@ fn random_model() -> impl Strategy<Value = (FactorGraph, Vec<Option<usize>>)> {
                 scope.truncate(k);
                 let len: usize = scope.iter().map(|&v| cards[v]).product();
                 let vals: Vec<f64> = (0..len)
-                    .map(|_| if rng.random::<f64>() < 0.15 { 0.0 } else { rng.random::<f64>() * 3.0 })
+                    .map(|_| {
+                        if rng.random::<f64>() < 0.15 {
+                            0.0
+                        } else {
+                            rng.random::<f64>() * 3.0
+                        }
+                    })
                     .collect();
                 let sc: Vec<VarId> = scope.iter().map(|&v| VarId(v as u32)).collect();
                 b.add_factor(&sc, vals).unwrap();
             }
             let ev: Vec<Option<usize>> = cards
                 .iter()
-                .map(|&c| if rng.random::<f64>() < 0.2 { Some(rng.random_range(0..c)) } else { None })
+                .map(|&c| {
+                    if rng.random::<f64>() < 0.2 {
+                        Some(rng.random_range(0..c))
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             (b.build().unwrap(), ev)
         })
@@ -169,7 +183,8 @@ trait AddCard {
 }
 impl AddCard for BayesNetBuilder {
     fn add_variable_card_for_test(&mut self, i: usize, card: usize) -> VarId {
-        self.add_variable(format!("x{i}"), (0..card).map(|s| format!("s{s}"))).unwrap()
+        self.add_variable(format!("x{i}"), (0..card).map(|s| format!("s{s}")))
+            .unwrap()
     }
 }
 
@@ -179,19 +194,38 @@ fn ising_20x20_free_boundary_matches_reference() {
     let g = ising_grid(20, 20, Boundary::Free, |_, _| 0.5, |_| 0.1).unwrap();
     let z = exact::log_z(&g, &Evidence::new(400), &ExactOptions::default()).unwrap();
     let want = 431.51625920150894;
-    assert!((z.log_z - want).abs() < 1e-9, "log Z = {} (want {want}, diff {:e})", z.log_z, z.log_z - want);
+    assert!(
+        (z.log_z - want).abs() < 1e-9,
+        "log Z = {} (want {want}, diff {:e})",
+        z.log_z,
+        z.log_z - want
+    );
 }
 
 #[test]
 fn too_large_is_a_typed_error_before_allocating() {
     let g = ising_grid(30, 30, Boundary::Periodic, |_, _| 0.5, |_| 0.1).unwrap();
-    let opts = ExactOptions { memory_limit: 1e6, ..Default::default() };
+    let opts = ExactOptions {
+        memory_limit: 1e6,
+        ..Default::default()
+    };
     match exact::log_z(&g, &Evidence::new(900), &opts) {
-        Err(Error::TooLarge { width, largest_table, needed, limit }) => {
+        Err(Error::TooLarge {
+            width,
+            largest_table,
+            needed,
+            limit,
+        }) => {
             assert!(width >= 30, "width {width}");
             assert!(largest_table >= 2f64.powi(30));
             assert!(needed > limit);
-            let msg = Error::TooLarge { width, largest_table, needed, limit }.to_string();
+            let msg = Error::TooLarge {
+                width,
+                largest_table,
+                needed,
+                limit,
+            }
+            .to_string();
             assert!(msg.contains("ais") && msg.contains("width"), "{msg}");
         }
         other => panic!("expected TooLarge, got {other:?}"),
@@ -208,18 +242,36 @@ fn zero_probability_evidence_is_an_error() {
     let bn = b.build().unwrap();
     for spec in ["a=t", "c=t", "a=f,c=t"] {
         let ev = bn.evidence(spec).unwrap();
-        assert!(matches!(exact::bn_log_evidence(&bn, &ev, &Default::default()), Err(Error::ZeroProbabilityEvidence)));
-        assert!(matches!(exact::bn_marginals(&bn, &ev, &Default::default()), Err(Error::ZeroProbabilityEvidence)));
-        assert!(matches!(exact::log_z(&bn.to_factor_graph(), &ev, &Default::default()), Err(Error::ZeroProbabilityEvidence)));
+        assert!(matches!(
+            exact::bn_log_evidence(&bn, &ev, &Default::default()),
+            Err(Error::ZeroProbabilityEvidence)
+        ));
+        assert!(matches!(
+            exact::bn_marginals(&bn, &ev, &Default::default()),
+            Err(Error::ZeroProbabilityEvidence)
+        ));
+        assert!(matches!(
+            exact::log_z(&bn.to_factor_graph(), &ev, &Default::default()),
+            Err(Error::ZeroProbabilityEvidence)
+        ));
     }
 }
 
 #[test]
 fn unknown_variable_or_state_in_evidence() {
     let g = ising_grid(2, 2, Boundary::Free, |_, _| 0.5, |_| 0.1).unwrap();
-    assert!(matches!(g.evidence("nope=+1"), Err(Error::UnknownVariable(_))));
-    assert!(matches!(g.evidence("x0_0=7"), Err(Error::UnknownState { .. })));
-    assert!(matches!(g.evidence("x0_0=+1,x0_0=-1"), Err(Error::ConflictingEvidence(_))));
+    assert!(matches!(
+        g.evidence("nope=+1"),
+        Err(Error::UnknownVariable(_))
+    ));
+    assert!(matches!(
+        g.evidence("x0_0=7"),
+        Err(Error::UnknownState { .. })
+    ));
+    assert!(matches!(
+        g.evidence("x0_0=+1,x0_0=-1"),
+        Err(Error::ConflictingEvidence(_))
+    ));
     assert!(matches!(g.evidence("x0_0"), Err(Error::Parse { .. })));
     let ok = g.evidence("x0_0=+1, x1_1=0").unwrap();
     assert_eq!(ok.get(VarId(0)), Some(1));

@@ -48,7 +48,10 @@ impl TableFactor {
                 log_values.len()
             )));
         }
-        if let Some(v) = log_values.iter().find(|v| v.is_nan() || **v == f64::INFINITY) {
+        if let Some(v) = log_values
+            .iter()
+            .find(|v| v.is_nan() || **v == f64::INFINITY)
+        {
             return Err(Error::InvalidNumber {
                 what: "factor log-potential".into(),
                 value: *v,
@@ -77,7 +80,9 @@ impl TableFactor {
         let old_strides = strides(&cards);
         let map: Vec<usize> = order.iter().map(|&i| old_strides[i]).collect();
         let mut out = vec![0.0; len];
-        for_each_joint(&new_cards, [&map], |flat, [old]| out[flat] = log_values[old]);
+        for_each_joint(&new_cards, [&map], |flat, [old]| {
+            out[flat] = log_values[old]
+        });
         Ok(TableFactor {
             scope: new_scope,
             cards: new_cards,
@@ -160,8 +165,8 @@ impl TableFactor {
         let mut cards = Vec::with_capacity(scope.capacity());
         let (mut i, mut j) = (0, 0);
         while i < self.scope.len() || j < other.scope.len() {
-            let take_a = j >= other.scope.len()
-                || (i < self.scope.len() && self.scope[i] <= other.scope[j]);
+            let take_a =
+                j >= other.scope.len() || (i < self.scope.len() && self.scope[i] <= other.scope[j]);
             if take_a {
                 if j < other.scope.len() && self.scope[i] == other.scope[j] {
                     j += 1;
@@ -221,7 +226,13 @@ impl TableFactor {
             let out = mx
                 .iter()
                 .zip(&acc)
-                .map(|(&m, &s)| if m == f64::NEG_INFINITY { m } else { m + num::ln(s) })
+                .map(|(&m, &s)| {
+                    if m == f64::NEG_INFINITY {
+                        m
+                    } else {
+                        m + num::ln(s)
+                    }
+                })
                 .collect();
             TableFactor {
                 scope,
@@ -318,8 +329,12 @@ mod tests {
     #[test]
     fn new_sorts_scope() {
         // scope (1, 0): entries phi(v1, v0) with v0 fastest
-        let f = TableFactor::from_potentials(vec![VarId(1), VarId(0)], vec![2, 3], vec![1., 2., 3., 4., 5., 6.])
-            .unwrap();
+        let f = TableFactor::from_potentials(
+            vec![VarId(1), VarId(0)],
+            vec![2, 3],
+            vec![1., 2., 3., 4., 5., 6.],
+        )
+        .unwrap();
         assert_eq!(f.scope(), &[VarId(0), VarId(1)]);
         assert_eq!(f.cards(), &[3, 2]);
         // phi(v0=2, v1=1) = 6
@@ -329,7 +344,12 @@ mod tests {
 
     #[test]
     fn marginalize_and_reduce() {
-        let f = TableFactor::from_potentials(vec![VarId(0), VarId(1)], vec![2, 2], vec![1., 2., 3., 4.]).unwrap();
+        let f = TableFactor::from_potentials(
+            vec![VarId(0), VarId(1)],
+            vec![2, 2],
+            vec![1., 2., 3., 4.],
+        )
+        .unwrap();
         let m = f.marginalize(&[VarId(1)]);
         assert!((m.log_values()[0] - 3f64.ln()).abs() < 1e-15);
         assert!((m.log_values()[1] - 7f64.ln()).abs() < 1e-15);

@@ -44,7 +44,14 @@ pub struct LogZEstimate {
 impl LogZEstimate {
     /// An exact value.
     pub fn exact(log_z: f64) -> Self {
-        LogZEstimate { log_z, std_err: None, lower: Some(log_z), upper: Some(log_z), ess: None, kind: EstimateKind::Exact }
+        LogZEstimate {
+            log_z,
+            std_err: None,
+            lower: Some(log_z),
+            upper: Some(log_z),
+            ess: None,
+            kind: EstimateKind::Exact,
+        }
     }
 
     /// log10 Z.

@@ -27,7 +27,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { renormalize: false, tolerance: crate::num::tol::CPT_SUM }
+        LoadOptions {
+            renormalize: false,
+            tolerance: crate::num::tol::CPT_SUM,
+        }
     }
 }
 
@@ -45,7 +48,11 @@ pub enum ModelFormat {
 impl ModelFormat {
     /// Format from a path's extension.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()) {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+        {
             Some(e) if e == "bif" => Ok(ModelFormat::Bif),
             Some(e) if e == "uai" => Ok(ModelFormat::Uai),
             Some(e) if e == "fg" => Ok(ModelFormat::Fg),
@@ -75,8 +82,14 @@ pub fn load_model(path: &Path, opts: &LoadOptions) -> Result<Model> {
 /// Write `contents` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -92,17 +105,17 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// Save a model, choosing the format from the extension (`.fg` output is supported for Markov models).
 pub fn save_model(model: &Model, path: &Path) -> Result<()> {
-    let text = match ModelFormat::from_path(path)? {
-        ModelFormat::Bif => match model {
-            Model::Bayes(b) => bif::write_bif(b),
-            Model::Markov(_) => {
-                return Err(Error::InvalidArgument(
-                    "a Markov network cannot be written as BIF (BIF holds Bayesian networks only)".into(),
-                ))
-            }
-        },
-        ModelFormat::Uai => uai::write_uai(model),
-        ModelFormat::Fg => fg::write_fg(&model.to_factor_graph()),
-    };
+    let text =
+        match ModelFormat::from_path(path)? {
+            ModelFormat::Bif => match model {
+                Model::Bayes(b) => bif::write_bif(b),
+                Model::Markov(_) => return Err(Error::InvalidArgument(
+                    "a Markov network cannot be written as BIF (BIF holds Bayesian networks only)"
+                        .into(),
+                )),
+            },
+            ModelFormat::Uai => uai::write_uai(model),
+            ModelFormat::Fg => fg::write_fg(&model.to_factor_graph()),
+        };
     write_atomic(path, text.as_bytes())
 }

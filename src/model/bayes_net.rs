@@ -115,7 +115,10 @@ impl BayesNet {
     pub fn num_free_parameters(&self) -> usize {
         self.cpds
             .iter()
-            .map(|c| (self.vars[c.child.index()].card() - 1) * c.probs.len() / self.vars[c.child.index()].card())
+            .map(|c| {
+                (self.vars[c.child.index()].card() - 1) * c.probs.len()
+                    / self.vars[c.child.index()].card()
+            })
             .sum()
     }
 
@@ -132,7 +135,10 @@ impl BayesNet {
 
     /// `ln P(x)` of a full assignment (one state index per variable).
     pub fn log_prob(&self, assignment: &[usize]) -> f64 {
-        self.cpds.iter().map(|c| c.log_prob(&self.vars, assignment)).sum()
+        self.cpds
+            .iter()
+            .map(|c| c.log_prob(&self.vars, assignment))
+            .sum()
     }
 
     /// Parse `"VAR=STATE,..."` evidence against this network.
@@ -148,7 +154,11 @@ impl BayesNet {
         }
         for c in &self.cpds {
             for p in &c.parents {
-                g.add_edge(NodeIndex::new(p.index()), NodeIndex::new(c.child.index()), ());
+                g.add_edge(
+                    NodeIndex::new(p.index()),
+                    NodeIndex::new(c.child.index()),
+                    (),
+                );
             }
         }
         g
@@ -236,10 +246,16 @@ impl BayesNetBuilder {
     ) -> Result<VarId> {
         let v = Variable::new(name, states);
         if v.states.is_empty() {
-            return Err(Error::InvalidModel(format!("variable '{}' has no states", v.name)));
+            return Err(Error::InvalidModel(format!(
+                "variable '{}' has no states",
+                v.name
+            )));
         }
         if self.names.contains_key(&v.name) {
-            return Err(Error::InvalidModel(format!("variable '{}' is defined twice", v.name)));
+            return Err(Error::InvalidModel(format!(
+                "variable '{}' is defined twice",
+                v.name
+            )));
         }
         let id = VarId(self.vars.len() as u32);
         self.names.insert(v.name.clone(), id);
@@ -284,7 +300,10 @@ impl BayesNetBuilder {
         let mut sorted = parents.to_vec();
         sorted.sort();
         if sorted.windows(2).any(|w| w[0] == w[1]) {
-            return Err(Error::InvalidModel(format!("CPT of '{}' lists a parent twice", cv.name)));
+            return Err(Error::InvalidModel(format!(
+                "CPT of '{}' lists a parent twice",
+                cv.name
+            )));
         }
         if probs.len() != n {
             return Err(Error::InvalidModel(format!(
@@ -296,16 +315,31 @@ impl BayesNetBuilder {
             )));
         }
         if let Some(v) = probs.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-            return Err(Error::InvalidNumber { what: format!("CPT of '{}'", cv.name), value: *v });
+            return Err(Error::InvalidNumber {
+                what: format!("CPT of '{}'", cv.name),
+                value: *v,
+            });
         }
-        self.cpds[child.index()] = Some(Cpd { child, parents: parents.to_vec(), probs });
+        self.cpds[child.index()] = Some(Cpd {
+            child,
+            parents: parents.to_vec(),
+            probs,
+        });
         Ok(())
     }
 
     /// [`set_cpd`](Self::set_cpd) with variables named.
-    pub fn set_cpd_by_name(&mut self, child: &str, parents: &[&str], probs: Vec<f64>) -> Result<()> {
+    pub fn set_cpd_by_name(
+        &mut self,
+        child: &str,
+        parents: &[&str],
+        probs: Vec<f64>,
+    ) -> Result<()> {
         let c = self.var_id(child)?;
-        let ps = parents.iter().map(|p| self.var_id(p)).collect::<Result<Vec<_>>>()?;
+        let ps = parents
+            .iter()
+            .map(|p| self.var_id(p))
+            .collect::<Result<Vec<_>>>()?;
         self.set_cpd(c, &ps, probs)
     }
 
@@ -323,7 +357,7 @@ impl BayesNetBuilder {
                 let s: f64 = col.iter().sum();
                 max_err = max_err.max((s - 1.0).abs());
                 if self.renormalize {
-                    if !(s > 0.0) {
+                    if s.is_nan() || s <= 0.0 {
                         return Err(Error::NotNormalized {
                             var: self.vars[i].name.clone(),
                             config: cfg,
@@ -352,18 +386,30 @@ impl BayesNetBuilder {
         }
         for c in &cpds {
             for p in &c.parents {
-                g.add_edge(NodeIndex::new(p.index()), NodeIndex::new(c.child.index()), ());
+                g.add_edge(
+                    NodeIndex::new(p.index()),
+                    NodeIndex::new(c.child.index()),
+                    (),
+                );
             }
         }
         let topo = match petgraph::algo::toposort(&g, None) {
             Ok(order) => order.into_iter().map(|n| VarId(n.index() as u32)).collect(),
             Err(cyc) => {
                 let cycle = find_cycle(&cpds, cyc.node_id().index());
-                return Err(Error::Cycle(cycle.iter().map(|v| self.vars[*v].name.clone()).collect()));
+                return Err(Error::Cycle(
+                    cycle.iter().map(|v| self.vars[*v].name.clone()).collect(),
+                ));
             }
         };
         let name_index = self.names;
-        Ok(BayesNet { vars: self.vars, cpds, topo, name_index, max_sum_error: max_err })
+        Ok(BayesNet {
+            vars: self.vars,
+            cpds,
+            topo,
+            name_index,
+            max_sum_error: max_err,
+        })
     }
 }
 

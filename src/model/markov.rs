@@ -32,7 +32,10 @@ impl FactorGraph {
         for (k, f) in factors.iter().enumerate() {
             for (v, &c) in f.scope().iter().zip(f.cards()) {
                 let var = vars.get(v.index()).ok_or_else(|| {
-                    Error::InvalidModel(format!("factor {k} uses variable #{} which does not exist", v.0))
+                    Error::InvalidModel(format!(
+                        "factor {k} uses variable #{} which does not exist",
+                        v.0
+                    ))
                 })?;
                 if var.card() != c {
                     return Err(Error::InvalidModel(format!(
@@ -150,10 +153,16 @@ impl FactorGraphBuilder {
 
     fn push_var(&mut self, v: Variable) -> Result<VarId> {
         if v.states.is_empty() {
-            return Err(Error::InvalidModel(format!("variable '{}' has no states", v.name)));
+            return Err(Error::InvalidModel(format!(
+                "variable '{}' has no states",
+                v.name
+            )));
         }
         if self.names.contains_key(&v.name) {
-            return Err(Error::InvalidModel(format!("variable '{}' is defined twice", v.name)));
+            return Err(Error::InvalidModel(format!(
+                "variable '{}' is defined twice",
+                v.name
+            )));
         }
         let id = VarId(self.vars.len() as u32);
         self.names.insert(v.name.clone(), id);
@@ -202,7 +211,9 @@ impl FactorGraphBuilder {
     pub fn push_factor(&mut self, f: TableFactor) -> Result<usize> {
         let cards = self.cards_of(f.scope())?;
         if cards != f.cards() {
-            return Err(Error::InvalidModel("factor cardinalities do not match the variables".into()));
+            return Err(Error::InvalidModel(
+                "factor cardinalities do not match the variables".into(),
+            ));
         }
         self.factors.push(f);
         Ok(self.factors.len() - 1)
@@ -277,7 +288,9 @@ pub fn ising_grid(
     field: impl Fn(usize) -> f64,
 ) -> Result<FactorGraph> {
     if rows == 0 || cols == 0 {
-        return Err(Error::InvalidArgument("a grid needs at least one row and one column".into()));
+        return Err(Error::InvalidArgument(
+            "a grid needs at least one row and one column".into(),
+        ));
     }
     let mut b = FactorGraphBuilder::new();
     for r in 0..rows {
@@ -288,14 +301,20 @@ pub fn ising_grid(
     for i in 0..rows * cols {
         let h = field(i);
         if !h.is_finite() {
-            return Err(Error::InvalidNumber { what: format!("field of site {i}"), value: h });
+            return Err(Error::InvalidNumber {
+                what: format!("field of site {i}"),
+                value: h,
+            });
         }
         b.add_unary_log(VarId(i as u32), vec![-h, h])?;
     }
     for (i, j) in grid_edges(rows, cols, boundary) {
         let jv = coupling(i, j);
         if !jv.is_finite() {
-            return Err(Error::InvalidNumber { what: format!("coupling of edge ({i},{j})"), value: jv });
+            return Err(Error::InvalidNumber {
+                what: format!("coupling of edge ({i},{j})"),
+                value: jv,
+            });
         }
         b.add_log_factor(&[VarId(i as u32), VarId(j as u32)], vec![jv, -jv, -jv, jv])?;
     }
@@ -313,7 +332,9 @@ pub fn potts_grid(
     field: impl Fn(usize, usize) -> f64,
 ) -> Result<FactorGraph> {
     if rows == 0 || cols == 0 || q == 0 {
-        return Err(Error::InvalidArgument("a Potts grid needs rows, cols and q >= 1".into()));
+        return Err(Error::InvalidArgument(
+            "a Potts grid needs rows, cols and q >= 1".into(),
+        ));
     }
     let mut b = FactorGraphBuilder::new();
     for r in 0..rows {

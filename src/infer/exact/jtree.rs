@@ -12,8 +12,6 @@ use crate::var::{Evidence, VarId};
 /// The reduced problem: factors with evidence and domain-1 variables removed, over a compact
 /// local variable numbering.
 pub(crate) struct Problem {
-    /// local -> global variable id
-    pub global: Vec<VarId>,
     /// cardinality per local variable
     pub cards: Vec<usize>,
     /// (local sorted scope, normalised linear values, log scale)
@@ -31,9 +29,8 @@ impl Problem {
         factors: impl IntoIterator<Item = &'a TableFactor>,
         ev: &Evidence,
     ) -> Result<Problem> {
-        let mut eff: Vec<Option<usize>> = (0..cards.len())
-            .map(|i| ev.get(VarId(i as u32)))
-            .collect();
+        let mut eff: Vec<Option<usize>> =
+            (0..cards.len()).map(|i| ev.get(VarId(i as u32))).collect();
         for (i, &c) in cards.iter().enumerate() {
             if c == 1 && eff[i].is_none() {
                 eff[i] = Some(0);
@@ -80,7 +77,13 @@ impl Problem {
             }
             lf.push((scope, vals, mx));
         }
-        Ok(Problem { global, cards: lcards, factors: lf, log_const, local })
+        let _ = global;
+        Ok(Problem {
+            cards: lcards,
+            factors: lf,
+            log_const,
+            local,
+        })
     }
 
     pub fn graph(&self) -> InteractionGraph {
@@ -157,10 +160,14 @@ impl Tree {
             let mut par = eparent[k];
             while let Some(pk) = par {
                 let pk_r = find(&rep, pk);
-                if pk_r == pk && !absorbed[pk] && elim.cliques[pk].len() < elim.cliques[k].len() && {
-                    let ck = &elim.cliques[k];
-                    elim.cliques[pk].iter().all(|u| ck.contains(u))
-                } {
+                if pk_r == pk
+                    && !absorbed[pk]
+                    && elim.cliques[pk].len() < elim.cliques[k].len()
+                    && {
+                        let ck = &elim.cliques[k];
+                        elim.cliques[pk].iter().all(|u| ck.contains(u))
+                    }
+                {
                     absorbed[pk] = true;
                     rep[pk] = k;
                     par = eparent[pk];
@@ -181,7 +188,14 @@ impl Tree {
             .iter()
             .map(|&k| {
                 let par = parent[k].map(|x| node_of[find(&rep, x)]);
-                Node { vars: elim.cliques[k].clone(), cards: vec![], parent: par, children: vec![], sep_len: 0, factors: vec![] }
+                Node {
+                    vars: elim.cliques[k].clone(),
+                    cards: vec![],
+                    parent: par,
+                    children: vec![],
+                    sep_len: 0,
+                    factors: vec![],
+                }
             })
             .collect();
         for i in 0..nodes.len() {
@@ -208,13 +222,19 @@ impl Tree {
         }
         // assign factors: clique of the earliest-eliminated scope variable
         for (fi, f) in p.factors.iter().enumerate() {
-            let k = f.0.iter().map(|&v| pos[v as usize]).min().expect("non-empty scope");
+            let k =
+                f.0.iter()
+                    .map(|&v| pos[v as usize])
+                    .min()
+                    .expect("non-empty scope");
             nodes[node_of[find(&rep, k)]].factors.push(fi);
         }
         // post-order (children first)
         let mut post = Vec::with_capacity(nodes.len());
-        let mut stack: Vec<(usize, bool)> =
-            (0..nodes.len()).filter(|&i| nodes[i].parent.is_none()).map(|i| (i, false)).collect();
+        let mut stack: Vec<(usize, bool)> = (0..nodes.len())
+            .filter(|&i| nodes[i].parent.is_none())
+            .map(|i| (i, false))
+            .collect();
         stack.reverse();
         while let Some((i, done)) = stack.pop() {
             if done {
@@ -232,9 +252,26 @@ impl Tree {
     /// Bytes needed: all clique tables and separators kept (calibration) or the peak of a
     /// collect pass that frees tables as it goes.
     pub fn bytes_needed(&self, calibrate: bool) -> f64 {
-        let clique: f64 = self.nodes.iter().map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>()).sum();
-        let sep: f64 = self.nodes.iter().map(|n| n.cards[..n.sep_len].iter().map(|&c| c as f64).product::<f64>()).sum();
-        let max_c = self.nodes.iter().map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>()).fold(0.0, f64::max);
+        let clique: f64 = self
+            .nodes
+            .iter()
+            .map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>())
+            .sum();
+        let sep: f64 = self
+            .nodes
+            .iter()
+            .map(|n| {
+                n.cards[..n.sep_len]
+                    .iter()
+                    .map(|&c| c as f64)
+                    .product::<f64>()
+            })
+            .sum();
+        let max_c = self
+            .nodes
+            .iter()
+            .map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>())
+            .fold(0.0, f64::max);
         if calibrate {
             8.0 * (clique + 2.0 * sep)
         } else {
@@ -263,25 +300,69 @@ pub(crate) struct Calibration {
     pub tables: Vec<Vec<f64>>,
 }
 
+/// The product of the factors assigned to a clique, as one small table over the union of their
+/// scopes (sorted local ids), normalised to max 1, with its log scale.
+/// (sorted scope, cardinalities, linear values with max 1, log scale)
+type Combined = (Vec<u32>, Vec<usize>, Vec<f64>, f64);
+
+fn combined_factor(node: &Node, p: &Problem) -> Option<Combined> {
+    if node.factors.is_empty() {
+        return None;
+    }
+    let mut scope: Vec<u32> = node
+        .factors
+        .iter()
+        .flat_map(|&fi| p.factors[fi].0.iter().copied())
+        .collect();
+    scope.sort_unstable();
+    scope.dedup();
+    let cards: Vec<usize> = scope.iter().map(|&v| p.cards[v as usize]).collect();
+    let mut scale = 0.0;
+    let inputs: Vec<Input<'_>> = node
+        .factors
+        .iter()
+        .map(|&fi| {
+            let (fs, vals, s) = &p.factors[fi];
+            scale += s;
+            let fc: Vec<usize> = fs.iter().map(|&v| p.cards[v as usize]).collect();
+            Input {
+                vals,
+                map: stride_map(&scope, fs, &fc),
+            }
+        })
+        .collect();
+    let mut vals = vec![0.0; cards.iter().product()];
+    kernel::run(&cards, &inputs, Some(&mut vals), None);
+    let ms = kernel::normalize_max(&mut vals);
+    Some((scope, cards, vals, scale + ms))
+}
+
 fn clique_inputs<'a>(
     node: &Node,
-    p: &'a Problem,
+    comb: &'a Option<Combined>,
     msgs: &'a [Option<(Vec<f64>, f64)>],
     nodes: &[Node],
 ) -> (Vec<Input<'a>>, f64) {
     let mut inputs = Vec::new();
     let mut scale = 0.0;
-    for &fi in &node.factors {
-        let (scope, vals, s) = &p.factors[fi];
-        let cards: Vec<usize> = scope.iter().map(|&v| p.cards[v as usize]).collect();
-        inputs.push(Input { vals, map: stride_map(&node.vars, scope, &cards) });
-        scale += s;
-    }
-    for &c in &node.children {
+    // the largest table first: it sets the gather pattern of the first pass
+    let mut kids: Vec<usize> = node.children.clone();
+    kids.sort_by_key(|&c| std::cmp::Reverse(nodes[c].sep_size()));
+    for &c in &kids {
         let (m, s) = msgs[c].as_ref().expect("child message computed");
         let cn = &nodes[c];
         let svars = &cn.vars[..cn.sep_len];
-        inputs.push(Input { vals: m, map: stride_map(&node.vars, svars, &cn.cards[..cn.sep_len]) });
+        inputs.push(Input {
+            vals: m,
+            map: stride_map(&node.vars, svars, &cn.cards[..cn.sep_len]),
+        });
+        scale += s;
+    }
+    if let Some((scope, cards, vals, s)) = comb {
+        inputs.push(Input {
+            vals,
+            map: stride_map(&node.vars, scope, cards),
+        });
         scale += s;
     }
     (inputs, scale)
@@ -293,29 +374,50 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
     let mut msgs: Vec<Option<(Vec<f64>, f64)>> = (0..nn).map(|_| None).collect();
     let mut tables: Vec<Vec<f64>> = (0..nn).map(|_| Vec::new()).collect();
     let mut log_z = p.log_const;
+    // freed message buffers, reused to avoid page faults on fresh allocations
+    let mut pool: Vec<Vec<f64>> = Vec::new();
     for &i in &t.post {
         let node = &t.nodes[i];
-        let (inputs, scale) = clique_inputs(node, p, &msgs, &t.nodes);
+        let comb = combined_factor(node, p);
+        if comb.as_ref().is_some_and(|c| c.3 == f64::NEG_INFINITY) {
+            return Err(Error::ZeroProbabilityEvidence);
+        }
+        let (inputs, scale) = clique_inputs(node, &comb, &msgs, &t.nodes);
         let sep_size = node.sep_size();
-        let block = node.size() / sep_size;
-        let mut msg = vec![0.0; sep_size];
+        let mut msg = match pool.pop() {
+            Some(mut b) => {
+                b.clear();
+                b.resize(sep_size, 0.0);
+                b
+            }
+            None => vec![0.0; sep_size],
+        };
         let amap: Vec<usize> = {
             // separator is the prefix of the layout: stride of prefix dims in the message, 0 for the rest
             let st = crate::factor::index::strides(&node.cards[..node.sep_len]);
-            (0..node.vars.len()).map(|k| if k < node.sep_len { st[k] } else { 0 }).collect()
+            (0..node.vars.len())
+                .map(|k| if k < node.sep_len { st[k] } else { 0 })
+                .collect()
         };
-        let _ = block;
         if calibrate {
             let mut tab = vec![0.0; node.size()];
-            kernel::run(&node.cards, &inputs, Some(&mut tab), Some((&mut msg, &amap)));
+            kernel::run(
+                &node.cards,
+                &inputs,
+                Some(&mut tab),
+                Some((&mut msg, &amap)),
+            );
             tables[i] = tab;
         } else {
             kernel::run(&node.cards, &inputs, None, Some((&mut msg, &amap)));
         }
         drop(inputs);
+        drop(comb);
         let ms = kernel::normalize_max(&mut msg);
         if ms.is_nan() {
-            return Err(Error::InvalidModel("numerical failure (NaN or infinity) during elimination".into()));
+            return Err(Error::InvalidModel(
+                "numerical failure (NaN or infinity) during elimination".into(),
+            ));
         }
         if ms == f64::NEG_INFINITY {
             return Err(Error::ZeroProbabilityEvidence);
@@ -323,7 +425,13 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
         // children messages are no longer needed in a collect-only pass
         if !calibrate {
             for &c in &node.children {
-                msgs[c] = None;
+                if let Some((b, _)) = msgs[c].take() {
+                    pool.push(b);
+                }
+            }
+            pool.sort_by_key(|b| b.capacity());
+            if pool.len() > 4 {
+                pool.remove(0);
             }
         }
         if node.parent.is_none() {
@@ -351,7 +459,15 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
                 let amap = stride_map(&node.vars, svars, scards);
                 let ptab = &tables[i];
                 let ident = crate::factor::index::strides(&node.cards);
-                kernel::run(&node.cards, &[Input { vals: ptab, map: ident }], None, Some((&mut newsep, &amap)));
+                kernel::run(
+                    &node.cards,
+                    &[Input {
+                        vals: ptab,
+                        map: ident,
+                    }],
+                    None,
+                    Some((&mut newsep, &amap)),
+                );
                 let old = &msgs[c].as_ref().expect("collect message").0;
                 for (nv, &ov) in newsep.iter_mut().zip(old) {
                     *nv = if ov > 0.0 { *nv / ov } else { 0.0 };
@@ -373,13 +489,31 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
 }
 
 /// Normalised log marginal of local variable `v` from a calibrated tree.
-pub(crate) fn local_marginal(t: &Tree, cal: &Calibration, home: usize, v: u32, card: usize) -> Vec<f64> {
+pub(crate) fn local_marginal(
+    t: &Tree,
+    cal: &Calibration,
+    home: usize,
+    v: u32,
+    card: usize,
+) -> Vec<f64> {
     let node = &t.nodes[home];
-    let k = node.vars.iter().position(|&u| u == v).expect("home clique holds the variable");
+    let k = node
+        .vars
+        .iter()
+        .position(|&u| u == v)
+        .expect("home clique holds the variable");
     let mut out = vec![0.0; card];
     let map: Vec<usize> = (0..node.vars.len()).map(|j| usize::from(j == k)).collect();
     let ident = crate::factor::index::strides(&node.cards);
-    kernel::run(&node.cards, &[Input { vals: &cal.tables[home], map: ident }], None, Some((&mut out, &map)));
+    kernel::run(
+        &node.cards,
+        &[Input {
+            vals: &cal.tables[home],
+            map: ident,
+        }],
+        None,
+        Some((&mut out, &map)),
+    );
     let s: f64 = out.iter().sum();
     out.iter().map(|&x| num::ln(x / s)).collect()
 }

@@ -81,78 +81,114 @@ pub(crate) fn run(
     };
     let per = n_outer.div_ceil(n_chunks);
 
-    let do_chunk = |c: usize, wout: Option<&mut [f64]>, aout: Option<&mut [f64]>| {
-        let o0 = c * per;
-        let o1 = ((c + 1) * per).min(n_outer);
-        if o0 >= o1 {
-            return;
-        }
-        let mut counter = vec![0usize; outer_cards.len()];
-        unflatten(outer_cards, o0, &mut counter);
-        let base_of = |map: &[usize], counter: &[usize]| -> usize {
-            counter.iter().zip(map).map(|(s, k)| s * k).sum()
-        };
-        let mut bases: Vec<usize> = inputs.iter().map(|i| base_of(&i.map, &counter)).collect();
-        let amap = amap_outer;
-        let mut abase = amap.map_or(0, |mp| base_of(mp, &counter));
-        let mut tmp = vec![0.0f64; block];
-        let mut wout = wout;
-        let mut aout = aout;
-        for o in o0..o1 {
-            // product of inputs into tmp
-            if inputs.is_empty() {
-                tmp.iter_mut().for_each(|t| *t = 1.0);
-            } else {
-                let (v0, off0, b0) = (inputs[0].vals, &in_off[0], bases[0]);
-                for (t, &of) in tmp.iter_mut().zip(off0) {
-                    *t = v0[b0 + of];
-                }
-                for j in 1..inputs.len() {
-                    let (vj, offj, bj) = (inputs[j].vals, &in_off[j], bases[j]);
-                    for (t, &of) in tmp.iter_mut().zip(offj) {
-                        *t *= vj[bj + of];
+    // `aout` may be a window of the output starting at absolute index `a_origin`
+    let do_chunk =
+        |c: usize, wout: Option<&mut [f64]>, aout: Option<&mut [f64]>, a_origin: usize| {
+            let o0 = c * per;
+            let o1 = ((c + 1) * per).min(n_outer);
+            if o0 >= o1 {
+                return;
+            }
+            let mut counter = vec![0usize; outer_cards.len()];
+            unflatten(outer_cards, o0, &mut counter);
+            let base_of = |map: &[usize], counter: &[usize]| -> usize {
+                counter.iter().zip(map).map(|(s, k)| s * k).sum()
+            };
+            let mut bases: Vec<usize> = inputs.iter().map(|i| base_of(&i.map, &counter)).collect();
+            let amap = amap_outer;
+            let mut abase = amap.map_or(0, |mp| base_of(mp, &counter)) - a_origin;
+            let mut tmp = vec![0.0f64; block];
+            let mut wout = wout;
+            let mut aout = aout;
+            for o in o0..o1 {
+                // product of inputs into tmp
+                if inputs.is_empty() {
+                    tmp.iter_mut().for_each(|t| *t = 1.0);
+                } else {
+                    let (v0, off0, b0) = (inputs[0].vals, &in_off[0], bases[0]);
+                    for (t, &of) in tmp.iter_mut().zip(off0) {
+                        *t = v0[b0 + of];
+                    }
+                    for j in 1..inputs.len() {
+                        let (vj, offj, bj) = (inputs[j].vals, &in_off[j], bases[j]);
+                        for (t, &of) in tmp.iter_mut().zip(offj) {
+                            *t *= vj[bj + of];
+                        }
                     }
                 }
-            }
-            if let Some(w) = wout.as_deref_mut() {
-                let s = (o - o0) * block;
-                w[s..s + block].copy_from_slice(&tmp);
-            }
-            if let (Some(a), Some(aoff)) = (aout.as_deref_mut(), acc_off.as_ref()) {
-                for (t, &of) in tmp.iter().zip(aoff) {
-                    a[abase + of] += *t;
+                if let Some(w) = wout.as_deref_mut() {
+                    let s = (o - o0) * block;
+                    w[s..s + block].copy_from_slice(&tmp);
+                }
+                if let (Some(a), Some(aoff)) = (aout.as_deref_mut(), acc_off.as_ref()) {
+                    for (t, &of) in tmp.iter().zip(aoff) {
+                        a[abase + of] += *t;
+                    }
+                }
+                // advance outer odometer
+                let mut k = outer_cards.len();
+                while k > 0 {
+                    k -= 1;
+                    counter[k] += 1;
+                    for (j, inp) in inputs.iter().enumerate() {
+                        bases[j] += inp.map[k];
+                    }
+                    if let Some(mp) = amap {
+                        abase += mp[k];
+                    }
+                    if counter[k] < outer_cards[k] {
+                        break;
+                    }
+                    for (j, inp) in inputs.iter().enumerate() {
+                        bases[j] -= inp.map[k] * outer_cards[k];
+                    }
+                    if let Some(mp) = amap {
+                        abase -= mp[k] * outer_cards[k];
+                    }
+                    counter[k] = 0;
                 }
             }
-            // advance outer odometer
-            let mut k = outer_cards.len();
-            while k > 0 {
-                k -= 1;
-                counter[k] += 1;
-                for (j, inp) in inputs.iter().enumerate() {
-                    bases[j] += inp.map[k];
-                }
-                if let Some(mp) = amap {
-                    abase += mp[k];
-                }
-                if counter[k] < outer_cards[k] {
-                    break;
-                }
-                for (j, inp) in inputs.iter().enumerate() {
-                    bases[j] -= inp.map[k] * outer_cards[k];
-                }
-                if let Some(mp) = amap {
-                    abase -= mp[k] * outer_cards[k];
-                }
-                counter[k] = 0;
-            }
-        }
-    };
+        };
 
     if n_chunks == 1 {
-        do_chunk(0, write, acc_out);
+        do_chunk(0, write, acc_out, 0);
         return;
     }
     let acc_len = acc_out.as_ref().map_or(0, |o| o.len());
+    // Fast path: each outer index owns a contiguous, disjoint slice of the output (true when the
+    // output's variables are laid out first and cover every outer dimension, as for a separator
+    // that is the prefix of a clique), so chunks write straight into their own slices.
+    if let (Some(amap), Some(aoff)) = (amap_outer, acc_off.as_ref()) {
+        if acc_len % n_outer == 0 {
+            let span = acc_len / n_outer;
+            let mut expect = span;
+            let mut ok = aoff.iter().all(|&x| x < span);
+            for k in (0..outer_cards.len()).rev() {
+                if !ok || amap[k] != expect {
+                    ok = false;
+                    break;
+                }
+                expect *= outer_cards[k];
+            }
+            if ok {
+                let out = acc_out.expect("accumulator present");
+                let achunks: Vec<&mut [f64]> = out.chunks_mut(per * span).collect();
+                match write {
+                    Some(w) => {
+                        let wchunks: Vec<&mut [f64]> = w.chunks_mut(per * block).collect();
+                        wchunks.into_par_iter().zip(achunks).enumerate().for_each(
+                            |(c, (wc, ac))| do_chunk(c, Some(wc), Some(ac), c * per * span),
+                        );
+                    }
+                    None => achunks
+                        .into_par_iter()
+                        .enumerate()
+                        .for_each(|(c, ac)| do_chunk(c, None, Some(ac), c * per * span)),
+                }
+                return;
+            }
+        }
+    }
     let mut partial: Vec<Vec<f64>> = if acc_out.is_some() {
         (0..n_chunks).map(|_| vec![0.0; acc_len]).collect()
     } else {
@@ -166,26 +202,28 @@ pub(crate) fn run(
                     .into_par_iter()
                     .zip(partial.par_iter_mut())
                     .enumerate()
-                    .for_each(|(c, (wc, pc))| do_chunk(c, Some(wc), Some(pc)));
+                    .for_each(|(c, (wc, pc))| do_chunk(c, Some(wc), Some(pc), 0));
             } else {
                 wchunks
                     .into_par_iter()
                     .enumerate()
-                    .for_each(|(c, wc)| do_chunk(c, Some(wc), None));
+                    .for_each(|(c, wc)| do_chunk(c, Some(wc), None, 0));
             }
         }
         None => {
             partial
                 .par_iter_mut()
                 .enumerate()
-                .for_each(|(c, pc)| do_chunk(c, None, Some(pc)));
+                .for_each(|(c, pc)| do_chunk(c, None, Some(pc), 0));
         }
     }
     if let Some(out) = acc_out {
         // fixed-order reduction: deterministic for any thread count
         for p in &partial {
             if out.len() >= PAR_MIN {
-                out.par_iter_mut().zip(p.par_iter()).for_each(|(o, x)| *o += *x);
+                out.par_iter_mut()
+                    .zip(p.par_iter())
+                    .for_each(|(o, x)| *o += *x);
             } else {
                 out.iter_mut().zip(p).for_each(|(o, x)| *o += *x);
             }
@@ -201,7 +239,11 @@ pub(crate) fn normalize_max(vals: &mut [f64]) -> f64 {
         vals.iter().copied().fold(0.0, f64::max)
     };
     if mx <= 0.0 || !mx.is_finite() {
-        return if mx == 0.0 { f64::NEG_INFINITY } else { f64::NAN };
+        return if mx == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        };
     }
     if mx != 1.0 {
         let inv = 1.0 / mx;

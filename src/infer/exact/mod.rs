@@ -1,4 +1,4 @@
-//! Exact inference: elimination orders, junction trees, log Z and all marginals. 
+//! Exact inference: elimination orders, junction trees, log Z and all marginals.
 
 mod jtree;
 mod kernel;
@@ -44,7 +44,12 @@ pub struct ExactOptions {
 
 impl Default for ExactOptions {
     fn default() -> Self {
-        ExactOptions { memory_limit: 12.0 * (1u64 << 30) as f64, heuristic: OrderHeuristic::Best, restarts: 4, seed: 0 }
+        ExactOptions {
+            memory_limit: 12.0 * (1u64 << 30) as f64,
+            heuristic: OrderHeuristic::Best,
+            restarts: 4,
+            seed: 0,
+        }
     }
 }
 
@@ -144,7 +149,14 @@ pub fn marginals(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result
     Ok(read_marginals(&fg.cards(), &p, &t, &cal, ev, lz))
 }
 
-fn read_marginals(cards: &[usize], p: &Problem, t: &Tree, cal: &Calibration, ev: &Evidence, log_z: f64) -> Posterior {
+fn read_marginals(
+    cards: &[usize],
+    p: &Problem,
+    t: &Tree,
+    cal: &Calibration,
+    ev: &Evidence,
+    log_z: f64,
+) -> Posterior {
     let home = homes(t, p.cards.len());
     let log_marginals = (0..cards.len())
         .into_par_iter()
@@ -165,7 +177,10 @@ fn read_marginals(cards: &[usize], p: &Problem, t: &Tree, cal: &Calibration, ev:
             local_marginal(t, cal, home[l as usize], l, c)
         })
         .collect();
-    Posterior { log_marginals, log_z }
+    Posterior {
+        log_marginals,
+        log_z,
+    }
 }
 
 /// Exact ln P(evidence) of a Bayesian network. Variables that are not ancestors of an observed

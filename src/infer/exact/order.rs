@@ -118,16 +118,69 @@ fn remove_sorted(l: &mut Vec<u32>, x: u32) {
     }
 }
 
-#[derive(PartialEq, PartialOrd)]
+#[derive(PartialEq)]
 struct Key(f64, f64, u64, u32);
 impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 impl Ord for Key {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.partial_cmp(o).unwrap_or(std::cmp::Ordering::Equal)
+        self.0
+            .total_cmp(&o.0)
+            .then(self.1.total_cmp(&o.1))
+            .then(self.2.cmp(&o.2))
+            .then(self.3.cmp(&o.3))
     }
 }
 
-fn greedy(g0: &InteractionGraph, kind: Score, seed: Option<u64>, name: &'static str) -> Elimination {
+/// Eliminate in a fixed order (e.g. the model's variable order), recording the cliques.
+pub fn fixed_order(g0: &InteractionGraph, order: &[u32], name: &'static str) -> Elimination {
+    let mut g = g0.adj.clone();
+    let card = &g0.card;
+    let mut cliques = Vec::with_capacity(order.len());
+    let (mut total, mut max_e, mut width) = (0.0f64, 0.0f64, 0usize);
+    for &v in order {
+        let nb = std::mem::take(&mut g[v as usize]);
+        let size = nb
+            .iter()
+            .fold(card[v as usize], |w, &u| w * card[u as usize]);
+        total += size;
+        max_e = max_e.max(size);
+        width = width.max(nb.len());
+        for &a in &nb {
+            remove_sorted(&mut g[a as usize], v);
+        }
+        for (i, &a) in nb.iter().enumerate() {
+            for &b in &nb[i + 1..] {
+                if insert_sorted(&mut g[a as usize], b) {
+                    insert_sorted(&mut g[b as usize], a);
+                }
+            }
+        }
+        let mut clique = Vec::with_capacity(nb.len() + 1);
+        clique.push(v);
+        clique.extend_from_slice(&nb);
+        cliques.push(clique);
+    }
+    Elimination {
+        order: order.to_vec(),
+        cliques,
+        total_entries: total,
+        max_entries: max_e,
+        width,
+        heuristic: name,
+    }
+}
+
+fn greedy(
+    g0: &InteractionGraph,
+    kind: Score,
+    seed: Option<u64>,
+    name: &'static str,
+) -> Elimination {
     let n = g0.len();
     let mut g = g0.adj.clone();
     let card = &g0.card;
@@ -180,7 +233,11 @@ fn greedy(g0: &InteractionGraph, kind: Score, seed: Option<u64>, name: &'static 
                     if matches!(kind, Score::MinFill | Score::WeightedMinFill) {
                         // common neighbours of a and b lose fill
                         let (la, lb) = (&g[a as usize], &g[b as usize]);
-                        let (small, big) = if la.len() < lb.len() { (la, lb) } else { (lb, la) };
+                        let (small, big) = if la.len() < lb.len() {
+                            (la, lb)
+                        } else {
+                            (lb, la)
+                        };
                         for &c in small {
                             if big.binary_search(&c).is_ok() && !mark[c as usize] {
                                 mark[c as usize] = true;
@@ -200,16 +257,30 @@ fn greedy(g0: &InteractionGraph, kind: Score, seed: Option<u64>, name: &'static 
         order.push(v);
         cliques.push(clique);
     }
-    Elimination { order, cliques, total_entries: total, max_entries: max_e, width, heuristic: name }
+    Elimination {
+        order,
+        cliques,
+        total_entries: total,
+        max_entries: max_e,
+        width,
+        heuristic: name,
+    }
 }
 
 /// Compute an elimination order with the given heuristic. [`OrderHeuristic::Best`] runs every
 /// heuristic (and `restarts` randomised min-fill runs, skipped on graphs over 5000 vertices) and
 /// keeps the order with the smallest total table size.
-pub fn elimination_order(g: &InteractionGraph, h: OrderHeuristic, restarts: usize, seed: u64) -> Elimination {
+pub fn elimination_order(
+    g: &InteractionGraph,
+    h: OrderHeuristic,
+    restarts: usize,
+    seed: u64,
+) -> Elimination {
     match h {
         OrderHeuristic::MinFill => greedy(g, Score::MinFill, None, "min-fill"),
-        OrderHeuristic::WeightedMinFill => greedy(g, Score::WeightedMinFill, None, "weighted-min-fill"),
+        OrderHeuristic::WeightedMinFill => {
+            greedy(g, Score::WeightedMinFill, None, "weighted-min-fill")
+        }
         OrderHeuristic::MinDegree => greedy(g, Score::MinDegree, None, "min-degree"),
         OrderHeuristic::Best => {
             let mut cands = vec![
@@ -218,11 +289,27 @@ pub fn elimination_order(g: &InteractionGraph, h: OrderHeuristic, restarts: usiz
                 greedy(g, Score::MinDegree, None, "min-degree"),
                 greedy(g, Score::MinWeight, None, "min-weight"),
             ];
+            let natural: Vec<u32> = (0..g.len() as u32).collect();
+            let reversed: Vec<u32> = natural.iter().rev().copied().collect();
+            cands.push(fixed_order(g, &natural, "natural"));
+            cands.push(fixed_order(g, &reversed, "reverse natural"));
             if g.len() <= 5000 {
                 for r in 0..restarts {
-                    let s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r as u64 + 1);
-                    cands.push(greedy(g, Score::MinFill, Some(s), "min-fill (randomised ties)"));
-                    cands.push(greedy(g, Score::WeightedMinFill, Some(s ^ 0x55), "weighted-min-fill (randomised ties)"));
+                    let s = seed
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .wrapping_add(r as u64 + 1);
+                    cands.push(greedy(
+                        g,
+                        Score::MinFill,
+                        Some(s),
+                        "min-fill (randomised ties)",
+                    ));
+                    cands.push(greedy(
+                        g,
+                        Score::WeightedMinFill,
+                        Some(s ^ 0x55),
+                        "weighted-min-fill (randomised ties)",
+                    ));
                 }
             }
             cands
@@ -245,7 +332,12 @@ mod tests {
     fn chain_has_width_one() {
         let cl: Vec<Vec<u32>> = (0..9).map(|i| vec![i, i + 1]).collect();
         let g = InteractionGraph::from_cliques(vec![2.0; 10], cl.iter().map(|c| c.as_slice()));
-        for h in [OrderHeuristic::MinFill, OrderHeuristic::MinDegree, OrderHeuristic::WeightedMinFill, OrderHeuristic::Best] {
+        for h in [
+            OrderHeuristic::MinFill,
+            OrderHeuristic::MinDegree,
+            OrderHeuristic::WeightedMinFill,
+            OrderHeuristic::Best,
+        ] {
             let e = elimination_order(&g, h, 2, 1);
             assert_eq!(e.width, 1);
             assert_eq!(e.order.len(), 10);
