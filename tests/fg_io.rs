@@ -244,6 +244,21 @@ fn seeds() -> Vec<String> {
     ]
 }
 
+const NASTY: [&str; 12] = [
+    "0",
+    "1",
+    "-1",
+    "2147483648",
+    "4294967296",
+    "1048577",
+    "18446744073709551615",
+    "99999999999999999999",
+    "1e308",
+    "nan",
+    "-0",
+    "#",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -285,6 +300,24 @@ proptest! {
     #[test]
     fn numeric_garbage_never_panics(nums in proptest::collection::vec(0u32..8, 0..60)) {
         let text = nums.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("\n");
+        let _ = parse_fg(&text);
+    }
+
+    #[test]
+    fn nasty_numbers_never_panic(
+        seed in 0usize..3,
+        swaps in proptest::collection::vec((0.0f64..1.0, 0usize..NASTY.len()), 1..4)
+    ) {
+        let base = seeds()[seed].clone();
+        let mut toks: Vec<&str> = base.split_whitespace().collect();
+        for (at, which) in swaps {
+            let i = ((toks.len() as f64) * at) as usize;
+            if i < toks.len() {
+                toks[i] = NASTY[which];
+            }
+        }
+        // one token a line keeps '#' comments to themselves
+        let text = toks.join("\n");
         let _ = parse_fg(&text);
     }
 }

@@ -463,6 +463,21 @@ fn check_no_panic(text: &str) {
     let _ = parse_evid(text, &vars);
 }
 
+const NASTY: [&str; 12] = [
+    "0",
+    "1",
+    "-1",
+    "2147483648",
+    "4294967296",
+    "1048577",
+    "18446744073709551615",
+    "99999999999999999999",
+    "1e308",
+    "nan",
+    "-0",
+    "#",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -513,6 +528,23 @@ proptest! {
             "{head} {}",
             nums.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")
         );
+        check_no_panic(&text);
+    }
+
+    #[test]
+    fn nasty_numbers_never_panic(
+        seed in 0usize..4,
+        swaps in proptest::collection::vec((0.0f64..1.0, 0usize..NASTY.len()), 1..4)
+    ) {
+        let base = seeds()[seed].clone();
+        let mut toks: Vec<&str> = base.split_whitespace().collect();
+        for (at, which) in swaps {
+            let i = ((toks.len() as f64) * at) as usize;
+            if i < toks.len() {
+                toks[i] = NASTY[which];
+            }
+        }
+        let text = toks.join(" ");
         check_no_panic(&text);
     }
 }

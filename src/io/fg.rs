@@ -271,7 +271,10 @@ pub fn parse_fg(text: &str) -> Result<FactorGraph> {
 /// Write a factor graph in libDAI `.fg` format.
 ///
 /// Labels are the variable names when every name is a non-negative integer in canonical form
-/// (as for graphs read from `.fg` or UAI files), otherwise the [`VarId`] indices. Each factor lists
+/// (hence all distinct), as for graphs read from `.fg` or UAI files; otherwise the [`VarId`]
+/// indices for all variables. Reading the file back orders the variables by label, so a graph
+/// whose integer names are not ascending in [`VarId`] order comes back with its variables
+/// renumbered (same names, same factors). Each factor lists
 /// its variables in ascending [`VarId`] order, the first fastest, and writes every entry (zeros
 /// too) as the potential `exp(log value)` in a form that reads back to the same `f64`.
 pub fn write_fg(fg: &FactorGraph) -> String {
