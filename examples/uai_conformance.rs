@@ -8,11 +8,18 @@ mod uai_common;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let with_mar = !args.iter().any(|a| a == "--no-mar");
-    let filter = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or_default();
+    let filter = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_default();
     println!("| instance | vars | width | largest table | seconds | log10 Z | abs error | max marginal error |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let (mut n, mut ok) = (0, 0);
-    for a in uai_common::answers().iter().filter(|a| a.status == "exact-verified" && a.name.contains(&filter)) {
+    for a in uai_common::answers()
+        .iter()
+        .filter(|a| a.status == "exact-verified" && a.name.contains(&filter))
+    {
         let o = uai_common::run_instance(a, with_mar);
         n += 1;
         let z = match &o.log10_z {

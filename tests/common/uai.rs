@@ -67,7 +67,9 @@ pub fn read_mar(path: &Path) -> Vec<Vec<f64>> {
     (0..n)
         .map(|_| {
             let k: usize = toks.next().unwrap().parse().unwrap();
-            (0..k).map(|_| toks.next().unwrap().parse().unwrap()).collect()
+            (0..k)
+                .map(|_| toks.next().unwrap().parse().unwrap())
+                .collect()
         })
         .collect()
 }
@@ -94,7 +96,8 @@ pub fn run_instance(a: &Answer, with_mar: bool) -> Outcome {
         Model::Markov(m) => m.clone(),
         Model::Bayes(b) => b.to_factor_graph(),
     };
-    let ev_text = read_text(&dir.join(format!("{}.uai.evid", a.name))).unwrap_or_else(|_| "0".into());
+    let ev_text =
+        read_text(&dir.join(format!("{}.uai.evid", a.name))).unwrap_or_else(|_| "0".into());
     let ev = uai::parse_evid(&ev_text, fg.vars()).expect("evidence parses");
     let opts = ExactOptions::default();
     let t0 = Instant::now();
