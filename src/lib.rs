@@ -1,12 +1,15 @@
 //! pgmkit: a probabilistic graphical model engine.
 #![warn(missing_docs)]
 
+pub mod diagnostics;
 pub mod error;
 pub mod factor;
 pub mod infer;
 pub mod io;
 pub mod model;
 pub mod num;
+pub mod rng;
+pub mod sample;
 pub mod var;
 
 pub use error::{Error, Format, Result};
