@@ -55,6 +55,9 @@ mod tests {
         let mut r2 = chain_rng(1, 2);
         let v2: Vec<u64> = (0..3).map(|_| r2.random()).collect();
         assert_eq!(v, v2);
-        assert_ne!(chain_rng(1, 2).random::<u64>(), chain_rng(2, 1).random::<u64>());
+        assert_ne!(
+            chain_rng(1, 2).random::<u64>(),
+            chain_rng(2, 1).random::<u64>()
+        );
     }
 }

@@ -27,7 +27,10 @@ pub struct Tempering<'a> {
 
 impl Tempering<'static> {
     /// The model itself (beta = 1).
-    pub const TARGET: Tempering<'static> = Tempering { beta: 1.0, base: None };
+    pub const TARGET: Tempering<'static> = Tempering {
+        beta: 1.0,
+        base: None,
+    };
 }
 
 /// What one sweep did.
@@ -49,5 +52,10 @@ pub trait Transition: Send + Sync {
     fn num_vars(&self) -> usize;
 
     /// One sweep (about one update per free variable), leaving `p_beta` of `temp` invariant.
-    fn sweep<R: Rng + ?Sized>(&self, state: &mut [usize], temp: &Tempering<'_>, rng: &mut R) -> SweepStats;
+    fn sweep<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+    ) -> SweepStats;
 }

@@ -36,7 +36,8 @@ pub struct ExactOptions {
     pub memory_limit: f64,
     /// Elimination-order heuristic.
     pub heuristic: OrderHeuristic,
-    /// Randomised tie-breaking restarts of min-fill tried by [`OrderHeuristic::Best`].
+    /// Randomised tie-breaking restarts of min-fill tried by [`OrderHeuristic::Best`] (only when the
+    /// best deterministic order needs more than [`order::RESTART_MIN_ENTRIES`] table entries).
     pub restarts: usize,
     /// Seed of the tie-breaking restarts.
     pub seed: u64,

@@ -267,8 +267,11 @@ fn greedy(
     }
 }
 
+/// Total clique entries above which [`OrderHeuristic::Best`] also tries randomised restarts.
+pub const RESTART_MIN_ENTRIES: f64 = 2e6;
+
 /// Compute an elimination order with the given heuristic. [`OrderHeuristic::Best`] runs every
-/// heuristic (and `restarts` randomised min-fill runs, skipped on graphs over 5000 vertices) and
+/// heuristic (and, when the best order exceeds [`RESTART_MIN_ENTRIES`] table entries, `restarts` randomised min-fill runs; skipped on graphs over 5000 vertices) and
 /// keeps the order with the smallest total table size.
 pub fn elimination_order(
     g: &InteractionGraph,
@@ -293,7 +296,13 @@ pub fn elimination_order(
             let reversed: Vec<u32> = natural.iter().rev().copied().collect();
             cands.push(fixed_order(g, &natural, "natural"));
             cands.push(fixed_order(g, &reversed, "reverse natural"));
-            if g.len() <= 5000 {
+            // Randomised restarts pay only when propagation dwarfs planning: skip them when the
+            // best deterministic order is already small, and on very large graphs.
+            let best_total = cands
+                .iter()
+                .map(|c| c.total_entries)
+                .fold(f64::INFINITY, f64::min);
+            if g.len() <= 5000 && best_total > RESTART_MIN_ENTRIES {
                 for r in 0..restarts {
                     let s = seed
                         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
