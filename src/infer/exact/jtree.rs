@@ -249,8 +249,8 @@ impl Tree {
         Tree { nodes, post, elim }
     }
 
-    /// Bytes needed: all clique tables and separators kept (calibration) or the peak of a
-    /// collect pass that frees tables as it goes.
+    /// Peak bytes: one clique table at a time plus the separator messages (one direction for a
+    /// collect pass that frees them as it goes, both directions for a calibration).
     pub fn bytes_needed(&self, calibrate: bool) -> f64 {
         let clique: f64 = self
             .nodes
@@ -272,8 +272,9 @@ impl Tree {
             .iter()
             .map(|n| n.cards.iter().map(|&c| c as f64).product::<f64>())
             .fold(0.0, f64::max);
+        let _ = clique;
         if calibrate {
-            8.0 * (clique + 2.0 * sep)
+            8.0 * (max_c + 2.0 * sep)
         } else {
             8.0 * (max_c + sep)
         }
@@ -293,11 +294,11 @@ impl Tree {
     }
 }
 
-/// Messages of a collect pass: per node, the (normalised) message to its parent and its log scale.
+/// Result of propagation: log Z and, after a calibration, the log marginal of every local variable.
 pub(crate) struct Calibration {
     pub log_z: f64,
-    /// per node: clique table (linear, max 1) after calibration
-    pub tables: Vec<Vec<f64>>,
+    /// per local variable: normalised log marginal (empty after a collect-only pass)
+    pub marginals: Vec<Vec<f64>>,
 }
 
 /// The product of the factors assigned to a clique, as one small table over the union of their
@@ -372,7 +373,6 @@ fn clique_inputs<'a>(
 pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibration> {
     let nn = t.nodes.len();
     let mut msgs: Vec<Option<(Vec<f64>, f64)>> = (0..nn).map(|_| None).collect();
-    let mut tables: Vec<Vec<f64>> = (0..nn).map(|_| Vec::new()).collect();
     let mut log_z = p.log_const;
     // freed message buffers, reused to avoid page faults on fresh allocations
     let mut pool: Vec<Vec<f64>> = Vec::new();
@@ -399,18 +399,7 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
                 .map(|k| if k < node.sep_len { st[k] } else { 0 })
                 .collect()
         };
-        if calibrate {
-            let mut tab = vec![0.0; node.size()];
-            kernel::run(
-                &node.cards,
-                &inputs,
-                Some(&mut tab),
-                Some((&mut msg, &amap)),
-            );
-            tables[i] = tab;
-        } else {
-            kernel::run(&node.cards, &inputs, None, Some((&mut msg, &amap)));
-        }
+        kernel::run(&node.cards, &inputs, None, Some((&mut msg, &amap)));
         drop(inputs);
         drop(comb);
         let ms = kernel::normalize_max(&mut msg);
@@ -447,56 +436,88 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
     if !log_z.is_finite() {
         return Err(Error::ZeroProbabilityEvidence);
     }
-    if calibrate {
-        // distribute: pre-order (reverse post-order)
-        for &i in t.post.iter().rev() {
-            let node = &t.nodes[i];
-            for &c in &node.children {
-                let cn = &t.nodes[c];
-                let svars = &cn.vars[..cn.sep_len];
-                let scards = &cn.cards[..cn.sep_len];
-                let mut newsep = vec![0.0; cn.sep_size()];
-                let amap = stride_map(&node.vars, svars, scards);
-                let ptab = &tables[i];
-                let ident = crate::factor::index::strides(&node.cards);
-                kernel::run(
-                    &node.cards,
-                    &[Input {
-                        vals: ptab,
-                        map: ident,
-                    }],
-                    None,
-                    Some((&mut newsep, &amap)),
-                );
-                let old = &msgs[c].as_ref().expect("collect message").0;
-                for (nv, &ov) in newsep.iter_mut().zip(old) {
-                    *nv = if ov > 0.0 { *nv / ov } else { 0.0 };
-                }
-                kernel::normalize_max(&mut newsep);
-                // child table *= ratio over its separator prefix
-                let block = cn.size() / cn.sep_size();
-                let ctab = &mut tables[c];
-                for (chunk, &r) in ctab.chunks_mut(block).zip(&newsep) {
-                    if r != 1.0 {
-                        chunk.iter_mut().for_each(|x| *x *= r);
-                    }
-                }
-                kernel::normalize_max(&mut tables[c]);
+    if !calibrate {
+        return Ok(Calibration {
+            log_z,
+            marginals: Vec::new(),
+        });
+    }
+    // Distribute, pre-order. Each clique's belief (factors x messages from its children x the
+    // message from its parent) is built once, its home variables' marginals are read off, the
+    // messages to its children are derived (belief marginal / upward message), and it is freed.
+    let nv = p.cards.len();
+    let home = homes(t, nv);
+    let mut by_home: Vec<Vec<u32>> = vec![Vec::new(); nn];
+    for (v, &h) in home.iter().enumerate() {
+        by_home[h].push(v as u32);
+    }
+    let mut down: Vec<Option<Vec<f64>>> = (0..nn).map(|_| None).collect();
+    let mut marginals: Vec<Vec<f64>> = vec![Vec::new(); nv];
+    let mut tab_buf: Vec<f64> = Vec::new();
+    for &i in t.post.iter().rev() {
+        let node = &t.nodes[i];
+        let comb = combined_factor(node, p);
+        let (mut inputs, _) = clique_inputs(node, &comb, &msgs, &t.nodes);
+        let dmsg = down[i].take();
+        if let Some(d) = dmsg.as_ref() {
+            let st = crate::factor::index::strides(&node.cards[..node.sep_len]);
+            let map = (0..node.vars.len())
+                .map(|k| if k < node.sep_len { st[k] } else { 0 })
+                .collect();
+            inputs.push(Input { vals: d, map });
+        }
+        let mut tab = std::mem::take(&mut tab_buf);
+        tab.clear();
+        tab.resize(node.size(), 0.0);
+        kernel::run(&node.cards, &inputs, Some(&mut tab), None);
+        drop(inputs);
+        if let Some(d) = dmsg {
+            pool.push(d);
+        }
+        let ms = kernel::normalize_max(&mut tab);
+        if !ms.is_finite() {
+            return Err(Error::InvalidModel(
+                "numerical failure during calibration (a clique belief vanished)".into(),
+            ));
+        }
+        for &v in &by_home[i] {
+            marginals[v as usize] = table_marginal(node, &tab, v, p.cards[v as usize]);
+        }
+        let ident = crate::factor::index::strides(&node.cards);
+        for &c in &node.children {
+            let cn = &t.nodes[c];
+            let mut newsep = pool.pop().unwrap_or_default();
+            newsep.clear();
+            newsep.resize(cn.sep_size(), 0.0);
+            let amap = stride_map(&node.vars, &cn.vars[..cn.sep_len], &cn.cards[..cn.sep_len]);
+            kernel::run(
+                &node.cards,
+                &[Input {
+                    vals: &tab,
+                    map: ident.clone(),
+                }],
+                None,
+                Some((&mut newsep, &amap)),
+            );
+            let (up, _) = msgs[c].take().expect("collect message");
+            for (nv, &ov) in newsep.iter_mut().zip(&up) {
+                *nv = if ov > 0.0 { *nv / ov } else { 0.0 };
             }
+            kernel::normalize_max(&mut newsep);
+            down[c] = Some(newsep);
+            pool.push(up);
+        }
+        tab_buf = tab;
+        if pool.len() > 8 {
+            pool.sort_by_key(|b| std::cmp::Reverse(b.capacity()));
+            pool.truncate(8);
         }
     }
-    Ok(Calibration { log_z, tables })
+    Ok(Calibration { log_z, marginals })
 }
 
-/// Normalised log marginal of local variable `v` from a calibrated tree.
-pub(crate) fn local_marginal(
-    t: &Tree,
-    cal: &Calibration,
-    home: usize,
-    v: u32,
-    card: usize,
-) -> Vec<f64> {
-    let node = &t.nodes[home];
+/// Normalised log marginal of local variable `v` from a clique belief table.
+fn table_marginal(node: &Node, tab: &[f64], v: u32, card: usize) -> Vec<f64> {
     let k = node
         .vars
         .iter()
@@ -508,7 +529,7 @@ pub(crate) fn local_marginal(
     kernel::run(
         &node.cards,
         &[Input {
-            vals: &cal.tables[home],
+            vals: tab,
             map: ident,
         }],
         None,

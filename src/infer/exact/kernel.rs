@@ -75,9 +75,7 @@ pub(crate) fn run(
     let n_chunks = if total < PAR_MIN {
         1
     } else {
-        let acc_len = acc_out.as_ref().map_or(0, |o| o.len());
-        let cap = if acc_len > (1 << 18) { 4 } else { 8 };
-        n_outer.clamp(1, cap)
+        n_outer.clamp(1, 8)
     };
     let per = n_outer.div_ceil(n_chunks);
 
@@ -189,6 +187,13 @@ pub(crate) fn run(
             }
         }
     }
+    // General accumulation: per-chunk partial sums, reduced in a fixed order. Large outputs are
+    // accumulated in one sequential pass instead, since per-chunk copies of them would cost more
+    // (allocation, zeroing, page faults) than the parallelism saves.
+    if acc_len > (1 << 16) {
+        do_chunk_all(write, acc_out, n_chunks, per, block, &do_chunk);
+        return;
+    }
     let mut partial: Vec<Vec<f64>> = if acc_out.is_some() {
         (0..n_chunks).map(|_| vec![0.0; acc_len]).collect()
     } else {
@@ -226,6 +231,30 @@ pub(crate) fn run(
                     .for_each(|(o, x)| *o += *x);
             } else {
                 out.iter_mut().zip(p).for_each(|(o, x)| *o += *x);
+            }
+        }
+    }
+}
+
+/// Run every chunk in order on one thread (writes still go to their own slices).
+fn do_chunk_all(
+    write: Option<&mut [f64]>,
+    acc: Option<&mut [f64]>,
+    n_chunks: usize,
+    per: usize,
+    block: usize,
+    f: &(dyn Fn(usize, Option<&mut [f64]>, Option<&mut [f64]>, usize) + Sync),
+) {
+    let mut acc = acc;
+    match write {
+        Some(w) => {
+            for (c, wc) in w.chunks_mut(per * block).enumerate().take(n_chunks) {
+                f(c, Some(wc), acc.as_deref_mut(), 0);
+            }
+        }
+        None => {
+            for c in 0..n_chunks {
+                f(c, None, acc.as_deref_mut(), 0);
             }
         }
     }

@@ -4,15 +4,13 @@ mod jtree;
 mod kernel;
 pub mod order;
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::factor::TableFactor;
 use crate::infer::{LogZEstimate, Posterior};
 use crate::model::{BayesNet, FactorGraph};
 use crate::num;
 use crate::var::{Evidence, VarId};
-use jtree::{homes, local_marginal, propagate, Calibration, Problem, Tree};
+use jtree::{propagate, Calibration, Problem, Tree};
 
 /// Elimination-order heuristic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -147,20 +145,17 @@ pub fn marginals(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result
     t.check_memory(true, opts)?;
     let cal = propagate(&p, &t, true)?;
     let lz = cal.log_z + free_log_z(fg, &p, ev);
-    Ok(read_marginals(&fg.cards(), &p, &t, &cal, ev, lz))
+    Ok(read_marginals(&fg.cards(), &p, &cal, ev, lz))
 }
 
 fn read_marginals(
     cards: &[usize],
     p: &Problem,
-    t: &Tree,
     cal: &Calibration,
     ev: &Evidence,
     log_z: f64,
 ) -> Posterior {
-    let home = homes(t, p.cards.len());
     let log_marginals = (0..cards.len())
-        .into_par_iter()
         .map(|i| {
             let c = cards[i];
             if let Some(s) = ev.get(VarId(i as u32)) {
@@ -175,7 +170,7 @@ fn read_marginals(
                 }
                 return vec![-num::ln(c as f64); c];
             }
-            local_marginal(t, cal, home[l as usize], l, c)
+            cal.marginals[l as usize].clone()
         })
         .collect();
     Posterior {
@@ -223,5 +218,5 @@ pub fn bn_marginals(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Result
     let t = Tree::build(&p, opts);
     t.check_memory(true, opts)?;
     let cal = propagate(&p, &t, true)?;
-    Ok(read_marginals(&cards, &p, &t, &cal, ev, cal.log_z))
+    Ok(read_marginals(&cards, &p, &cal, ev, cal.log_z))
 }
