@@ -8,6 +8,8 @@ pub mod tol {
     ///
     /// The bnlearn BIF files have columns off by up to 3e-7, so the default accepts them.
     pub const CPT_SUM: f64 = 1e-5;
+    /// A CPT column whose sum is within this of 1 counts as normalised when pruning barren nodes.
+    pub const BARREN_SUM: f64 = 1e-12;
     /// Relative tolerance used when comparing log partition functions in tests and conformance tables.
     pub const LOG_Z_REL: f64 = 1e-9;
 }

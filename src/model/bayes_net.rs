@@ -171,11 +171,24 @@ impl BayesNet {
         FactorGraph::new(self.vars.clone(), factors).expect("validated network")
     }
 
-    /// Which variables are ancestors of an observed variable (or observed themselves). Every
-    /// other variable is barren for `P(evidence)`: summing it out gives 1.
+    /// Which variables matter for `P(evidence)`: the observed variables, every variable whose CPT
+    /// is not normalised to within [`num::tol::BARREN_SUM`], and all their ancestors. Every other
+    /// variable is barren: summing it out gives exactly 1, so dropping it changes nothing. (A CPT
+    /// read "as written" from a file whose columns sum to 1 only within 3e-7 is *not* barren:
+    /// dropping it would shift log P(e) by up to that much, and make `P(e)` disagree with the
+    /// normaliser of the posterior marginals.)
     pub fn evidence_ancestors(&self, evidence: &Evidence) -> Vec<bool> {
         let mut keep = vec![false; self.vars.len()];
         let mut stack: Vec<VarId> = evidence.iter().map(|(v, _)| v).collect();
+        for c in &self.cpds {
+            let k = self.vars[c.child.index()].card();
+            if c.probs
+                .chunks(k)
+                .any(|col| (col.iter().sum::<f64>() - 1.0).abs() > num::tol::BARREN_SUM)
+            {
+                stack.push(c.child);
+            }
+        }
         while let Some(v) = stack.pop() {
             if keep[v.index()] {
                 continue;

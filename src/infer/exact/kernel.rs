@@ -50,17 +50,20 @@ pub(crate) fn run(
         block = cards[d - 1];
     }
     let outer_cards = &cards[..d - m];
-    let inner_cards = &cards[d - m..];
     let n_outer = total / block;
+    // per-input offsets of every inner-block entry, built dimension by dimension (each new
+    // dimension becomes the fastest), O(block) per input
     let offsets = |map: &[usize]| -> Vec<usize> {
-        let im = &map[d - m..];
         let mut off = Vec::with_capacity(block);
-        let mut st = vec![0usize; m];
-        for b in 0..block {
-            if b > 0 {
-                unflatten(inner_cards, b, &mut st);
+        off.push(0usize);
+        for k in d - m..d {
+            let (card, stride) = (cards[k], map[k]);
+            let prev = std::mem::replace(&mut off, Vec::with_capacity(block));
+            for &o in &prev {
+                for s in 0..card {
+                    off.push(o + s * stride);
+                }
             }
-            off.push(st.iter().zip(im).map(|(s, k)| s * k).sum());
         }
         off
     };
@@ -236,6 +239,9 @@ pub(crate) fn run(
     }
 }
 
+/// A chunk worker: (chunk index, write window, accumulator window, accumulator origin).
+type ChunkFn<'a> = dyn Fn(usize, Option<&mut [f64]>, Option<&mut [f64]>, usize) + Sync + 'a;
+
 /// Run every chunk in order on one thread (writes still go to their own slices).
 fn do_chunk_all(
     write: Option<&mut [f64]>,
@@ -243,7 +249,7 @@ fn do_chunk_all(
     n_chunks: usize,
     per: usize,
     block: usize,
-    f: &(dyn Fn(usize, Option<&mut [f64]>, Option<&mut [f64]>, usize) + Sync),
+    f: &ChunkFn<'_>,
 ) {
     let mut acc = acc;
     match write {
