@@ -17,7 +17,7 @@ fn brute_force(fg: &FactorGraph, ev: &Evidence) -> (f64, Vec<Vec<f64>>) {
     let mut terms = Vec::new();
     let mut per: Vec<Vec<Vec<f64>>> = cards.iter().map(|&c| vec![Vec::new(); c]).collect();
     loop {
-        let consistent = (0..n).all(|i| ev.get(VarId(i as u32)).map_or(true, |s| s == x[i]));
+        let consistent = (0..n).all(|i| ev.get(VarId(i as u32)).is_none_or(|s| s == x[i]));
         if consistent {
             let lp = fg.log_potential(&x);
             terms.push(lp);

@@ -4,6 +4,7 @@
 //! marginal method returns a [`Posterior`].
 
 pub mod exact;
+pub mod variational;
 
 use crate::num;
 
