@@ -137,6 +137,7 @@ fn help_works_for_every_subcommand() {
         &["logz", "--help"],
         &["marginals", "--help"],
         &["convert", "--help"],
+        &["sample", "--help"],
         &["demo", "--help"],
         &["help", "logz"],
     ] {
@@ -144,7 +145,7 @@ fn help_works_for_every_subcommand() {
         assert!(out.contains("Usage:"), "pgmkit {args:?}:\n{out}");
     }
     let top = ok(&["--help"]);
-    for sub in ["info", "logz", "marginals", "convert"] {
+    for sub in ["info", "logz", "marginals", "sample", "convert"] {
         assert!(top.contains(sub), "top-level help does not list '{sub}'");
     }
     let logz = ok(&["logz", "--help"]);

@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use pgmkit::infer::exact::ExactOptions;
 use pgmkit::io::{LoadOptions, ModelFormat};
 use pgmkit::model::Model;
+use pgmkit::sample::chains::{ChainConfig, Sampler};
+use pgmkit::sample::gibbs::{GibbsOptions, Scan};
 use pgmkit::{Evidence, Variable};
 
 /// Options accepted by every subcommand (before or after its name).
@@ -26,14 +28,26 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-/// Inference method. Every method is one value here; later methods (sampling, AIS, variational)
-/// are added as further values.
+/// Inference method. Every method is one value here; later methods (AIS, variational) are added
+/// as further values. Which commands accept which method is checked where the method is run
+/// (`logz::estimate`, `marginals::compute`), with an error naming the methods that do apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Method {
     /// Exact: variable elimination / junction tree over a min-fill-type elimination order
     /// (barren variables pruned first for a Bayesian network); refuses models whose tables would
     /// exceed --memory-limit
     Exact,
+    /// Likelihood weighting (Bayesian networks only): --samples weighted forward samples with the
+    /// evidence clamped; log P(e) with its standard error, weighted marginals with MCSE
+    #[value(alias = "likelihood-weighting")]
+    Lw,
+    /// Single-site Gibbs sampling on --chains parallel chains (any model): marginals with MCSE,
+    /// split-R-hat and ESS
+    Gibbs,
+    /// Single-site Metropolis-Hastings (uniform proposals of another state) on --chains
+    /// parallel chains (any model): marginals with MCSE, split-R-hat and ESS
+    #[value(alias = "metropolis")]
+    Mh,
 }
 
 impl Method {
@@ -41,7 +55,134 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::Exact => "exact",
+            Method::Lw => "lw",
+            Method::Gibbs => "gibbs",
+            Method::Mh => "mh",
         }
+    }
+
+    /// The MCMC kernel of an MCMC method.
+    pub fn sampler(self) -> Option<Sampler> {
+        match self {
+            Method::Gibbs => Some(Sampler::Gibbs),
+            Method::Mh => Some(Sampler::MetropolisHastings),
+            Method::Exact | Method::Lw => None,
+        }
+    }
+}
+
+/// Default number of weighted samples of likelihood weighting.
+pub const DEFAULT_LW_SAMPLES: usize = 10_000;
+
+/// Order of the single-site updates of an MCMC sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanArg {
+    /// Every free variable once per sweep, in a fixed order
+    Systematic,
+    /// As many updates per sweep as free variables, each at a uniformly drawn variable
+    Random,
+    /// Graph-coloured: the variables of one colour are updated in parallel (large grids)
+    Chromatic,
+}
+
+/// Chain settings of the MCMC methods (gibbs, mh). Every value is optional so that giving one to
+/// a method it does not apply to is an error instead of being ignored.
+#[derive(Debug, Clone, Default, Args)]
+pub struct McmcArgs {
+    /// gibbs/mh: number of chains, run in parallel [default: 4]
+    #[arg(long, value_name = "C")]
+    pub chains: Option<usize>,
+
+    /// gibbs/mh: sweeps discarded at the start of every chain [default: 1000]
+    #[arg(long, value_name = "B", visible_alias = "warmup")]
+    pub burn_in: Option<usize>,
+
+    /// gibbs/mh: keep every K-th sweep as a draw [default: 1]
+    #[arg(long, value_name = "K")]
+    pub thin: Option<usize>,
+
+    /// gibbs/mh: order of the single-site updates in a sweep [default: systematic]
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub scan: Option<ScanArg>,
+}
+
+impl McmcArgs {
+    /// Error when a chain setting was given but `method` does not run chains.
+    pub fn only_for_mcmc(&self, method: &str) -> anyhow::Result<()> {
+        let given = [
+            ("--chains", self.chains.is_some()),
+            ("--burn-in", self.burn_in.is_some()),
+            ("--thin", self.thin.is_some()),
+            ("--scan", self.scan.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            anyhow::bail!(
+                "{flag} applies to the MCMC methods (gibbs, mh), not to --method {method}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Number of chains (checked to be at least 1).
+    pub fn num_chains(&self) -> anyhow::Result<usize> {
+        let c = self.chains.unwrap_or(4);
+        if c == 0 {
+            anyhow::bail!("--chains must be at least 1 (got 0)");
+        }
+        Ok(c)
+    }
+
+    /// The chain-runner configuration for `draws` draws per chain (`draws >= 1`).
+    pub fn config(&self, chains: usize, draws: usize, seed: u64) -> anyhow::Result<ChainConfig> {
+        let thin = self.thin.unwrap_or(1);
+        if thin == 0 {
+            anyhow::bail!("--thin must be at least 1 (got 0)");
+        }
+        Ok(ChainConfig {
+            chains,
+            warmup: self.burn_in.unwrap_or(1000),
+            draws,
+            thin,
+            seed,
+            ..ChainConfig::default()
+        })
+    }
+
+    /// The kernel options.
+    pub fn gibbs_options(&self) -> GibbsOptions {
+        let scan = match self.scan.unwrap_or(ScanArg::Systematic) {
+            ScanArg::Systematic => Scan::Systematic,
+            ScanArg::Random => Scan::Random,
+            ScanArg::Chromatic => Scan::Chromatic,
+        };
+        GibbsOptions {
+            scan,
+            ..GibbsOptions::default()
+        }
+    }
+}
+
+/// A count that must be at least 1 (checked at run time so that the error is one `error:` line
+/// with exit code 1, like every other bad value).
+pub fn at_least_one(flag: &str, n: usize) -> anyhow::Result<usize> {
+    if n == 0 {
+        anyhow::bail!("{flag} must be at least 1 (got 0)");
+    }
+    Ok(n)
+}
+
+/// The Bayesian network of a model, or an error saying that `what` needs one.
+pub fn require_bayes<'a>(
+    loaded: &'a Loaded,
+    what: &str,
+    instead: &str,
+) -> anyhow::Result<&'a pgmkit::BayesNet> {
+    match &loaded.model {
+        Model::Bayes(bn) => Ok(bn),
+        Model::Markov(_) => anyhow::bail!(
+            "{what} needs a Bayesian network, but {} is a Markov network; use {instead}",
+            loaded.path.display()
+        ),
     }
 }
 

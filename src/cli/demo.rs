@@ -7,6 +7,10 @@ use std::time::Instant;
 use pgmkit::infer::exact::{self, ExactOptions};
 use pgmkit::infer::Posterior;
 use pgmkit::io::LoadOptions;
+use pgmkit::sample::ancestral::ForwardSampler;
+use pgmkit::sample::chains::{run_mcmc, ChainConfig, Sampler};
+use pgmkit::sample::gibbs::GibbsOptions;
+use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::{BayesNet, Evidence};
 
 use super::args::{self, GlobalArgs};
@@ -31,6 +35,22 @@ const SHOWN: &[(&str, &str)] = &[
     ("SHUNT", "HIGH"),
 ];
 
+/// Rows drawn by forward sampling in the demo.
+const FORWARD_ROWS: usize = 100_000;
+/// Weighted samples of the likelihood-weighting estimate.
+const LW_SAMPLES: usize = 100_000;
+/// Gibbs chains, burn-in sweeps and draws per chain.
+const GIBBS: (usize, usize, usize) = (4, 1_000, 10_000);
+/// Seed of every sampler in the demo.
+const SEED: u64 = 2024;
+/// Posteriors compared between Gibbs and exact inference.
+const GIBBS_SHOWN: &[(&str, &str)] = &[
+    ("HYPOVOLEMIA", "TRUE"),
+    ("LVFAILURE", "TRUE"),
+    ("CATECHOL", "HIGH"),
+    ("CO", "HIGH"),
+];
+
 /// Wall-clock times of the steps, printed at the end.
 #[derive(Default)]
 struct Timings(Vec<(&'static str, f64)>);
@@ -49,7 +69,8 @@ pub fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     intro(out)?;
     let bn = model_section(global, out, &mut timings)?;
     let ev = bn.evidence(EVIDENCE)?;
-    exact_section(out, &bn, &ev, &mut timings)?;
+    let (log_pe, prior, post) = exact_section(out, &bn, &ev, &mut timings)?;
+    sampling_section(out, &bn, &ev, log_pe, &prior, &post, &mut timings)?;
     footer(out, &timings)?;
     Ok(())
 }
@@ -71,8 +92,9 @@ fn intro(out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "log Z / log P(evidence) and posterior marginals. Demo: the ALARM network, embedded in the binary."
-    )
+        "log Z / log P(evidence) and posterior marginals, exactly or by sampling. Demo: the ALARM network,"
+    )?;
+    writeln!(out, "embedded in the binary.")
 }
 
 fn model_section(
@@ -111,12 +133,13 @@ fn model_section(
     Ok(bn)
 }
 
+/// Exact log P(e), prior and posterior marginals.
 fn exact_section(
     out: &mut dyn Write,
     bn: &BayesNet,
     ev: &Evidence,
     timings: &mut Timings,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(f64, Posterior, Posterior)> {
     heading(out, "Exact inference")?;
     let opts = ExactOptions::default();
     writeln!(out, "evidence: {}", args::evidence_text(ev, bn.vars()))?;
@@ -136,6 +159,139 @@ fn exact_section(
         let (p0, p1) = (prob(bn, &prior, var, state)?, prob(bn, &post, var, state)?);
         let label = format!("{var}={state}");
         writeln!(out, "  {label:<18} {p0:.4} -> {p1:.4}")?;
+    }
+    Ok((est.log_z, prior, post))
+}
+
+/// Forward sampling, likelihood weighting and Gibbs chains, each checked against the exact
+/// numbers.
+fn sampling_section(
+    out: &mut dyn Write,
+    bn: &BayesNet,
+    ev: &Evidence,
+    log_pe: f64,
+    prior: &Posterior,
+    post: &Posterior,
+    timings: &mut Timings,
+) -> anyhow::Result<()> {
+    heading(out, "Sampling")?;
+    writeln!(
+        out,
+        "(seed {SEED}; the same seed gives the same numbers for any number of threads)"
+    )?;
+
+    // forward sampling
+    let sampler = ForwardSampler::new(bn)?;
+    let t = Instant::now();
+    let rows = timings.time("forward", || sampler.sample_codes(FORWARD_ROWS, SEED))?;
+    let secs = t.elapsed().as_secs_f64();
+    let draws = (FORWARD_ROWS * bn.num_vars()) as f64;
+    writeln!(
+        out,
+        "forward sampling: {} rows x {} variables in {} ({} variable draws/s)",
+        output::count(FORWARD_ROWS as f64),
+        bn.num_vars(),
+        output::duration(secs),
+        output::rate(draws / secs.max(1e-9))
+    )?;
+    // every state frequency against its exact prior probability, in binomial standard errors
+    let counts = rows.counts();
+    let nf = FORWARD_ROWS as f64;
+    let (mut states, mut worst) = (0usize, (0.0f64, String::new()));
+    for (i, var) in bn.vars().iter().enumerate() {
+        let p = prior.marginal(pgmkit::VarId::from(i));
+        for (s, (&c, &p)) in counts[i].iter().zip(&p).enumerate() {
+            if p <= 0.0 || p >= 1.0 {
+                continue;
+            }
+            states += 1;
+            let z = (c as f64 / nf - p) / (p * (1.0 - p) / nf).sqrt();
+            if z.abs() > worst.0.abs() {
+                worst = (z, format!("{}={}", var.name, var.states[s]));
+            }
+        }
+    }
+    writeln!(
+        out,
+        "  the frequencies of all {states} states are within {:.1} std errs of the exact prior \
+         (largest: {}, {:+.1}; about 3 is expected for {states} states)",
+        worst.0.abs(),
+        worst.1,
+        worst.0
+    )?;
+
+    // likelihood weighting
+    let t = Instant::now();
+    let lw = timings.time("likelihood weighting", || {
+        likelihood_weighting(bn, ev, LW_SAMPLES, SEED)
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    let est = &lw.log_z;
+    let se = est.std_err.unwrap_or(f64::NAN);
+    writeln!(
+        out,
+        "likelihood weighting: {} samples in {}: log P(e) = {:.4} ± {:.4} (exact {:.4}; {:+.1} std errs), ESS {}",
+        output::count(LW_SAMPLES as f64),
+        output::duration(secs),
+        est.log_z,
+        se,
+        log_pe,
+        (est.log_z - log_pe) / se,
+        output::count(est.ess.unwrap_or(0.0))
+    )?;
+
+    // Gibbs chains under the evidence
+    let (chains, warmup, draws) = GIBBS;
+    let cfg = ChainConfig {
+        chains,
+        warmup,
+        draws,
+        seed: SEED,
+        ..ChainConfig::default()
+    };
+    let fg = bn.to_factor_graph();
+    let s = timings.time("Gibbs", || {
+        run_mcmc(
+            &fg,
+            ev,
+            Sampler::Gibbs,
+            &GibbsOptions::default(),
+            &cfg,
+            None,
+        )
+    })?;
+    writeln!(
+        out,
+        "Gibbs given the evidence: {chains} chains x {} draws after {} burn-in sweeps: {} updates in {} ({} updates/s;",
+        output::count(draws as f64),
+        output::count(warmup as f64),
+        output::count(s.updates as f64),
+        output::duration(s.seconds),
+        output::rate(s.updates_per_second())
+    )?;
+    writeln!(
+        out,
+        "  MCSE, split-R-hat and ESS of every variable then took {})",
+        output::duration(s.diagnostics_seconds)
+    )?;
+    writeln!(
+        out,
+        "  {:<18} {:<15}   {:<6}   R-hat",
+        "", "Gibbs ± MCSE", "exact"
+    )?;
+    for &(var, state) in GIBBS_SHOWN {
+        let id = bn.var_id(var)?;
+        let st = bn.var(id).state_index(state)?;
+        let p = s.marginals[id.index()][st];
+        let d = s.diagnostics.as_ref();
+        let mcse = d.map_or(f64::NAN, |d| d.mcse[id.index()][st]);
+        let rhat = d.and_then(|d| d.rhat[id.index()]).unwrap_or(f64::NAN);
+        let exact = prob(bn, post, var, state)?;
+        let label = format!("{var}={state}");
+        writeln!(
+            out,
+            "  {label:<18} {p:.4} ± {mcse:.4}   {exact:.4}   {rhat:.3}"
+        )?;
     }
     Ok(())
 }
@@ -163,6 +319,6 @@ fn footer(out: &mut dyn Write, timings: &Timings) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "Next: `pgmkit --help` (info, logz, marginals, convert on your own .bif / .uai / .fg files)."
+        "Next: `pgmkit --help` (info, logz, marginals, sample, convert on your own .bif / .uai / .fg files)."
     )
 }

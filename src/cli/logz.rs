@@ -7,11 +7,13 @@ use clap::Args;
 use pgmkit::infer::exact;
 use pgmkit::infer::{EstimateKind, LogZEstimate};
 use pgmkit::model::Model;
+use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::Evidence;
 use serde::Serialize;
 
 use super::args::{self, GlobalArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
+use super::progress::Bar;
 
 /// Arguments of `pgmkit logz`.
 #[derive(Debug, Args)]
@@ -19,9 +21,17 @@ pub struct LogZArgs {
     #[command(flatten)]
     pub query: ModelQuery,
 
-    /// Inference method
+    /// Inference method (exact, or lw: likelihood weighting for a Bayesian network)
     #[arg(long, short, value_enum, default_value_t = Method::Exact)]
     pub method: Method,
+
+    /// lw: number of weighted samples [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+
+    /// Seed of the random streams (lw); the same seed gives the same output for any --threads
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
 
     /// Print JSON instead of text
     #[arg(long)]
@@ -43,23 +53,51 @@ struct LogZJson {
     upper: Option<f64>,
     ess: Option<f64>,
     kind: EstimateKind,
+    /// Samples drawn (stochastic methods).
+    samples: Option<usize>,
+    /// Seed (stochastic methods).
+    seed: Option<u64>,
     model: String,
     model_kind: &'static str,
     evidence: OrderedMap<String>,
     load_seconds: f64,
 }
 
-/// Run `method` on a loaded model.
+/// Run `method` on a loaded model; returns the estimate and the number of samples drawn (for a
+/// stochastic method).
 pub fn estimate(
-    method: Method,
-    model: &Model,
+    global: &GlobalArgs,
+    a: &LogZArgs,
+    loaded: &args::Loaded,
     ev: &Evidence,
-    query: &ModelQuery,
-) -> pgmkit::Result<LogZEstimate> {
-    let opts = query.exact_options();
-    match (method, model) {
-        (Method::Exact, Model::Bayes(bn)) => exact::bn_log_evidence(bn, ev, &opts),
-        (Method::Exact, Model::Markov(fg)) => exact::log_z(fg, ev, &opts),
+) -> anyhow::Result<(LogZEstimate, Option<usize>)> {
+    if a.method != Method::Lw && a.samples.is_some() {
+        anyhow::bail!(
+            "--samples applies to --method lw, not to --method {}",
+            a.method.name()
+        );
+    }
+    let opts = a.query.exact_options();
+    match (a.method, &loaded.model) {
+        (Method::Exact, Model::Bayes(bn)) => Ok((exact::bn_log_evidence(bn, ev, &opts)?, None)),
+        (Method::Exact, Model::Markov(fg)) => Ok((exact::log_z(fg, ev, &opts)?, None)),
+        (Method::Lw, _) => {
+            let bn = args::require_bayes(
+                loaded,
+                "likelihood weighting (--method lw)",
+                "--method exact for log Z of a Markov network",
+            )?;
+            let n = args::at_least_one("--samples", a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES))?;
+            let bar = Bar::spinner(global, &format!("likelihood weighting, {n} samples"));
+            let est = likelihood_weighting(bn, ev, n, a.seed)?;
+            bar.finish();
+            Ok((est.log_z, Some(n)))
+        }
+        (Method::Gibbs | Method::Mh, _) => anyhow::bail!(
+            "--method {} estimates marginals, not log Z; use --method exact, or --method lw for a \
+             Bayesian network",
+            a.method.name()
+        ),
     }
 }
 
@@ -81,7 +119,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
 
     let t = Instant::now();
-    let est = estimate(a.method, &loaded.model, &ev, &a.query)?;
+    let (est, samples) = estimate(global, a, &loaded, &ev)?;
     let seconds = t.elapsed().as_secs_f64();
 
     if a.json {
@@ -95,6 +133,8 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
             upper: est.upper,
             ess: est.ess,
             kind: est.kind,
+            samples,
+            seed: samples.map(|_| a.seed),
             model: loaded.path.display().to_string(),
             model_kind: args::kind_id(&loaded.model),
             evidence: OrderedMap(args::evidence_pairs(&ev, vars)),
@@ -122,6 +162,9 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         a.method.name(),
         kind_text(est.kind)
     )?;
+    if let Some(n) = samples {
+        writeln!(out, "{:<12}{n} (seed {})", "samples", a.seed)?;
+    }
     writeln!(out, "{what:<12}{:.10}", est.log_z)?;
     writeln!(out, "{what10:<12}{:.10}", est.log10_z())?;
     if let Some(se) = est.std_err {

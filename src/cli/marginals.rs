@@ -5,13 +5,18 @@ use std::time::Instant;
 
 use clap::Args;
 use pgmkit::infer::exact;
-use pgmkit::infer::Posterior;
 use pgmkit::model::Model;
+use pgmkit::sample::chains::run_mcmc;
+use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::{Evidence, VarId};
 use serde::Serialize;
 
-use super::args::{self, GlobalArgs, Method, ModelQuery};
+use super::args::{self, GlobalArgs, McmcArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
+use super::progress::Bar;
+
+/// Above this split-R-hat the text output warns that the chains have not mixed.
+const RHAT_WARN: f64 = 1.01;
 
 /// Arguments of `pgmkit marginals`.
 #[derive(Debug, Args)]
@@ -19,25 +24,59 @@ pub struct MarginalsArgs {
     #[command(flatten)]
     pub query: ModelQuery,
 
-    /// Inference method
+    /// Inference method (exact; lw for a Bayesian network; gibbs or mh for any model)
     #[arg(long, short, value_enum, default_value_t = Method::Exact)]
     pub method: Method,
+
+    /// lw: number of weighted samples [default: 10000]; gibbs/mh: draws kept per chain (after
+    /// burn-in and thinning) [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+
+    #[command(flatten)]
+    pub mcmc: McmcArgs,
+
+    /// Seed of the random streams (lw, gibbs, mh); the same seed gives the same output for any
+    /// --threads
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
 
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
 }
 
-/// JSON output of `marginals` (fields print in this order; variables in model order).
+/// JSON output of `marginals` (fields print in this order; variables in model order). Fields
+/// that do not apply to the method are null. Timings are the fields whose names end in
+/// `seconds`; everything else is identical for the same seed whatever the number of threads.
 #[derive(Debug, Serialize)]
 struct MarginalsJson {
     method: &'static str,
-    log_z: f64,
+    /// ln Z / ln P(e): exact, or the likelihood-weighting estimate; null for MCMC.
+    log_z: Option<f64>,
+    /// Standard error of a stochastic `log_z` (lw).
+    log_z_std_err: Option<f64>,
     /// Seconds spent in inference (loading not included).
     seconds: f64,
     model: String,
     model_kind: &'static str,
     evidence: OrderedMap<String>,
+    /// Samples behind the estimates: weighted samples (lw), or draws over all chains (MCMC).
+    samples: Option<usize>,
+    chains: Option<usize>,
+    draws_per_chain: Option<usize>,
+    burn_in: Option<usize>,
+    thin: Option<usize>,
+    seed: Option<u64>,
+    /// MCMC: accepted proposals (mh) or state changes (gibbs) per update after burn-in.
+    acceptance_rate: Option<f64>,
+    /// MCMC: single-site updates over all chains, burn-in included.
+    updates: Option<u64>,
+    /// MCMC: largest split-R-hat over the variables (an infinite R-hat is written as
+    /// 1.7976931348623157e308, see [`json_diag`]).
+    max_rhat: Option<f64>,
+    /// MCMC: smallest ESS over the variables; lw: Kish's ESS of the weights.
+    min_ess: Option<f64>,
     marginals: OrderedMap<Marginal>,
 }
 
@@ -45,19 +84,171 @@ struct MarginalsJson {
 struct Marginal {
     states: Vec<String>,
     p: Vec<f64>,
+    /// Monte Carlo standard error of every entry of `p` (null for exact).
+    mcse: Option<Vec<f64>>,
+    /// Split-R-hat (MCMC; null for observed variables and variables that never changed).
+    rhat: Option<f64>,
+    /// Effective sample size (MCMC: split ESS; lw: Kish's ESS of the weights; null for observed
+    /// variables).
+    ess: Option<f64>,
 }
 
-/// Run `method` on a loaded model.
+/// Settings of a sampling run, for the output.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    pub samples: usize,
+    pub chains: Option<usize>,
+    pub draws_per_chain: Option<usize>,
+    pub burn_in: Option<usize>,
+    pub thin: Option<usize>,
+    pub seed: u64,
+    pub acceptance_rate: Option<f64>,
+    pub updates: Option<u64>,
+    pub max_rhat: Option<f64>,
+    pub min_ess: Option<f64>,
+}
+
+/// Marginals from any method, with what is known of their accuracy.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    /// `marginals[v][s] = P(X_v = s | evidence)`.
+    pub marginals: Vec<Vec<f64>>,
+    /// ln Z / ln P(e) when the method gives it.
+    pub log_z: Option<f64>,
+    /// Standard error of a stochastic `log_z`.
+    pub log_z_std_err: Option<f64>,
+    /// Monte Carlo standard errors, per variable and state (sampling methods).
+    pub mcse: Option<Vec<Vec<f64>>>,
+    /// Split-R-hat per variable (MCMC).
+    pub rhat: Option<Vec<Option<f64>>>,
+    /// Effective sample size per variable (sampling methods).
+    pub ess: Option<Vec<Option<f64>>>,
+    /// The sampling run (sampling methods).
+    pub run: Option<RunInfo>,
+}
+
+/// A diagnostic for JSON: JSON has no infinity, so an infinite value (an R-hat of chains stuck in
+/// different states) is written as the largest double, `1.7976931348623157e308`, which compares
+/// correctly against any threshold; NaN becomes null.
+fn json_diag(x: Option<f64>) -> Option<f64> {
+    match x {
+        Some(v) if v.is_nan() => None,
+        Some(v) if v == f64::INFINITY => Some(f64::MAX),
+        other => other,
+    }
+}
+
+/// Run the method of `a` on a loaded model.
 pub fn compute(
-    method: Method,
-    model: &Model,
+    global: &GlobalArgs,
+    a: &MarginalsArgs,
+    loaded: &args::Loaded,
     ev: &Evidence,
-    query: &ModelQuery,
-) -> pgmkit::Result<Posterior> {
-    let opts = query.exact_options();
-    match (method, model) {
-        (Method::Exact, Model::Bayes(bn)) => exact::bn_marginals(bn, ev, &opts),
-        (Method::Exact, Model::Markov(fg)) => exact::marginals(fg, ev, &opts),
+) -> anyhow::Result<Estimate> {
+    if a.method.sampler().is_none() {
+        a.mcmc.only_for_mcmc(a.method.name())?;
+    }
+    if a.method == Method::Exact && a.samples.is_some() {
+        anyhow::bail!(
+            "--samples applies to the sampling methods (lw, gibbs, mh), not to --method exact"
+        );
+    }
+    let opts = a.query.exact_options();
+    let model = &loaded.model;
+    match a.method {
+        Method::Exact => {
+            let post = match model {
+                Model::Bayes(bn) => exact::bn_marginals(bn, ev, &opts)?,
+                Model::Markov(fg) => exact::marginals(fg, ev, &opts)?,
+            };
+            Ok(Estimate {
+                marginals: (0..model.vars().len())
+                    .map(|i| post.marginal(VarId::from(i)))
+                    .collect(),
+                log_z: Some(post.log_z),
+                log_z_std_err: None,
+                mcse: None,
+                rhat: None,
+                ess: None,
+                run: None,
+            })
+        }
+        Method::Lw => {
+            let bn = args::require_bayes(
+                loaded,
+                "likelihood weighting (--method lw)",
+                "--method gibbs or mh (or exact)",
+            )?;
+            let n = args::at_least_one("--samples", a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES))?;
+            let bar = Bar::spinner(global, &format!("likelihood weighting, {n} samples"));
+            let est = likelihood_weighting(bn, ev, n, a.seed)?;
+            bar.finish();
+            let kish = est.log_z.ess;
+            Ok(Estimate {
+                marginals: (0..bn.num_vars())
+                    .map(|i| est.posterior.marginal(VarId::from(i)))
+                    .collect(),
+                log_z: Some(est.log_z.log_z),
+                log_z_std_err: est.log_z.std_err,
+                ess: Some(
+                    (0..bn.num_vars())
+                        .map(|i| ev.get(VarId::from(i)).is_none().then_some(kish).flatten())
+                        .collect(),
+                ),
+                mcse: Some(est.mcse),
+                rhat: None,
+                run: Some(RunInfo {
+                    samples: n,
+                    seed: a.seed,
+                    min_ess: kish,
+                    ..RunInfo::default()
+                }),
+            })
+        }
+        Method::Gibbs | Method::Mh => {
+            let sampler = a.method.sampler().expect("an MCMC method");
+            let chains = a.mcmc.num_chains()?;
+            let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
+            let cfg = a.mcmc.config(chains, draws, a.seed)?;
+            let fg = model.to_factor_graph();
+            let bar = Bar::new(
+                global,
+                cfg.total_sweeps(),
+                &format!("{} ({chains} chains)", a.method.name()),
+                "sweeps",
+            );
+            let progress = |k: u64| bar.inc(k);
+            let s = run_mcmc(
+                &fg,
+                ev,
+                sampler,
+                &a.mcmc.gibbs_options(),
+                &cfg,
+                Some(&progress),
+            )?;
+            bar.finish();
+            let d = s.diagnostics.as_ref();
+            Ok(Estimate {
+                log_z: None,
+                log_z_std_err: None,
+                mcse: d.map(|d| d.mcse.clone()),
+                rhat: d.map(|d| d.rhat.clone()),
+                ess: d.map(|d| d.ess.clone()),
+                run: Some(RunInfo {
+                    samples: chains * draws,
+                    chains: Some(chains),
+                    draws_per_chain: Some(draws),
+                    burn_in: Some(cfg.warmup),
+                    thin: Some(cfg.thin),
+                    seed: a.seed,
+                    acceptance_rate: Some(s.acceptance_rate),
+                    updates: Some(s.updates),
+                    max_rhat: d.and_then(|d| d.max_rhat),
+                    min_ess: d.and_then(|d| d.min_ess),
+                }),
+                marginals: s.marginals,
+            })
+        }
     }
 }
 
@@ -67,8 +258,10 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
 
     let t = Instant::now();
-    let post = compute(a.method, &loaded.model, &ev, &a.query)?;
+    let est = compute(global, a, &loaded, &ev)?;
     let seconds = t.elapsed().as_secs_f64();
+    let run = est.run.clone().unwrap_or_default();
+    let sampled = est.run.is_some();
 
     if a.json {
         let marginals = vars
@@ -77,49 +270,124 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             .map(|(i, v)| {
                 let m = Marginal {
                     states: v.states.clone(),
-                    p: post.marginal(VarId::from(i)),
+                    p: est.marginals[i].clone(),
+                    mcse: est.mcse.as_ref().map(|m| m[i].clone()),
+                    rhat: json_diag(est.rhat.as_ref().and_then(|r| r[i])),
+                    ess: json_diag(est.ess.as_ref().and_then(|e| e[i])),
                 };
                 (v.name.clone(), m)
             })
             .collect();
         let j = MarginalsJson {
             method: a.method.name(),
-            log_z: post.log_z,
+            log_z: est.log_z,
+            log_z_std_err: est.log_z_std_err,
             seconds,
             model: loaded.path.display().to_string(),
             model_kind: args::kind_id(&loaded.model),
             evidence: OrderedMap(args::evidence_pairs(&ev, vars)),
+            samples: sampled.then_some(run.samples),
+            chains: run.chains,
+            draws_per_chain: run.draws_per_chain,
+            burn_in: run.burn_in,
+            thin: run.thin,
+            seed: sampled.then_some(run.seed),
+            acceptance_rate: run.acceptance_rate,
+            updates: run.updates,
+            max_rhat: json_diag(run.max_rhat),
+            min_ess: json_diag(run.min_ess),
             marginals: OrderedMap(marginals),
         };
         return output::write_json(out, &j);
     }
 
     if !global.quiet {
-        let what = match loaded.model {
-            Model::Bayes(_) => "log P(e)",
-            Model::Markov(_) => "log Z",
-        };
         writeln!(out, "model      {}", loaded.path.display())?;
         writeln!(out, "evidence   {}", args::evidence_text(&ev, vars))?;
-        writeln!(out, "method     {}", a.method.name())?;
-        writeln!(out, "{what:<11}{:.10}", post.log_z)?;
+        match (run.chains, run.draws_per_chain) {
+            (Some(c), Some(d)) => writeln!(
+                out,
+                "method     {} ({c} chains x {d} draws after {} burn-in sweeps, thin {}, seed {})",
+                a.method.name(),
+                run.burn_in.unwrap_or(0),
+                run.thin.unwrap_or(1),
+                run.seed
+            )?,
+            _ if sampled => writeln!(
+                out,
+                "method     {} ({} samples, seed {})",
+                a.method.name(),
+                run.samples,
+                run.seed
+            )?,
+            _ => writeln!(out, "method     {}", a.method.name())?,
+        }
+        if let Some(log_z) = est.log_z {
+            let what = match loaded.model {
+                Model::Bayes(_) => "log P(e)",
+                Model::Markov(_) => "log Z",
+            };
+            match est.log_z_std_err {
+                Some(se) => writeln!(out, "{what:<11}{log_z:.10} ± {se:.3e}")?,
+                None => writeln!(out, "{what:<11}{log_z:.10}")?,
+            }
+        }
+        if let Some(acc) = run.acceptance_rate {
+            writeln!(out, "acceptance {acc:.4}")?;
+        }
+        if let Some(r) = run.max_rhat {
+            writeln!(out, "max R-hat  {r:.4}")?;
+        }
+        if let Some(e) = run.min_ess {
+            let what = if run.chains.is_some() {
+                "min ESS"
+            } else {
+                "ESS"
+            };
+            writeln!(out, "{what:<11}{e:.1}")?;
+        }
         writeln!(
             out,
             "seconds    {seconds:.6} (inference; load {:.6})",
             loaded.load_seconds
         )?;
+        if let Some(r) = run.max_rhat.filter(|&r| r > RHAT_WARN) {
+            writeln!(
+                out,
+                "warning: max R-hat {r:.3} > {RHAT_WARN}: the chains disagree; run longer \
+                 (--burn-in, --samples) before trusting these marginals"
+            )?;
+        }
         writeln!(out)?;
     }
     for (i, v) in vars.iter().enumerate() {
         let id = VarId::from(i);
         match ev.get(id) {
             Some(s) => writeln!(out, "{}   (observed: {})", v.name, v.states[s])?,
-            None => writeln!(out, "{}", v.name)?,
+            None => {
+                let mut line = v.name.clone();
+                if let Some(r) = est.rhat.as_ref().and_then(|r| r[i]) {
+                    line.push_str(&format!("   R-hat {r:.3}"));
+                }
+                // (lw: every variable has the same, Kish's, ESS, printed above)
+                if let Some(e) = est
+                    .ess
+                    .as_ref()
+                    .filter(|_| est.rhat.is_some())
+                    .and_then(|e| e[i])
+                {
+                    line.push_str(&format!("   ESS {e:.0}"));
+                }
+                writeln!(out, "{line}")?
+            }
         }
-        let p = post.marginal(id);
+        let p = &est.marginals[i];
         let w = v.states.iter().map(|s| s.len()).max().unwrap_or(0);
-        for (s, pi) in v.states.iter().zip(&p) {
-            writeln!(out, "  {s:<w$}  {pi:.6}")?;
+        for (s, (st, pi)) in v.states.iter().zip(p).enumerate() {
+            match est.mcse.as_ref().filter(|_| ev.get(id).is_none()) {
+                Some(m) => writeln!(out, "  {st:<w$}  {pi:.6} ± {:.6}", m[i][s])?,
+                None => writeln!(out, "  {st:<w$}  {pi:.6}")?,
+            }
         }
     }
     Ok(())

@@ -5,7 +5,10 @@
 //! printing; [`demo`] is what `pgmkit` without arguments runs.
 //!
 //! Adding an inference method = one [`args::Method`] value plus one arm in the `match` of
-//! `logz::estimate` and `marginals::compute`.
+//! `logz::estimate` and `marginals::compute`; a sampler for `pgmkit sample` = one
+//! `sample::SampleMethod` value and one arm in `sample::run`. Long runs show a progress bar on
+//! stderr ([`progress`]); timings in JSON are the fields whose names end in `seconds` (everything
+//! else is identical for a seed whatever `--threads`).
 
 mod args;
 mod convert;
@@ -14,6 +17,8 @@ mod info;
 mod logz;
 mod marginals;
 mod output;
+mod progress;
+mod sample;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,13 +33,17 @@ use clap::{Parser, Subcommand};
     about = "pgmkit: probabilistic graphical models (Bayesian networks, Markov random fields, factor graphs)",
     long_about = "pgmkit: probabilistic graphical models.\n\n\
         Loads Bayesian networks (BIF, UAI BAYES) and Markov networks / factor graphs (UAI MARKOV, \
-        libDAI .fg), computes log Z / log P(evidence) and posterior marginals exactly, and converts \
-        between formats. Run without arguments for a short demo on the ALARM network.",
+        libDAI .fg), computes log Z / log P(evidence) and posterior marginals exactly or by \
+        sampling (likelihood weighting, Gibbs, Metropolis-Hastings), draws samples as CSV, and \
+        converts between formats. Run without arguments for a short demo on the ALARM network.",
     after_help = "Examples:\n  \
         pgmkit info tests/data/bif/alarm.bif\n  \
         pgmkit logz tests/data/bif/alarm.bif --evidence BP=HIGH,HRBP=HIGH,HREKG=HIGH\n  \
         pgmkit logz tests/data/uai/Grids_12.uai --evidence tests/data/uai/Grids_12.uai.evid --json\n  \
         pgmkit marginals tests/data/bif/asia.bif -e xray=yes,dysp=yes\n  \
+        pgmkit marginals tests/data/bif/alarm.bif -e BP=HIGH --method gibbs --json\n  \
+        pgmkit logz tests/data/bif/asia.bif -e lung=yes,dysp=yes --method lw --samples 100000\n  \
+        pgmkit sample tests/data/bif/alarm.bif --n 100000 --out alarm.csv\n  \
         pgmkit convert tests/data/bif/asia.bif asia.uai\n  \
         pgmkit            (no arguments: the ALARM demo)"
 )]
@@ -54,8 +63,23 @@ enum Command {
     /// Compute log Z, the log partition function (for a Bayesian network: log P(evidence))
     #[command(name = "logz")]
     LogZ(logz::LogZArgs),
-    /// Compute the posterior marginal distribution of every variable given the evidence
+    /// Compute the posterior marginal distribution of every variable given the evidence (exactly,
+    /// or by likelihood weighting, Gibbs or Metropolis-Hastings with Monte Carlo standard errors)
     Marginals(marginals::MarginalsArgs),
+    /// Draw samples from a model and write them as CSV (forward sampling, likelihood weighting,
+    /// Gibbs or Metropolis-Hastings chains)
+    #[command(
+        after_help = "Output: a CSV header of variable names, then N rows of state names \
+        (observed variables show their observed state). lw adds a last column log_weight (natural \
+        log). gibbs/mh add a first column chain (0-based) and write the rows chain-major: each of \
+        the C chains keeps ceil(N / C) draws after burn-in and thinning, and the last chain is cut \
+        so that exactly N rows are written.\n\n\
+        Examples:\n  \
+        pgmkit sample tests/data/bif/alarm.bif --n 100000 --out alarm.csv\n  \
+        pgmkit sample tests/data/bif/asia.bif --n 1000 --method lw -e xray=yes\n  \
+        pgmkit sample tests/data/fg/ising_10x10_open.fg --n 4000 --chains 4 --burn-in 500"
+    )]
+    Sample(sample::SampleArgs),
     /// Convert a model file to another format (chosen from the extensions: .bif, .uai, .fg)
     Convert(convert::ConvertArgs),
     /// Run the built-in demo on the ALARM network (what `pgmkit` with no arguments does)
@@ -96,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Info(a)) => info::run(&cli.global, &a, &mut out),
         Some(Command::LogZ(a)) => logz::run(&cli.global, &a, &mut out),
         Some(Command::Marginals(a)) => marginals::run(&cli.global, &a, &mut out),
+        Some(Command::Sample(a)) => sample::run(&cli.global, &a, &mut out),
         Some(Command::Convert(a)) => convert::run(&cli.global, &a, &mut out),
     }?;
     out.flush()?;
@@ -104,9 +129,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// True when the error is a write to a closed pipe (`pgmkit ... | head`): not worth a message.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+            || c.downcast_ref::<csv::Error>().is_some_and(
+                |w| matches!(w.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
     })
 }
 

@@ -1,7 +1,9 @@
 //! Small output helpers: JSON objects that keep their key order, and number formatting.
 
 use std::io::Write;
+use std::path::Path;
 
+use anyhow::Context;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// A JSON object whose keys keep the order they were pushed in (serde_json's own map sorts them).
@@ -25,6 +27,40 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> anyhow::Resul
     Ok(())
 }
 
+/// Write a file atomically, streaming: `write` gets a buffered writer on a temporary file in the
+/// same directory as `path`; only when `write` succeeds is the file flushed, synced and renamed
+/// over `path`. On any error the temporary file is removed and `path` is left as it was.
+/// (For a byte buffer already in memory, `pgmkit::io::write_atomic` does the same.)
+pub fn write_file_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let file = std::fs::File::create(&tmp).map_err(|e| pgmkit::Error::io(path, e))?;
+    let res = (|| -> anyhow::Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        write(&mut w).with_context(|| format!("writing {}", path.display()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| pgmkit::Error::io(path, e.into_error()))?;
+        file.sync_all().map_err(|e| pgmkit::Error::io(path, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| pgmkit::Error::io(path, e))?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// A duration for people: `850 us`, `12.3 ms`, `1.42 s`.
 pub fn duration(seconds: f64) -> String {
     if seconds < 1e-3 {
@@ -33,6 +69,19 @@ pub fn duration(seconds: f64) -> String {
         format!("{:.1} ms", seconds * 1e3)
     } else {
         format!("{seconds:.2} s")
+    }
+}
+
+/// A rate for people: `850`, `12.3k`, `45.6M`.
+pub fn rate(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
     }
 }
 
@@ -84,6 +133,26 @@ mod tests {
         assert_eq!(bytes(512.0), "512 B");
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(duration(0.0123), "12.3 ms");
+        assert_eq!(rate(850.0), "850");
+        assert_eq!(rate(45.6e6), "45.6M");
+    }
+
+    #[test]
+    fn atomic_file_is_written_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("pgmkit-cli-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.csv");
+        write_file_atomic(&path, |w| Ok(w.write_all(b"a,b\n")?)).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"a,b\n");
+        let err = write_file_atomic(&path, |w| {
+            w.write_all(b"partial")?;
+            anyhow::bail!("boom")
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"a,b\n", "old file kept");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
