@@ -3,6 +3,7 @@
 //! Every log Z method returns a [`LogZEstimate`] that says what kind of number it is; every
 //! marginal method returns a [`Posterior`].
 
+pub mod ais;
 pub mod exact;
 pub mod variational;
 
