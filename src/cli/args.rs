@@ -28,9 +28,9 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-/// Inference method. Every method is one value here; later methods (AIS, variational) are added
-/// as further values. Which commands accept which method is checked where the method is run
-/// (`logz::estimate`, `marginals::compute`), with an error naming the methods that do apply.
+/// Inference method. Every method is one value here. Which commands accept which method is
+/// checked where the method is run (`logz::estimate`, `marginals::compute`), with an error naming
+/// the methods that do apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Method {
     /// Exact: variable elimination / junction tree over a min-fill-type elimination order
@@ -48,6 +48,30 @@ pub enum Method {
     /// parallel chains (any model): marginals with MCSE, split-R-hat and ESS
     #[value(alias = "metropolis")]
     Mh,
+    /// Annealed importance sampling (logz; any model): log Z with a standard error (a
+    /// stochastic estimate, a lower bound in expectation)
+    Ais,
+    /// Reverse AIS from exact samples (logz; needs the exact width to fit): a stochastic upper
+    /// bound on log Z
+    Rais,
+    /// Bidirectional Monte Carlo (logz): forward AIS (stochastic lower bound) and reverse AIS
+    /// from exact samples (stochastic upper bound); needs the exact width to fit
+    Bdmc,
+    /// Naive mean field: a deterministic lower bound on log Z (the ELBO) and marginals
+    #[value(alias = "mean-field")]
+    Mf,
+    /// Loopy belief propagation: the Bethe approximation of log Z (no bound) and marginals
+    #[value(alias = "loopy-bp")]
+    Bp,
+    /// Tree-reweighted BP: a deterministic upper bound on log Z and pseudo-marginals (pairwise
+    /// models, or models that evidence makes pairwise)
+    Trw,
+    /// logz: exact when it fits in --memory-limit, else AIS (estimate) with the mean-field lower
+    /// bound and the TRW upper bound (pairwise models)
+    Auto,
+    /// logz: every method that applies, side by side (with the error against exact when exact
+    /// is feasible); those that do not apply are listed with the reason
+    All,
 }
 
 impl Method {
@@ -58,6 +82,14 @@ impl Method {
             Method::Lw => "lw",
             Method::Gibbs => "gibbs",
             Method::Mh => "mh",
+            Method::Ais => "ais",
+            Method::Rais => "rais",
+            Method::Bdmc => "bdmc",
+            Method::Mf => "mf",
+            Method::Bp => "bp",
+            Method::Trw => "trw",
+            Method::Auto => "auto",
+            Method::All => "all",
         }
     }
 
@@ -66,8 +98,24 @@ impl Method {
         match self {
             Method::Gibbs => Some(Sampler::Gibbs),
             Method::Mh => Some(Sampler::MetropolisHastings),
-            Method::Exact | Method::Lw => None,
+            _ => None,
         }
+    }
+
+    /// True for the methods that run AIS (and so take the AIS options).
+    pub fn uses_ais(self) -> bool {
+        matches!(
+            self,
+            Method::Ais | Method::Rais | Method::Bdmc | Method::Auto | Method::All
+        )
+    }
+
+    /// True for the methods that run a variational algorithm (and so take --tol, --max-iters).
+    pub fn uses_variational(self) -> bool {
+        matches!(
+            self,
+            Method::Mf | Method::Bp | Method::Trw | Method::Auto | Method::All
+        )
     }
 }
 

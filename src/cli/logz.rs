@@ -4,16 +4,13 @@ use std::io::Write;
 use std::time::Instant;
 
 use clap::Args;
-use pgmkit::infer::exact;
-use pgmkit::infer::{EstimateKind, LogZEstimate};
 use pgmkit::model::Model;
-use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::Evidence;
 use serde::Serialize;
 
+use super::approx::{self, AisArgs, Ctx, IterArgs, Kind, Row, Skipped};
 use super::args::{self, GlobalArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
-use super::progress::Bar;
 
 /// Arguments of `pgmkit logz`.
 #[derive(Debug, Args)]
@@ -21,7 +18,9 @@ pub struct LogZArgs {
     #[command(flatten)]
     pub query: ModelQuery,
 
-    /// Inference method (exact, or lw: likelihood weighting for a Bayesian network)
+    /// Inference method: exact; lw (Bayesian networks); ais, rais, bdmc (annealed importance
+    /// sampling); mf, bp, trw (variational); auto (exact if it fits, else ais with the mf and
+    /// trw bounds); all (every method that applies, side by side)
     #[arg(long, short, value_enum, default_value_t = Method::Exact)]
     pub method: Method,
 
@@ -29,7 +28,14 @@ pub struct LogZArgs {
     #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
 
-    /// Seed of the random streams (lw); the same seed gives the same output for any --threads
+    #[command(flatten)]
+    pub ais: AisArgs,
+
+    #[command(flatten)]
+    pub iter: IterArgs,
+
+    /// Seed of the random streams (lw, ais, rais, bdmc, and the spanning trees of trw); the
+    /// same seed gives the same output for any --threads
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
 
@@ -38,103 +44,119 @@ pub struct LogZArgs {
     pub json: bool,
 }
 
-/// JSON output of `logz` (fields print in this order). Fields that do not apply to a method are
-/// null.
+/// JSON output of `logz` for one method: the method's [`Row`] (fields that do not apply are
+/// null) followed by the model fields.
 #[derive(Debug, Serialize)]
-struct LogZJson {
-    method: &'static str,
-    /// Natural log of Z (log P(evidence) for a Bayesian network).
-    log_z: f64,
-    log10_z: f64,
-    /// Seconds spent in inference (loading not included).
-    seconds: f64,
-    std_err: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
-    ess: Option<f64>,
-    kind: EstimateKind,
-    /// Samples drawn (stochastic methods).
-    samples: Option<usize>,
-    /// Seed (stochastic methods).
-    seed: Option<u64>,
+struct LogZJson<'a> {
+    #[serde(flatten)]
+    row: &'a Row,
     model: String,
     model_kind: &'static str,
     evidence: OrderedMap<String>,
     load_seconds: f64,
 }
 
-/// Run `method` on a loaded model; returns the estimate and the number of samples drawn (for a
-/// stochastic method).
-pub fn estimate(
-    global: &GlobalArgs,
-    a: &LogZArgs,
-    loaded: &args::Loaded,
-    ev: &Evidence,
-) -> anyhow::Result<(LogZEstimate, Option<usize>)> {
-    if a.method != Method::Lw && a.samples.is_some() {
+/// JSON output of `logz --method all`.
+#[derive(Debug, Serialize)]
+struct AllJson<'a> {
+    method: &'static str,
+    model: String,
+    model_kind: &'static str,
+    evidence: OrderedMap<String>,
+    /// Exact log Z when exact inference fits (the rows then carry `error_vs_exact`).
+    exact_log_z: Option<f64>,
+    /// One row per method run, in the order exact, ais, rais, bdmc, mf, bp, trw, lw.
+    results: &'a [Row],
+    /// Methods not run, with the reason.
+    not_applicable: &'a [Skipped],
+    seconds: f64,
+    load_seconds: f64,
+}
+
+/// Check that every option given applies to the method.
+fn check_options(a: &LogZArgs) -> anyhow::Result<()> {
+    if a.samples.is_some() && !matches!(a.method, Method::Lw | Method::All) {
         anyhow::bail!(
-            "--samples applies to --method lw, not to --method {}",
+            "--samples applies to --method lw (and all), not to --method {}",
             a.method.name()
         );
     }
-    let opts = a.query.exact_options();
-    match (a.method, &loaded.model) {
-        (Method::Exact, Model::Bayes(bn)) => Ok((exact::bn_log_evidence(bn, ev, &opts)?, None)),
-        (Method::Exact, Model::Markov(fg)) => Ok((exact::log_z(fg, ev, &opts)?, None)),
-        (Method::Lw, _) => {
-            let bn = args::require_bayes(
-                loaded,
-                "likelihood weighting (--method lw)",
-                "--method exact for log Z of a Markov network",
-            )?;
-            let n = args::at_least_one("--samples", a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES))?;
-            let bar = Bar::spinner(global, &format!("likelihood weighting, {n} samples"));
-            let est = likelihood_weighting(bn, ev, n, a.seed)?;
-            bar.finish();
-            Ok((est.log_z, Some(n)))
-        }
-        (Method::Gibbs | Method::Mh, _) => anyhow::bail!(
-            "--method {} estimates marginals, not log Z; use --method exact, or --method lw for a \
-             Bayesian network",
-            a.method.name()
-        ),
-    }
+    a.ais.only_for_ais(a.method)?;
+    a.iter.check_for(a.method)?;
+    Ok(())
 }
 
-/// What the number is, for text output.
-pub fn kind_text(kind: EstimateKind) -> &'static str {
-    match kind {
-        EstimateKind::Exact => "exact",
-        EstimateKind::LowerBound => "lower bound",
-        EstimateKind::UpperBound => "upper bound",
-        EstimateKind::Stochastic => "stochastic estimate",
-        EstimateKind::Approximate => "approximation (no guarantee)",
-        _ => "estimate",
+/// The run context of the arguments.
+fn context<'a>(
+    global: &'a GlobalArgs,
+    a: &LogZArgs,
+    loaded: &'a args::Loaded,
+    ev: &'a Evidence,
+) -> anyhow::Result<Ctx<'a>> {
+    let time_limit = a.iter.time_limit();
+    Ok(Ctx::new(
+        global,
+        loaded,
+        ev,
+        a.query.exact_options(),
+        a.ais.options(a.seed, time_limit)?,
+        a.iter.stop_rule()?,
+        a.seed,
+        a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES),
+    ))
+}
+
+/// Run a single method (not `all`).
+fn estimate(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
+    match method {
+        Method::Exact => Ok(approx::run_exact(ctx)?),
+        Method::Lw => approx::run_lw(ctx),
+        Method::Ais => approx::run_ais(ctx),
+        Method::Rais => approx::run_rais(ctx),
+        Method::Bdmc => Ok(approx::run_bdmc(ctx)?.0),
+        Method::Mf | Method::Bp | Method::Trw => approx::run_variational(ctx, method),
+        Method::Auto => approx::run_auto(ctx),
+        Method::Gibbs | Method::Mh => anyhow::bail!(
+            "--method {} estimates marginals, not log Z; use --method exact, lw (Bayesian              network), ais, rais, bdmc, mf, bp, trw, auto or all",
+            method.name()
+        ),
+        Method::All => unreachable!("--method all is run by run_all"),
     }
 }
 
 pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    check_options(a)?;
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
+    let ctx = context(global, a, &loaded, &ev)?;
 
-    let t = Instant::now();
-    let (est, samples) = estimate(global, a, &loaded, &ev)?;
-    let seconds = t.elapsed().as_secs_f64();
+    if a.method == Method::All {
+        let t = Instant::now();
+        let (rows, skipped) = approx::run_all(&ctx)?;
+        let seconds = t.elapsed().as_secs_f64();
+        let exact_log_z = rows.iter().find(|r| r.method == "exact").map(|r| r.log_z);
+        if a.json {
+            let j = AllJson {
+                method: "all",
+                model: loaded.path.display().to_string(),
+                model_kind: args::kind_id(&loaded.model),
+                evidence: OrderedMap(args::evidence_pairs(&ev, vars)),
+                exact_log_z,
+                results: &rows,
+                not_applicable: &skipped,
+                seconds,
+                load_seconds: loaded.load_seconds,
+            };
+            return output::write_json(out, &j);
+        }
+        return write_table(out, global, &loaded, &ev, &rows, &skipped, seconds);
+    }
 
+    let row = estimate(&ctx, a.method)?;
     if a.json {
         let j = LogZJson {
-            method: a.method.name(),
-            log_z: est.log_z,
-            log10_z: est.log10_z(),
-            seconds,
-            std_err: est.std_err,
-            lower: est.lower,
-            upper: est.upper,
-            ess: est.ess,
-            kind: est.kind,
-            samples,
-            seed: samples.map(|_| a.seed),
+            row: &row,
             model: loaded.path.display().to_string(),
             model_kind: args::kind_id(&loaded.model),
             evidence: OrderedMap(args::evidence_pairs(&ev, vars)),
@@ -143,48 +165,202 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         return output::write_json(out, &j);
     }
     if global.quiet {
-        writeln!(out, "{}", est.log_z)?;
+        writeln!(out, "{}", row.log_z)?;
         return Ok(());
     }
-    let what = match loaded.model {
-        Model::Bayes(_) => "log P(e)",
-        Model::Markov(_) => "log Z",
-    };
-    let what10 = match loaded.model {
-        Model::Bayes(_) => "log10 P(e)",
-        Model::Markov(_) => "log10 Z",
-    };
-    writeln!(out, "model       {}", loaded.path.display())?;
-    writeln!(out, "evidence    {}", args::evidence_text(&ev, vars))?;
-    writeln!(
-        out,
-        "method      {} ({})",
-        a.method.name(),
-        kind_text(est.kind)
-    )?;
-    if let Some(n) = samples {
-        writeln!(out, "{:<12}{n} (seed {})", "samples", a.seed)?;
+    write_text(out, &loaded, &ev, &row)
+}
+
+/// "log Z" or "log P(e)", and the log10 form.
+fn what(model: &Model) -> (&'static str, &'static str) {
+    match model {
+        Model::Bayes(_) => ("log P(e)", "log10 P(e)"),
+        Model::Markov(_) => ("log Z", "log10 Z"),
     }
-    writeln!(out, "{what:<12}{:.10}", est.log_z)?;
-    writeln!(out, "{what10:<12}{:.10}", est.log10_z())?;
-    if let Some(se) = est.std_err {
+}
+
+/// Text output of one method.
+fn write_text(
+    out: &mut dyn Write,
+    loaded: &args::Loaded,
+    ev: &Evidence,
+    row: &Row,
+) -> anyhow::Result<()> {
+    let vars = loaded.model.vars();
+    let (what, what10) = what(&loaded.model);
+    writeln!(out, "model       {}", loaded.path.display())?;
+    writeln!(out, "evidence    {}", args::evidence_text(ev, vars))?;
+    let kind = match (row.kind, row.bound_kind) {
+        (Kind::LowerBound | Kind::UpperBound | Kind::Sandwich, Some(b)) => {
+            format!("{}, {}", row.kind.text(), b.text())
+        }
+        (k, _) => k.text().to_string(),
+    };
+    writeln!(out, "method      {} ({kind})", row.method)?;
+    if let Some(n) = row.samples {
+        writeln!(out, "{:<12}{n} (seed {})", "samples", row.seed.unwrap_or(0))?;
+    }
+    if let (Some(p), Some(k), Some(s)) = (row.particles, row.steps, row.sweeps) {
+        writeln!(
+            out,
+            "{:<12}{p} particles x {k} steps x {s} sweeps ({} schedule, {} base, {} kernel, seed {})",
+            "AIS",
+            row.schedule.unwrap_or("?"),
+            row.base.unwrap_or("?"),
+            row.kernel.unwrap_or("?"),
+            row.seed.unwrap_or(0)
+        )?;
+    }
+    writeln!(out, "{what:<12}{:.10}", row.log_z)?;
+    writeln!(out, "{what10:<12}{:.10}", row.log10_z)?;
+    if let Some(se) = row.std_err {
         writeln!(out, "{:<12}{se:.3e}", "std err")?;
     }
-    if est.kind != EstimateKind::Exact {
-        if let Some(l) = est.lower {
-            writeln!(out, "{:<12}{l:.10}", "lower")?;
+    if row.kind != Kind::Exact {
+        let bk = row.bound_kind.map_or("", |b| b.text());
+        let by = |field: &str| -> String {
+            match row
+                .sources
+                .as_ref()
+                .and_then(|s| s.0.iter().find(|(k, _)| k == field))
+            {
+                Some((_, m)) => format!("{m}, {bk}"),
+                None => bk.to_string(),
+            }
+        };
+        if let Some(l) = row.lower {
+            writeln!(out, "{:<12}{l:.10} ({})", "lower", by("lower"))?;
         }
-        if let Some(u) = est.upper {
-            writeln!(out, "{:<12}{u:.10}", "upper")?;
+        if let Some(u) = row.upper {
+            writeln!(out, "{:<12}{u:.10} ({})", "upper", by("upper"))?;
         }
     }
-    if let Some(ess) = est.ess {
+    if let Some(ess) = row.ess {
         writeln!(out, "{:<12}{ess:.1}", "ESS")?;
+    }
+    if let Some(d) = row.dead_particles.filter(|&d| d > 0) {
+        writeln!(out, "{:<12}{d} (reached a zero-probability state)", "dead")?;
+    }
+    if let (Some(f), Some(r)) = (&row.forward, &row.reverse) {
+        writeln!(
+            out,
+            "{:<12}forward AIS {:.10} ± {:.3e}, reverse AIS {:.10} ± {:.3e}, gap {:.3e}",
+            "BDMC",
+            f.log_z,
+            f.std_err,
+            r.log_z,
+            r.std_err,
+            r.log_z - f.log_z
+        )?;
+    }
+    if let (Some(i), Some(c)) = (row.iterations, row.converged) {
+        writeln!(
+            out,
+            "{:<12}{i}{}",
+            "iterations",
+            if c {
+                " (converged)"
+            } else {
+                " (not converged)"
+            }
+        )?;
+    }
+    if let Some(parts) = &row.components {
+        if parts.len() > 1 {
+            let names: Vec<String> = parts
+                .iter()
+                .map(|p| format!("{} {}", p.method, output::duration(p.seconds)))
+                .collect();
+            writeln!(out, "{:<12}{}", "components", names.join(", "))?;
+        }
     }
     writeln!(
         out,
-        "seconds     {seconds:.6} (inference; load {:.6})",
-        loaded.load_seconds
+        "seconds     {:.6} (inference; load {:.6})",
+        row.seconds, loaded.load_seconds
     )?;
+    for n in &row.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}
+
+/// A number for the table, or `-`.
+fn cell(x: Option<f64>, prec: usize) -> String {
+    match x {
+        Some(v) => format!("{v:.prec$}"),
+        None => "-".to_string(),
+    }
+}
+
+/// Text output of `--method all`: one table.
+fn write_table(
+    out: &mut dyn Write,
+    global: &GlobalArgs,
+    loaded: &args::Loaded,
+    ev: &Evidence,
+    rows: &[Row],
+    skipped: &[Skipped],
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let vars = loaded.model.vars();
+    let (what, what10) = what(&loaded.model);
+    if !global.quiet {
+        writeln!(out, "model       {}", loaded.path.display())?;
+        writeln!(out, "evidence    {}", args::evidence_text(ev, vars))?;
+        writeln!(out)?;
+    }
+    let with_err = rows.iter().any(|r| r.error_vs_exact.is_some());
+    let mut header = format!(
+        "{:<7} {:>18} {:>18} {:>10} {:>18} {:>18} {:>9}",
+        "method", what, what10, "std err", "lower", "upper", "seconds"
+    );
+    if with_err {
+        header.push_str(&format!(" {:>11}", "vs exact"));
+    }
+    header.push_str("  kind");
+    writeln!(out, "{header}")?;
+    for r in rows {
+        let mut line = format!(
+            "{:<7} {:>18} {:>18} {:>10} {:>18} {:>18} {:>9}",
+            r.method,
+            format!("{:.10}", r.log_z),
+            format!("{:.10}", r.log10_z),
+            r.std_err.map_or("-".to_string(), |s| format!("{s:.3e}")),
+            cell(r.lower, 10),
+            cell(r.upper, 10),
+            format!("{:.3}", r.seconds),
+        );
+        if with_err {
+            line.push_str(&format!(
+                " {:>11}",
+                r.error_vs_exact
+                    .map_or("-".to_string(), |e| format!("{e:+.2e}"))
+            ));
+        }
+        let kind = match (r.kind, r.bound_kind) {
+            (Kind::Exact, _) => "exact".to_string(),
+            (k, Some(b)) => format!("{}, {}", k.text(), b.text()),
+            (k, None) => k.text().to_string(),
+        };
+        line.push_str(&format!("  {kind}"));
+        writeln!(out, "{line}")?;
+    }
+    for s in skipped {
+        writeln!(out, "{:<7} not run: {}", s.method, s.reason)?;
+    }
+    if !global.quiet {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "seconds     {seconds:.3} in all (load {:.6})",
+            loaded.load_seconds
+        )?;
+        for r in rows {
+            for n in &r.notes {
+                writeln!(out, "note: {}: {n}", r.method)?;
+            }
+        }
+    }
     Ok(())
 }

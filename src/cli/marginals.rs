@@ -11,6 +11,7 @@ use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::{Evidence, VarId};
 use serde::Serialize;
 
+use super::approx::{self, BoundKind, IterArgs, Kind, Row};
 use super::args::{self, GlobalArgs, McmcArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
 use super::progress::Bar;
@@ -24,7 +25,8 @@ pub struct MarginalsArgs {
     #[command(flatten)]
     pub query: ModelQuery,
 
-    /// Inference method (exact; lw for a Bayesian network; gibbs or mh for any model)
+    /// Inference method (exact; lw for a Bayesian network; gibbs or mh for any model; mf, bp or
+    /// trw: variational marginals, with their log Z bound or approximation)
     #[arg(long, short, value_enum, default_value_t = Method::Exact)]
     pub method: Method,
 
@@ -36,8 +38,11 @@ pub struct MarginalsArgs {
     #[command(flatten)]
     pub mcmc: McmcArgs,
 
-    /// Seed of the random streams (lw, gibbs, mh); the same seed gives the same output for any
-    /// --threads
+    #[command(flatten)]
+    pub iter: IterArgs,
+
+    /// Seed of the random streams (lw, gibbs, mh, and the spanning trees of trw); the same seed
+    /// gives the same output for any --threads
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
 
@@ -56,6 +61,17 @@ struct MarginalsJson {
     log_z: Option<f64>,
     /// Standard error of a stochastic `log_z` (lw).
     log_z_std_err: Option<f64>,
+    /// What `log_z` is: exact, stochastic (lw), lower_bound (mf), approximate (bp),
+    /// upper_bound (trw); null for MCMC.
+    log_z_kind: Option<Kind>,
+    /// Bounds on ln Z: both equal to log_z for exact, lower for mf, upper for trw.
+    lower: Option<f64>,
+    upper: Option<f64>,
+    /// exact, deterministic (mf, trw) or null.
+    bound_kind: Option<BoundKind>,
+    /// mf/bp/trw: sweeps done, and whether the tolerance was met.
+    iterations: Option<usize>,
+    converged: Option<bool>,
     /// Seconds spent in inference (loading not included).
     seconds: f64,
     model: String,
@@ -117,6 +133,8 @@ pub struct Estimate {
     pub log_z: Option<f64>,
     /// Standard error of a stochastic `log_z`.
     pub log_z_std_err: Option<f64>,
+    /// The log Z row of the method (exact, lw, mf, bp, trw), for its kind and bounds.
+    pub log_z_row: Option<Row>,
     /// Monte Carlo standard errors, per variable and state (sampling methods).
     pub mcse: Option<Vec<Vec<f64>>>,
     /// Split-R-hat per variable (MCMC).
@@ -148,11 +166,13 @@ pub fn compute(
     if a.method.sampler().is_none() {
         a.mcmc.only_for_mcmc(a.method.name())?;
     }
-    if a.method == Method::Exact && a.samples.is_some() {
+    if !matches!(a.method, Method::Lw | Method::Gibbs | Method::Mh) && a.samples.is_some() {
         anyhow::bail!(
-            "--samples applies to the sampling methods (lw, gibbs, mh), not to --method exact"
+            "--samples applies to the sampling methods (lw, gibbs, mh), not to --method {}",
+            a.method.name()
         );
     }
+    a.iter.check_for(a.method)?;
     let opts = a.query.exact_options();
     let model = &loaded.model;
     match a.method {
@@ -167,6 +187,7 @@ pub fn compute(
                     .collect(),
                 log_z: Some(post.log_z),
                 log_z_std_err: None,
+                log_z_row: Some(approx::exact_row(post.log_z)),
                 mcse: None,
                 rhat: None,
                 ess: None,
@@ -190,6 +211,7 @@ pub fn compute(
                     .collect(),
                 log_z: Some(est.log_z.log_z),
                 log_z_std_err: est.log_z.std_err,
+                log_z_row: Some(approx::lw_row(&est.log_z, n, a.seed)),
                 ess: Some(
                     (0..bn.num_vars())
                         .map(|i| ev.get(VarId::from(i)).is_none().then_some(kish).flatten())
@@ -231,6 +253,7 @@ pub fn compute(
             Ok(Estimate {
                 log_z: None,
                 log_z_std_err: None,
+                log_z_row: None,
                 mcse: d.map(|d| d.mcse.clone()),
                 rhat: d.map(|d| d.rhat.clone()),
                 ess: d.map(|d| d.ess.clone()),
@@ -249,6 +272,30 @@ pub fn compute(
                 marginals: s.marginals,
             })
         }
+        Method::Mf | Method::Bp | Method::Trw => {
+            let fg = model.to_factor_graph();
+            let stop = a.iter.stop_rule()?;
+            let t = std::time::Instant::now();
+            let r = approx::variational(global, &fg, ev, a.method, stop, a.seed)?;
+            let row = approx::variational_row(a.method, &r, t.elapsed().as_secs_f64(), a.seed);
+            Ok(Estimate {
+                marginals: (0..fg.num_vars())
+                    .map(|i| r.marginals.marginal(VarId::from(i)))
+                    .collect(),
+                log_z: Some(r.log_z.log_z),
+                log_z_std_err: None,
+                log_z_row: Some(row),
+                mcse: None,
+                rhat: None,
+                ess: None,
+                run: None,
+            })
+        }
+        Method::Ais | Method::Rais | Method::Bdmc | Method::Auto | Method::All => anyhow::bail!(
+            "--method {} estimates log Z, not marginals (use pgmkit logz); marginals come from \
+             --method exact, lw (Bayesian network), gibbs, mh, mf, bp or trw",
+            a.method.name()
+        ),
     }
 }
 
@@ -262,6 +309,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
     let seconds = t.elapsed().as_secs_f64();
     let run = est.run.clone().unwrap_or_default();
     let sampled = est.run.is_some();
+    let lz = est.log_z_row.as_ref();
 
     if a.json {
         let marginals = vars
@@ -282,6 +330,12 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             method: a.method.name(),
             log_z: est.log_z,
             log_z_std_err: est.log_z_std_err,
+            log_z_kind: lz.map(|r| r.kind),
+            lower: lz.and_then(|r| r.lower),
+            upper: lz.and_then(|r| r.upper),
+            bound_kind: lz.and_then(|r| r.bound_kind),
+            iterations: lz.and_then(|r| r.iterations),
+            converged: lz.and_then(|r| r.converged),
             seconds,
             model: loaded.path.display().to_string(),
             model_kind: args::kind_id(&loaded.model),
@@ -327,10 +381,18 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
                 Model::Bayes(_) => "log P(e)",
                 Model::Markov(_) => "log Z",
             };
+            let kind = match lz.map(|r| r.kind) {
+                Some(Kind::Exact) | None => String::new(),
+                Some(k) => format!("   ({})", k.text()),
+            };
             match est.log_z_std_err {
-                Some(se) => writeln!(out, "{what:<11}{log_z:.10} ± {se:.3e}")?,
-                None => writeln!(out, "{what:<11}{log_z:.10}")?,
+                Some(se) => writeln!(out, "{what:<11}{log_z:.10} ± {se:.3e}{kind}")?,
+                None => writeln!(out, "{what:<11}{log_z:.10}{kind}")?,
             }
+        }
+        if let (Some(i), Some(c)) = (lz.and_then(|r| r.iterations), lz.and_then(|r| r.converged)) {
+            let how = if c { "converged" } else { "NOT converged" };
+            writeln!(out, "iterations {i} ({how})")?;
         }
         if let Some(acc) = run.acceptance_rate {
             writeln!(out, "acceptance {acc:.4}")?;

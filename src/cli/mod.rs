@@ -5,11 +5,13 @@
 //! printing; [`demo`] is what `pgmkit` without arguments runs.
 //!
 //! Adding an inference method = one [`args::Method`] value plus one arm in the `match` of
-//! `logz::estimate` and `marginals::compute`; a sampler for `pgmkit sample` = one
+//! `logz::estimate` and `marginals::compute` (the log Z methods beyond exact build one
+//! [`approx::Row`] each, in [`approx`], which `--method all` and `auto` reuse); a sampler for `pgmkit sample` = one
 //! `sample::SampleMethod` value and one arm in `sample::run`. Long runs show a progress bar on
 //! stderr ([`progress`]); timings in JSON are the fields whose names end in `seconds` (everything
 //! else is identical for a seed whatever `--threads`).
 
+mod approx;
 mod args;
 mod convert;
 mod demo;
@@ -33,9 +35,12 @@ use clap::{Parser, Subcommand};
     about = "pgmkit: probabilistic graphical models (Bayesian networks, Markov random fields, factor graphs)",
     long_about = "pgmkit: probabilistic graphical models.\n\n\
         Loads Bayesian networks (BIF, UAI BAYES) and Markov networks / factor graphs (UAI MARKOV, \
-        libDAI .fg), computes log Z / log P(evidence) and posterior marginals exactly or by \
-        sampling (likelihood weighting, Gibbs, Metropolis-Hastings), draws samples as CSV, and \
-        converts between formats. Run without arguments for a short demo on the ALARM network.",
+        libDAI .fg), computes log Z / log P(evidence) exactly, by annealed importance sampling \
+        (AIS, reverse AIS, BDMC bounds), variationally (mean-field lower bound, loopy BP, TRW \
+        upper bound) or by likelihood weighting, computes posterior marginals exactly, by \
+        sampling (likelihood weighting, Gibbs, Metropolis-Hastings) or variationally, draws \
+        samples as CSV, and converts between formats. Run without arguments for a short demo \
+        (the ALARM network, then log Z of a 100x100 Ising grid).",
     after_help = "Examples:\n  \
         pgmkit info tests/data/bif/alarm.bif\n  \
         pgmkit logz tests/data/bif/alarm.bif --evidence BP=HIGH,HRBP=HIGH,HREKG=HIGH\n  \
@@ -43,6 +48,10 @@ use clap::{Parser, Subcommand};
         pgmkit marginals tests/data/bif/asia.bif -e xray=yes,dysp=yes\n  \
         pgmkit marginals tests/data/bif/alarm.bif -e BP=HIGH --method gibbs --json\n  \
         pgmkit logz tests/data/bif/asia.bif -e lung=yes,dysp=yes --method lw --samples 100000\n  \
+        pgmkit logz tests/data/fg/ising_10x10_open.fg --method ais --particles 256 --json\n  \
+        pgmkit logz tests/data/fg/ising_10x10_open.fg --method all\n  \
+        pgmkit logz tests/data/fg/ising_100x100_periodic.fg --method auto --time-limit 20\n  \
+        pgmkit marginals tests/data/fg/ising_10x10_open.fg --method bp --json\n  \
         pgmkit sample tests/data/bif/alarm.bif --n 100000 --out alarm.csv\n  \
         pgmkit convert tests/data/bif/asia.bif asia.uai\n  \
         pgmkit            (no arguments: the ALARM demo)"
@@ -60,11 +69,13 @@ enum Command {
     /// Describe a model: format, kind, variables and states, factors/arcs, parameters, and the cost
     /// of exact inference (elimination width, largest clique table)
     Info(info::InfoArgs),
-    /// Compute log Z, the log partition function (for a Bayesian network: log P(evidence))
+    /// Compute log Z, the log partition function (for a Bayesian network: log P(evidence)):
+    /// exactly, by AIS / reverse AIS / BDMC, variationally (mf, bp, trw), or all side by side
     #[command(name = "logz")]
     LogZ(logz::LogZArgs),
-    /// Compute the posterior marginal distribution of every variable given the evidence (exactly,
-    /// or by likelihood weighting, Gibbs or Metropolis-Hastings with Monte Carlo standard errors)
+    /// Compute the posterior marginal distribution of every variable given the evidence (exactly;
+    /// by likelihood weighting, Gibbs or Metropolis-Hastings with Monte Carlo standard errors; or
+    /// by mean field, loopy BP or TRW)
     Marginals(marginals::MarginalsArgs),
     /// Draw samples from a model and write them as CSV (forward sampling, likelihood weighting,
     /// Gibbs or Metropolis-Hastings chains)
