@@ -773,8 +773,8 @@ pub fn run_bdmc(ctx: &Ctx) -> anyhow::Result<(Row, Row, Row)> {
     r.gap = Some(b.upper - b.lower);
     if b.upper < b.lower {
         r.notes.push(
-            "the reverse (upper) estimate is below the forward (lower) one: both are close to \
-             log Z within their standard errors"
+            "the reverse-AIS upper estimate is below the forward-AIS lower one: the sandwich has \
+             closed, both are within their standard errors of log Z"
                 .to_string(),
         );
     }
