@@ -582,10 +582,8 @@ impl<'a> Ctx<'a> {
     }
 
     fn ais_label(&self, what: &str) -> String {
-        format!(
-            "{what} ({} particles x {} steps x {} sweeps)",
-            self.ais.particles, self.ais.steps, self.ais.sweeps
-        )
+        // short: the bar itself takes about 65 columns
+        format!("{what} {}x{}", self.ais.particles, self.ais.steps)
     }
 
     /// Progress units (sweeps over the particles) of one AIS run.
@@ -754,7 +752,7 @@ pub fn run_bdmc(ctx: &Ctx) -> anyhow::Result<(Row, Row, Row)> {
     let bar = Bar::new(
         ctx.global,
         ctx.ais_units().saturating_mul(2),
-        &ctx.ais_label("bdmc: forward and reverse AIS"),
+        &ctx.ais_label("bdmc"),
         "sweeps",
     );
     let progress = |k: u64| bar.inc(k);

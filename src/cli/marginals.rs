@@ -413,6 +413,9 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             "seconds    {seconds:.6} (inference; load {:.6})",
             loaded.load_seconds
         )?;
+        for n in lz.map_or(&[][..], |r| &r.notes[..]) {
+            writeln!(out, "note: {n}")?;
+        }
         if let Some(r) = run.max_rhat.filter(|&r| r > RHAT_WARN) {
             writeln!(
                 out,
