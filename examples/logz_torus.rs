@@ -70,7 +70,10 @@ fn main() -> Result<(), pgmkit::Error> {
         ..AisOptions::default()
     };
     let a = ais(&fg, &ev, &opts, None)?;
-    println!("{:<5} {:>14} {:>10} {:>9}", "method", "log Z", "std err", "seconds");
+    println!(
+        "{:<5} {:>14} {:>10} {:>9}",
+        "method", "log Z", "std err", "seconds"
+    );
     println!(
         "{:<5} {:>14.4} {:>10.4} {:>9.2}   ({} particles x {} steps, ESS {:.1})",
         "AIS",
