@@ -2,9 +2,12 @@
 //! output, its JSON and its exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
+
+#[path = "common/cli.rs"]
+mod cli_common;
+use cli_common::{json, ok, pgmkit, text};
 
 const ASIA: &str = "tests/data/bif/asia.bif";
 const GRIDS_12: &str = "tests/data/uai/Grids_12.uai";
@@ -15,39 +18,6 @@ const GRIDS_12_LOG10_Z: f64 = 303.0859565859;
 const TESTFAST_LOG_Z: f64 = 14.3282332811;
 /// Exact log P(BP=HIGH, HRBP=HIGH, HREKG=HIGH) in ALARM.
 const ALARM_DEMO_LOG_PE: f64 = -1.2306423;
-
-/// Run the binary from the crate root (so the relative test-data paths resolve).
-fn pgmkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgmkit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run the pgmkit binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Run and require success; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = pgmkit(args);
-    assert!(
-        out.status.success(),
-        "pgmkit {args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Run, require success and parse stdout as JSON.
-fn json(args: &[&str]) -> Value {
-    let stdout = ok(args);
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("pgmkit {args:?}: bad JSON ({e}):\n{stdout}"))
-}
 
 /// Run and require a clean runtime failure: exit code 1, exactly one `error: ` line on stderr,
 /// nothing on stdout, no panic. Returns the error line.

@@ -3,9 +3,11 @@
 //! `marginals --method mf|bp|trw`. Every stochastic run is seeded, so every check is
 //! deterministic; tolerances against exact values are still stated in standard errors.
 
-use std::process::{Command, Output};
-
 use serde_json::Value;
+
+#[path = "common/cli.rs"]
+mod cli_common;
+use cli_common::{json, ok, pgmkit, text};
 
 /// libDAI's 10x10 Ising grid with open boundary (exact log Z = 82.148..., width 10).
 const ISING: &str = "tests/data/fg/ising_10x10_open.fg";
@@ -15,38 +17,6 @@ const GRIDS_12: &str = "tests/data/uai/Grids_12.uai";
 const GRIDS_12_EVID: &str = "tests/data/uai/Grids_12.uai.evid";
 /// Small AIS settings for the tests that need exact samples (rais, bdmc, all).
 const SMALL_AIS: [&str; 4] = ["--particles", "16", "--steps", "200"];
-
-fn pgmkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgmkit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run the pgmkit binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Run and require success; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = pgmkit(args);
-    assert!(
-        out.status.success(),
-        "pgmkit {args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Run, require success and parse stdout as JSON.
-fn json(args: &[&str]) -> Value {
-    let stdout = ok(args);
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("pgmkit {args:?}: bad JSON ({e}):\n{stdout}"))
-}
 
 /// `pgmkit logz MODEL [evidence] --method M --json EXTRA...`.
 fn logz(model: &str, ev: Option<&str>, method: &str, extra: &[&str]) -> Value {
