@@ -10,8 +10,9 @@
 //!   log-odds with one `exp` per update), `random_table` (random scan), `chromatic_1t` and
 //!   `chromatic_2t` (chromatic parallel sweep in a 1- and a 2-thread rayon pool), `mh` (Metropolis),
 //!   and `raw_systematic_table`, `raw_chromatic_1t`, `raw_chromatic_2t` (kernel sweeps alone,
-//!   no statistics: the speed-up of the parallel sweep itself, since counting the states after
-//!   each sweep runs on one thread).
+//!   no statistics: the speed-up of the parallel sweep itself). With statistics, the chain
+//!   runner hands batches of sweeps to the kernel, which pipelines chromatic sweeps on more than
+//!   one thread and counts each variable in the thread that updated it.
 //! - `gibbs_alarm/*`: ALARM (`tests/data/bif/alarm.bif`, 37 variables) lowered to a factor graph,
 //!   20 000 sweeps per iteration: `no_evidence` and `evidence` (BP=HIGH, HRBP=HIGH, HREKG=HIGH;
 //!   34 free variables), one thread.

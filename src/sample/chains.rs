@@ -45,7 +45,7 @@ use rayon::prelude::*;
 
 use super::gibbs::{pick_index, Gibbs, GibbsOptions, StartSearch};
 use super::mh::MetropolisHastings;
-use super::{Tempering, Transition};
+use super::{StateTally, Tempering, Transition};
 use crate::diagnostics::{split_ess, split_rhat};
 use crate::error::{Error, Result};
 use crate::model::FactorGraph;
@@ -497,8 +497,8 @@ pub fn run_chains_with<K: Transition>(
             None
         };
         let mut since = 0u64;
-        let tick = |since: &mut u64| {
-            *since += 1;
+        let tick = |since: &mut u64, k: u64| {
+            *since += k;
             if *since >= tick_every {
                 if let Some(p) = progress {
                     p(*since);
@@ -515,32 +515,54 @@ pub fn run_chains_with<K: Transition>(
             sweeps: 0,
             final_state: Vec::new(),
         };
-        for _ in 0..cfg.warmup {
-            let s = kernel.sweep(&mut x, temp, &mut rng);
+        // Sweeps run in batches (one progress tick each), so that a kernel can pipeline them.
+        let batch = (tick_every as usize).max(32);
+        let mut done = 0;
+        while done < cfg.warmup {
+            let b = batch.min(cfg.warmup - done);
+            let s = kernel.sweeps(&mut x, temp, &mut rng, b, None);
             out.updates += s.updates;
-            tick(&mut since);
+            tick(&mut since, b as u64);
+            done += b;
         }
-        for _ in 0..cfg.draws {
-            for _ in 0..cfg.thin {
-                let s = kernel.sweep(&mut x, temp, &mut rng);
+        if cfg.thin == 1 && trace.is_none() {
+            // every sweep is a draw: the kernel adds each state it leaves to the counts
+            let mut done = 0;
+            while done < cfg.draws {
+                let b = batch.min(cfg.draws - done);
+                let mut tally = if all_binary {
+                    StateTally::binary(&mut counts)
+                } else {
+                    StateTally::offsets(&mut counts, &off)
+                };
+                let s = kernel.sweeps(&mut x, temp, &mut rng, b, Some(&mut tally));
                 out.sampled_updates += s.updates;
                 out.accepted += s.accepted;
-                tick(&mut since);
+                tick(&mut since, b as u64);
+                done += b;
             }
-            if all_binary {
-                for (k, &v) in counts.iter_mut().zip(&x) {
-                    *k += v as u64;
+        } else {
+            for _ in 0..cfg.draws {
+                if cfg.thin > 1 {
+                    let s = kernel.sweeps(&mut x, temp, &mut rng, cfg.thin - 1, None);
+                    out.sampled_updates += s.updates;
+                    out.accepted += s.accepted;
                 }
-            } else {
-                for (i, &v) in x.iter().enumerate() {
-                    counts[off[i] + v] += 1;
+                let mut tally = if all_binary {
+                    StateTally::binary(&mut counts)
+                } else {
+                    StateTally::offsets(&mut counts, &off)
+                };
+                let s = kernel.sweep_tally(&mut x, temp, &mut rng, &mut tally);
+                out.sampled_updates += s.updates;
+                out.accepted += s.accepted;
+                tick(&mut since, cfg.thin as u64);
+                match &mut trace {
+                    None => {}
+                    Some(TraceChain::U8(t)) => t.extend(x.iter().map(|&v| v as u8)),
+                    Some(TraceChain::U16(t)) => t.extend(x.iter().map(|&v| v as u16)),
+                    Some(TraceChain::U32(t)) => t.extend(x.iter().map(|&v| v as u32)),
                 }
-            }
-            match &mut trace {
-                None => {}
-                Some(TraceChain::U8(t)) => t.extend(x.iter().map(|&v| v as u8)),
-                Some(TraceChain::U16(t)) => t.extend(x.iter().map(|&v| v as u16)),
-                Some(TraceChain::U32(t)) => t.extend(x.iter().map(|&v| v as u32)),
             }
         }
         if since > 0 {

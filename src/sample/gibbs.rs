@@ -70,11 +70,12 @@
 //! ```
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use rand::{Rng, RngCore};
 use rayon::prelude::*;
 
-use super::{SweepStats, Tempering, Transition};
+use super::{SharedTally, StateTally, SweepStats, Tempering, Transition};
 use crate::error::{Error, Result};
 use crate::factor::index::strides;
 use crate::factor::TableFactor;
@@ -277,14 +278,26 @@ pub(crate) enum Plan<'a> {
     Chromatic(&'a [Vec<u32>], usize),
 }
 
-/// Run one sweep of `u` under `plan`.
-pub(crate) fn drive<U: SiteUpdate, R: RngCore + ?Sized>(
+/// Run one sweep of `u` under `plan` and, with a tally, add the final state to it: `(tally,
+/// clamped)` where `clamped` lists the variables no update touches. A chromatic sweep counts
+/// each variable in the chunk that updated it (so in parallel, while its state is in cache).
+pub(crate) fn drive_tally<U: SiteUpdate, R: RngCore + ?Sized>(
     u: &U,
     plan: Plan<'_>,
     state: &mut [usize],
     scratch_len: usize,
     rng: &mut R,
+    tally: Option<(&mut StateTally<'_>, &[u32])>,
 ) -> SweepStats {
+    let (mut tally, clamped) = match tally {
+        Some((t, c)) => (Some(t), c),
+        None => (None, &[][..]),
+    };
+    if let (Some(t), Plan::Systematic(_) | Plan::Random(_)) = (tally.as_deref_mut(), plan) {
+        let s = drive_tally(u, plan, state, scratch_len, rng, None);
+        t.add_state(state);
+        return s;
+    }
     match plan {
         Plan::Systematic(free) => {
             let x = Cell::from_mut(state).as_slice_of_cells();
@@ -319,6 +332,8 @@ pub(crate) fn drive<U: SiteUpdate, R: RngCore + ?Sized>(
             }
         }
         Plan::Chromatic(classes, chunk) => {
+            let shared = tally.map(StateTally::shared);
+            let tl = shared.as_ref();
             let seed = rng.next_u64();
             let chunk = chunk.max(1);
             let threads = rayon::current_num_threads();
@@ -335,7 +350,7 @@ pub(crate) fn drive<U: SiteUpdate, R: RngCore + ?Sized>(
                     class
                         .chunks(chunk)
                         .enumerate()
-                        .map(|(k, vars)| run_chunk(u, x, seed, c, k, vars, scratch_len))
+                        .map(|(k, vars)| run_chunk(u, x, seed, c, k, vars, scratch_len, tl))
                         .fold((0, 0), add)
                 } else {
                     let x = SharedState::new(state);
@@ -344,20 +359,285 @@ pub(crate) fn drive<U: SiteUpdate, R: RngCore + ?Sized>(
                         .par_chunks(chunk)
                         .enumerate()
                         .with_min_len(nchunks.div_ceil(threads))
-                        .map(|(k, vars)| run_chunk(u, x, seed, c, k, vars, scratch_len))
+                        .map(|(k, vars)| run_chunk(u, x, seed, c, k, vars, scratch_len, tl))
                         .reduce(|| (0, 0), add)
                 };
                 stats.updates += n;
                 stats.accepted += a;
+            }
+            if let Some(t) = tl {
+                for &i in clamped {
+                    t.add(i as usize, state[i as usize]);
+                }
             }
             stats
         }
     }
 }
 
+/// Variables per pipeline block at least (a block is scheduled as one unit; smaller blocks
+/// would spend more on synchronisation than on updates).
+const PIPE_MIN_BLOCK: usize = 1024;
+/// Blocks per colour class at most.
+const PIPE_MAX_BLOCKS: usize = 16;
+/// Idle polls of a participant before it takes blocks of a participant that has not started.
+const PIPE_JOIN_WAIT: u32 = 256;
+/// Idle polls of a participant before it takes blocks of a running participant (whose thread
+/// may have been descheduled when the machine has more work than cores).
+const PIPE_STEAL_AFTER: u32 = 4096;
+/// Idle polls of a participant before it starts yielding its thread between polls.
+const PIPE_YIELD_AFTER: u32 = 1 << 14;
+
+/// The blocks of a chromatic sweep and which blocks interact, for running several sweeps as a
+/// pipeline (no barrier between colour classes or sweeps).
+///
+/// A block is a run of consecutive chunks of one colour class (each chunk keeps its own stream
+/// `chain_rng(seed_s, class << 32 | k)`, so blocks only decide scheduling, never draws). Block
+/// `b` may update its variables for sweep `s` once every interacting block of an earlier class
+/// has finished sweep `s` and every interacting block of a later class has finished sweep
+/// `s - 1`. That is the order of sequential class-by-class sweeps, so the states are identical
+/// whatever the number of threads and however blocks are scheduled.
+#[derive(Debug, Clone)]
+pub(crate) struct Pipeline {
+    /// `(class, first chunk, number of chunks, index of the block within its class)`.
+    blocks: Vec<(u32, u32, u32, u32)>,
+    /// Interacting blocks `(h, earlier)` of every block, `earlier` when `h`'s class comes first.
+    deps_start: Vec<u32>,
+    deps: Vec<(u32, bool)>,
+    /// Number of blocks of every class.
+    class_blocks: Vec<u32>,
+    chunk: usize,
+}
+
+impl Pipeline {
+    /// Build the block dependency graph of `local`'s colour classes cut into `chunk`-variable
+    /// chunks.
+    ///
+    /// Complexity: O(sum of neighbourhood sizes) time, O(blocks + block adjacencies) memory.
+    pub(crate) fn new(local: &Local, chunk: usize) -> Pipeline {
+        let chunk = chunk.max(1);
+        let mut block_of = vec![u32::MAX; local.n];
+        let mut blocks = Vec::new();
+        let mut class_blocks = Vec::new();
+        for (c, class) in local.classes.iter().enumerate() {
+            let nchunks = class.len().div_ceil(chunk);
+            let nb = (class.len() / PIPE_MIN_BLOCK)
+                .clamp(1, PIPE_MAX_BLOCKS)
+                .min(nchunks);
+            class_blocks.push(nb as u32);
+            for j in 0..nb {
+                let (k0, k1) = (j * nchunks / nb, (j + 1) * nchunks / nb);
+                let b = blocks.len() as u32;
+                let (a, e) = (k0 * chunk, (k1 * chunk).min(class.len()));
+                for &v in &class[a..e] {
+                    block_of[v as usize] = b;
+                }
+                blocks.push((c as u32, k0 as u32, (k1 - k0) as u32, j as u32));
+            }
+        }
+        let mut deps_start = vec![0u32];
+        let mut deps = Vec::new();
+        let mut seen = vec![u32::MAX; blocks.len()];
+        for (b, &(c, k0, nk, _)) in blocks.iter().enumerate() {
+            let class = &local.classes[c as usize];
+            let a = k0 as usize * chunk;
+            let e = ((k0 + nk) as usize * chunk).min(class.len());
+            for &v in &class[a..e] {
+                for j in local.neighbours(v as usize) {
+                    let h = block_of[j as usize];
+                    if h == u32::MAX || h as usize == b || seen[h as usize] == b as u32 {
+                        continue;
+                    }
+                    seen[h as usize] = b as u32;
+                    deps.push((h, blocks[h as usize].0 < c));
+                }
+            }
+            deps_start.push(deps.len() as u32);
+        }
+        Pipeline {
+            blocks,
+            deps_start,
+            deps,
+            class_blocks,
+            chunk,
+        }
+    }
+
+    /// Block `b` may start sweep `s`: its interacting blocks are far enough along.
+    #[inline]
+    fn ready(&self, stage: &[AtomicU64], b: usize, s: u64) -> bool {
+        let d = &self.deps[self.deps_start[b] as usize..self.deps_start[b + 1] as usize];
+        d.iter().all(|&(h, earlier)| {
+            let need = if earlier { 2 * (s + 1) } else { 2 * s };
+            stage[h as usize].load(Ordering::Acquire) >= need
+        })
+    }
+}
+
+/// `n` sweeps of `u` under `plan`, each followed by adding the state to the tally (if any).
+///
+/// A chromatic plan with a [`Pipeline`] of more than one block on more than one thread runs the
+/// sweeps as a pipeline (see [`Pipeline`]); everything else runs sweep by sweep. One `u64` is
+/// drawn from `rng` per sweep either way, so both give the same states.
+///
+/// Every participant first works on its own share of the blocks (the same part of every class,
+/// so it stays in its own cache) and takes other blocks only after idling; a block is claimed
+/// before it runs, so a participant never waits for one that nobody is running and the sweeps
+/// finish even if only the calling thread ever takes part.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drive_sweeps<U: SiteUpdate, R: RngCore + ?Sized>(
+    u: &U,
+    plan: Plan<'_>,
+    pipe: Option<&Pipeline>,
+    state: &mut [usize],
+    scratch_len: usize,
+    rng: &mut R,
+    n: usize,
+    mut tally: Option<(&mut StateTally<'_>, &[u32])>,
+) -> SweepStats {
+    let threads = rayon::current_num_threads();
+    let (pipe, classes) = match (plan, pipe) {
+        (Plan::Chromatic(classes, chunk), Some(p))
+            if threads > 1 && p.blocks.len() > 1 && n > 0 && chunk.max(1) == p.chunk =>
+        {
+            (p, classes)
+        }
+        _ => {
+            let mut total = SweepStats::default();
+            for _ in 0..n {
+                let t = tally.as_mut().map(|(t, c)| (&mut **t, *c));
+                let s = drive_tally(u, plan, state, scratch_len, rng, t);
+                total.updates += s.updates;
+                total.accepted += s.accepted;
+            }
+            return total;
+        }
+    };
+    let seeds: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
+    let nblocks = pipe.blocks.len();
+    let stage: Vec<AtomicU64> = (0..nblocks).map(|_| AtomicU64::new(0)).collect();
+    let last = 2 * n as u64;
+    let updates = AtomicU64::new(0);
+    let accepted = AtomicU64::new(0);
+    let joined = AtomicUsize::new(0);
+    let (shared, clamped) = match tally.as_mut() {
+        Some((t, c)) => (Some(t.shared()), *c),
+        None => (None, &[][..]),
+    };
+    {
+        let x = SharedState::new(state);
+        // Claim block `b` for its next sweep if it is ready, and run it.
+        let try_run = |b: usize| -> Option<(u64, u64)> {
+            let st = stage[b].load(Ordering::Acquire);
+            if st % 2 == 1 || st >= last {
+                return None;
+            }
+            let s = st / 2;
+            if !pipe.ready(&stage, b, s)
+                || stage[b]
+                    .compare_exchange(st, st + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
+                return None;
+            }
+            let (c, k0, nk, _) = pipe.blocks[b];
+            let class = &classes[c as usize];
+            let (mut up, mut acc) = (0, 0);
+
+            for k in k0..k0 + nk {
+                let a = k as usize * pipe.chunk;
+                let vars = &class[a..(a + pipe.chunk).min(class.len())];
+                let (nu, na) = run_chunk(
+                    u,
+                    &x,
+                    seeds[s as usize],
+                    c as usize,
+                    k as usize,
+                    vars,
+                    scratch_len,
+                    shared.as_ref(),
+                );
+                up += nu;
+                acc += na;
+            }
+            stage[b].store(st + 2, Ordering::Release);
+            Some((up, acc))
+        };
+        let work = |me: usize| {
+            let home: Vec<usize> = (0..nblocks)
+                .filter(|&b| {
+                    let (c, _, _, j) = pipe.blocks[b];
+                    (j as usize * threads) / pipe.class_blocks[c as usize] as usize == me
+                })
+                .collect();
+            joined.fetch_add(1, Ordering::AcqRel);
+            let (mut up, mut acc) = (0u64, 0u64);
+            let mut idle = 0u32;
+            let mut order: Vec<(u64, usize)> = Vec::with_capacity(home.len());
+            loop {
+                // oldest work first: the lowest (sweep, class) among the own blocks, so that
+                // blocks other participants wait for are never starved by running ahead
+                order.clear();
+                order.extend(home.iter().map(|&b| (stage[b].load(Ordering::Relaxed), b)));
+                order.sort_unstable_by_key(|&(st, b)| (st / 2, pipe.blocks[b].0, b));
+                let mut ran = order.iter().find_map(|&(_, b)| try_run(b));
+                // another participant's blocks: at once while some participant has not started
+                // yet, else only after a long wait (its thread may have been descheduled)
+                let steal_after = if joined.load(Ordering::Acquire) < threads {
+                    PIPE_JOIN_WAIT
+                } else {
+                    PIPE_STEAL_AFTER
+                };
+                if ran.is_none() && idle >= steal_after {
+                    ran = (0..nblocks).find_map(&try_run);
+                }
+                match ran {
+                    Some((nu, na)) => {
+                        up += nu;
+                        acc += na;
+                        idle = 0;
+                    }
+                    None => {
+                        if stage.iter().all(|t| t.load(Ordering::Acquire) >= last) {
+                            break;
+                        }
+                        idle = idle.saturating_add(1);
+                        if idle < PIPE_YIELD_AFTER {
+                            std::hint::spin_loop();
+                        } else {
+                            std::thread::yield_now();
+                        }
+                    }
+                }
+            }
+            updates.fetch_add(up, Ordering::Relaxed);
+            accepted.fetch_add(acc, Ordering::Relaxed);
+        };
+        rayon::scope(|sc| {
+            for t in 1..threads {
+                let work = &work;
+                sc.spawn(move |_| work(t));
+            }
+            work(0);
+        });
+    }
+    if let Some(t) = shared.as_ref() {
+        for _ in 0..n {
+            for &i in clamped {
+                t.add(i as usize, state[i as usize]);
+            }
+        }
+    }
+    SweepStats {
+        updates: updates.into_inner(),
+        accepted: accepted.into_inner(),
+    }
+}
+
 /// Update the variables of chunk `k` of colour class `c` in order, with the chunk's own stream
 /// `chain_rng(seed, c << 32 | k)`; returns (updates, changes).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn run_chunk<U: SiteUpdate, S: StateView + ?Sized>(
     u: &U,
     x: &S,
@@ -366,6 +646,7 @@ fn run_chunk<U: SiteUpdate, S: StateView + ?Sized>(
     k: usize,
     vars: &[u32],
     scratch_len: usize,
+    tally: Option<&SharedTally<'_>>,
 ) -> (u64, u64) {
     let mut r = chain_rng(seed, ((c as u64) << 32) | k as u64);
     let mut scratch = vec![0.0; scratch_len];
@@ -378,6 +659,9 @@ fn run_chunk<U: SiteUpdate, S: StateView + ?Sized>(
             u.prefetch(j as usize);
         }
         acc += u.update(i as usize, x, &mut r, &mut scratch) as u64;
+        if let Some(t) = tally {
+            t.add(i as usize, x.get(i as usize));
+        }
     }
     (vars.len() as u64, acc)
 }
@@ -457,6 +741,8 @@ pub(crate) struct Local {
     pub(crate) fixed: Vec<Option<usize>>,
     /// Free variables, ascending.
     pub(crate) free: Vec<u32>,
+    /// Clamped variables, ascending (the complement of `free`).
+    pub(crate) clamped: Vec<u32>,
     /// Colour classes of the free variables (greedy, in variable order).
     pub(crate) classes: Vec<Vec<u32>>,
     /// The systematic-scan order: the colour classes one after the other.
@@ -665,12 +951,16 @@ impl Local {
         let free: Vec<u32> = (0..n as u32)
             .filter(|&i| fixed[i as usize].is_none())
             .collect();
+        let clamped: Vec<u32> = (0..n as u32)
+            .filter(|&i| fixed[i as usize].is_some())
+            .collect();
         let max_card = free.iter().map(|&i| cards[i as usize]).max().unwrap_or(1);
         let mut local = Local {
             n,
             cards,
             fixed,
             free,
+            clamped,
             classes: Vec::new(),
             order: Vec::new(),
             max_card,
@@ -1231,6 +1521,8 @@ impl SiteUpdate for LogUpd<'_> {
 pub struct Gibbs {
     local: Local,
     opts: GibbsOptions,
+    /// Chunk dependencies for pipelined chromatic sweeps (chromatic scan only).
+    pipe: Option<Pipeline>,
 }
 
 impl Gibbs {
@@ -1244,9 +1536,13 @@ impl Gibbs {
                 "the chunk size of a chromatic sweep must be at least 1".into(),
             ));
         }
+        let local = Local::new(fg, ev)?;
+        let pipe =
+            matches!(opts.scan, Scan::Chromatic).then(|| Pipeline::new(&local, opts.chunk_size));
         Ok(Gibbs {
-            local: Local::new(fg, ev)?,
+            local,
             opts: *opts,
+            pipe,
         })
     }
 
@@ -1295,9 +1591,52 @@ impl Transition for Gibbs {
         temp: &Tempering<'_>,
         rng: &mut R,
     ) -> SweepStats {
+        self.sweep_with(state, temp, rng, 1, None)
+    }
+
+    /// One sweep, counting the final state into `tally` (a chromatic sweep counts each variable
+    /// in the thread that updated it).
+    fn sweep_tally<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        tally: &mut StateTally<'_>,
+    ) -> SweepStats {
+        assert_eq!(tally.num_vars(), self.local.n, "tally of the wrong size");
+        self.sweep_with(state, temp, rng, 1, Some(tally))
+    }
+
+    /// `n` sweeps, tallying the state after each; chromatic sweeps on more than one thread run
+    /// as a pipeline without barriers (same draws as `n` single sweeps).
+    fn sweeps<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        n: usize,
+        tally: Option<&mut StateTally<'_>>,
+    ) -> SweepStats {
+        if let Some(t) = &tally {
+            assert_eq!(t.num_vars(), self.local.n, "tally of the wrong size");
+        }
+        self.sweep_with(state, temp, rng, n, tally)
+    }
+}
+
+impl Gibbs {
+    fn sweep_with<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        n: usize,
+        tally: Option<&mut StateTally<'_>>,
+    ) -> SweepStats {
         let l = &self.local;
         l.check_sweep(state, temp);
         let plan = self.plan();
+        let tally = tally.map(|t| (t, &l.clamped[..]));
         match self.update_path(temp) {
             UpdatePath::BinaryTable => {
                 let b = l.bin.as_ref().expect("binary path");
@@ -1305,7 +1644,7 @@ impl Transition for Gibbs {
                     bin: b,
                     thr: b.thr.as_ref().expect("threshold tables"),
                 };
-                drive(&u, plan, state, 0, rng)
+                drive_sweeps(&u, plan, self.pipe.as_ref(), state, 0, rng, n, tally)
             }
             UpdatePath::BinaryLogOdds => {
                 let u = BinOdds {
@@ -1313,16 +1652,34 @@ impl Transition for Gibbs {
                     beta: temp.beta,
                     base: temp.base,
                 };
-                drive(&u, plan, state, 0, rng)
+                drive_sweeps(&u, plan, self.pipe.as_ref(), state, 0, rng, n, tally)
             }
-            UpdatePath::GeneralProb => drive(&ProbUpd(l), plan, state, l.max_card, rng),
+            UpdatePath::GeneralProb => drive_sweeps(
+                &ProbUpd(l),
+                plan,
+                self.pipe.as_ref(),
+                state,
+                l.max_card,
+                rng,
+                n,
+                tally,
+            ),
             UpdatePath::GeneralLog => {
                 let u = LogUpd {
                     l,
                     beta: temp.beta,
                     base: temp.base,
                 };
-                drive(&u, plan, state, l.max_card, rng)
+                drive_sweeps(
+                    &u,
+                    plan,
+                    self.pipe.as_ref(),
+                    state,
+                    l.max_card,
+                    rng,
+                    n,
+                    tally,
+                )
             }
         }
     }

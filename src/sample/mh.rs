@@ -23,8 +23,10 @@
 
 use rand::{Rng, RngCore};
 
-use super::gibbs::{drive, pick_index, unif, GibbsOptions, Local, SiteUpdate, StateView};
-use super::{SweepStats, Tempering, Transition};
+use super::gibbs::{
+    drive_sweeps, pick_index, unif, GibbsOptions, Local, Pipeline, Scan, SiteUpdate, StateView,
+};
+use super::{StateTally, SweepStats, Tempering, Transition};
 use crate::error::{Error, Result};
 use crate::model::FactorGraph;
 use crate::num;
@@ -37,6 +39,8 @@ use crate::var::Evidence;
 pub struct MetropolisHastings {
     local: Local,
     opts: GibbsOptions,
+    /// Chunk dependencies for pipelined chromatic sweeps (chromatic scan only).
+    pipe: Option<Pipeline>,
 }
 
 impl MetropolisHastings {
@@ -49,9 +53,13 @@ impl MetropolisHastings {
                 "the chunk size of a chromatic sweep must be at least 1".into(),
             ));
         }
+        let local = Local::new(fg, ev)?;
+        let pipe =
+            matches!(opts.scan, Scan::Chromatic).then(|| Pipeline::new(&local, opts.chunk_size));
         Ok(MetropolisHastings {
-            local: Local::new(fg, ev)?,
+            local,
             opts: *opts,
+            pipe,
         })
     }
 
@@ -132,6 +140,48 @@ impl Transition for MetropolisHastings {
         temp: &Tempering<'_>,
         rng: &mut R,
     ) -> SweepStats {
+        self.sweep_with(state, temp, rng, 1, None)
+    }
+
+    /// One sweep, counting the final state into `tally` (a chromatic sweep counts each variable
+    /// in the thread that updated it).
+    fn sweep_tally<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        tally: &mut StateTally<'_>,
+    ) -> SweepStats {
+        assert_eq!(tally.num_vars(), self.local.n, "tally of the wrong size");
+        self.sweep_with(state, temp, rng, 1, Some(tally))
+    }
+
+    /// `n` sweeps, tallying the state after each; chromatic sweeps on more than one thread run
+    /// as a pipeline without barriers (same draws as `n` single sweeps).
+    fn sweeps<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        n: usize,
+        tally: Option<&mut StateTally<'_>>,
+    ) -> SweepStats {
+        if let Some(t) = &tally {
+            assert_eq!(t.num_vars(), self.local.n, "tally of the wrong size");
+        }
+        self.sweep_with(state, temp, rng, n, tally)
+    }
+}
+
+impl MetropolisHastings {
+    fn sweep_with<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        n: usize,
+        tally: Option<&mut StateTally<'_>>,
+    ) -> SweepStats {
         let l = &self.local;
         l.check_sweep(state, temp);
         let plan = l.plan(&self.opts);
@@ -140,6 +190,15 @@ impl Transition for MetropolisHastings {
             beta: temp.beta,
             base: temp.base,
         };
-        drive(&u, plan, state, 0, rng)
+        drive_sweeps(
+            &u,
+            plan,
+            self.pipe.as_ref(),
+            state,
+            0,
+            rng,
+            n,
+            tally.map(|t| (t, &l.clamped[..])),
+        )
     }
 }

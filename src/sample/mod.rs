@@ -58,4 +58,160 @@ pub trait Transition: Send + Sync {
         temp: &Tempering<'_>,
         rng: &mut R,
     ) -> SweepStats;
+
+    /// One sweep, then the state it leaves added to `tally` (what the chain runner does for
+    /// every draw). Same draws as [`Transition::sweep`]; kernels may override it to count while
+    /// they sweep (the chromatic Gibbs sweep counts each variable in the thread that updated it).
+    fn sweep_tally<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        tally: &mut StateTally<'_>,
+    ) -> SweepStats {
+        let s = self.sweep(state, temp, rng);
+        tally.add_state(state);
+        s
+    }
+
+    /// `n` sweeps; with a tally, the state after each sweep is added to it. Same draws as `n`
+    /// calls of [`Transition::sweep`] (or [`Transition::sweep_tally`]); kernels may override it to
+    /// avoid synchronising between sweeps (the chromatic Gibbs sweep runs them as a pipeline).
+    fn sweeps<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+        n: usize,
+        mut tally: Option<&mut StateTally<'_>>,
+    ) -> SweepStats {
+        let mut total = SweepStats::default();
+        for _ in 0..n {
+            let s = match tally.as_deref_mut() {
+                Some(t) => self.sweep_tally(state, temp, rng, t),
+                None => self.sweep(state, temp, rng),
+            };
+            total.updates += s.updates;
+            total.accepted += s.accepted;
+        }
+        total
+    }
+}
+
+/// Per-variable state counts that a sweep adds its final state to.
+///
+/// Two layouts: [`StateTally::binary`] keeps one counter per variable (how often it was in
+/// state 1; every variable must be binary), [`StateTally::offsets`] one counter per variable and
+/// state, variable `i`'s states at `counts[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug)]
+pub struct StateTally<'a> {
+    counts: &'a mut [u64],
+    offsets: Option<&'a [usize]>,
+}
+
+impl<'a> StateTally<'a> {
+    /// One counter per (binary) variable: the number of draws in state 1.
+    pub fn binary(counts: &'a mut [u64]) -> Self {
+        StateTally {
+            counts,
+            offsets: None,
+        }
+    }
+
+    /// One counter per variable and state; `offsets` has `num_vars + 1` entries and
+    /// `counts.len() == offsets[num_vars]`.
+    ///
+    /// # Panics
+    /// If the lengths do not fit.
+    pub fn offsets(counts: &'a mut [u64], offsets: &'a [usize]) -> Self {
+        assert_eq!(
+            offsets.last().copied(),
+            Some(counts.len()),
+            "tally offsets do not fit the counts"
+        );
+        StateTally {
+            counts,
+            offsets: Some(offsets),
+        }
+    }
+
+    /// Number of variables tallied.
+    pub fn num_vars(&self) -> usize {
+        match self.offsets {
+            None => self.counts.len(),
+            Some(o) => o.len() - 1,
+        }
+    }
+
+    /// Add the state of every variable.
+    ///
+    /// # Panics
+    /// If `state` has the wrong length or a state is out of range.
+    pub fn add_state(&mut self, state: &[usize]) {
+        assert_eq!(
+            state.len(),
+            self.num_vars(),
+            "tally of a state of the wrong length"
+        );
+        match self.offsets {
+            None => {
+                for (k, &v) in self.counts.iter_mut().zip(state) {
+                    *k += v as u64;
+                }
+            }
+            Some(off) => {
+                for (i, &v) in state.iter().enumerate() {
+                    assert!(off[i] + v < off[i + 1], "state out of range in a tally");
+                    self.counts[off[i] + v] += 1;
+                }
+            }
+        }
+    }
+
+    /// Add state `v` of variable `i`.
+    #[inline(always)]
+    pub fn add(&mut self, i: usize, v: usize) {
+        match self.offsets {
+            None => self.counts[i] += v as u64,
+            Some(off) => self.counts[off[i] + v] += 1,
+        }
+    }
+
+    /// A view that threads updating disjoint sets of variables can add through at once.
+    pub(crate) fn shared(&mut self) -> SharedTally<'_> {
+        SharedTally {
+            ptr: self.counts.as_mut_ptr(),
+            len: self.counts.len(),
+            offsets: self.offsets,
+            _borrow: std::marker::PhantomData,
+        }
+    }
+}
+
+/// [`StateTally`] shared by the threads of a chromatic sweep: each variable is added by the one
+/// thread that updated it (colour classes are cut into disjoint chunks), and the counters of
+/// different variables are disjoint, so no counter is touched by two threads.
+pub(crate) struct SharedTally<'a> {
+    ptr: *mut u64,
+    len: usize,
+    offsets: Option<&'a [usize]>,
+    _borrow: std::marker::PhantomData<&'a mut [u64]>,
+}
+
+// SAFETY: see the type docs: concurrent adds never touch the same counter.
+unsafe impl Sync for SharedTally<'_> {}
+
+impl SharedTally<'_> {
+    /// Add state `v` of variable `i`; the caller is the only one adding variable `i` meanwhile.
+    #[inline(always)]
+    pub(crate) fn add(&self, i: usize, v: usize) {
+        let k = match self.offsets {
+            None => i,
+            Some(off) => off[i] + v,
+        };
+        assert!(k < self.len, "tally index out of range");
+        let add = if self.offsets.is_none() { v as u64 } else { 1 };
+        // SAFETY: k < len; race-freedom: see the type docs.
+        unsafe { *self.ptr.add(k) += add }
+    }
 }
