@@ -130,10 +130,12 @@ pub struct AisOptions {
     pub replicates: usize,
     /// Record per-temperature diagnostics (ESS and log-weight variance at up to 100 betas).
     pub diagnostics: bool,
-    /// Time budget. With a limit, the number of steps is raised (never lowered) to fit the
-    /// budget (from a timing probe), particles run in batches of 32, and once the budget is
-    /// spent no new batch starts (a batch always completes, so the estimate stays unbiased);
-    /// the result then depends on the machine's speed. `None` = exactly `particles` and
+    /// Time budget. With a limit, the number of steps is raised (never lowered) to fit about
+    /// 60% of the budget (from a timing probe), particles run in batches of 32, and batches
+    /// keep starting while the next one is expected to finish within the budget, so
+    /// `particles` becomes a minimum and the rest of the budget buys more particles (a batch
+    /// always completes and the count never depends on the weights, so the estimate stays
+    /// unbiased); the result then depends on the machine's speed. `None` = exactly `particles` and
     /// `steps`, reproducible for any number of threads.
     pub time_limit: Option<Duration>,
 }
@@ -867,6 +869,8 @@ fn checkpoint_steps(k: usize) -> Vec<usize> {
     (1..=c).map(|j| (j * k) / c).collect()
 }
 
+/// Most particles a time-limited run takes (it stops earlier when the budget is spent).
+const MAX_TIMED_PARTICLES: usize = 1 << 20;
 /// Largest number of steps the time-limit fitting chooses.
 const MAX_FITTED_STEPS: usize = 1_000_000;
 /// Share of the time limit the fitted schedule aims to use.
@@ -975,8 +979,28 @@ pub fn ais(
     let mut updates = pilot_updates;
     let bs = batch_size(opts);
     let mut start = 0;
-    while start < opts.particles {
-        let end = (start + bs).min(opts.particles);
+    let run_start = Instant::now();
+    let mut batches = 0u32;
+    let wanted = |start: usize, batches: u32| match opts.time_limit {
+        None => start < opts.particles,
+        Some(tl) => {
+            let elapsed = t0.elapsed();
+            if start < opts.particles {
+                // the minimum, unless the budget is already spent
+                elapsed < tl || start < 2
+            } else {
+                // more particles while the next batch should fit in the budget
+                let per_batch = run_start.elapsed() / batches.max(1);
+                start < MAX_TIMED_PARTICLES && elapsed + per_batch <= tl
+            }
+        }
+    };
+    while wanted(start, batches) {
+        let end = if start < opts.particles {
+            (start + bs).min(opts.particles)
+        } else {
+            start + bs
+        };
         let mut rngs: Vec<_> = (start..end)
             .map(|i| chain_rng(opts.seed, i as u64))
             .collect();
@@ -1002,11 +1026,7 @@ pub fn ais(
         updates += sw.updates;
         log_weights.extend(sw.lw);
         start = end;
-        if let Some(tl) = opts.time_limit {
-            if t0.elapsed() >= tl && log_weights.len() >= 2 {
-                break;
-            }
-        }
+        batches += 1;
     }
     let dead = log_weights
         .iter()
