@@ -44,7 +44,8 @@ const REVERSE_STREAM: u64 = 1 << 41;
 /// The transition made at each temperature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AisMove {
-    /// Hamiltonian Monte Carlo with this many leapfrog steps (the default, 10).
+    /// Hamiltonian Monte Carlo with this many leapfrog steps (the default, 3: on annealing
+    /// paths many temperatures with short trajectories beat few with long ones at equal cost).
     Hmc {
         /// Leapfrog steps per transition.
         leapfrog_steps: usize,
@@ -55,7 +56,7 @@ pub enum AisMove {
 
 impl Default for AisMove {
     fn default() -> Self {
-        AisMove::Hmc { leapfrog_steps: 10 }
+        AisMove::Hmc { leapfrog_steps: 3 }
     }
 }
 
@@ -64,11 +65,11 @@ impl Default for AisMove {
 pub struct ContinuousAisOptions {
     /// Particles N (default 128).
     pub particles: usize,
-    /// Intermediate distributions K (default 200).
+    /// Intermediate distributions K (default 1000).
     pub steps: usize,
     /// Transitions per intermediate distribution (default 1).
     pub moves: usize,
-    /// Transition kernel (default HMC with 10 leapfrog steps).
+    /// Transition kernel (default HMC with 3 leapfrog steps).
     pub kernel: AisMove,
     /// Initial step size of the pilot (`None`: half the base standard deviation).
     pub step_size: Option<f64>,
@@ -76,8 +77,11 @@ pub struct ContinuousAisOptions {
     pub target_accept: Option<f64>,
     /// Pilot particles (default 16; 0 = no pilot, the initial step size everywhere).
     pub pilot_particles: usize,
-    /// Spacing of the betas (default sigmoid with delta 4; [`Schedule::Adaptive`] is for
-    /// discrete models and is refused).
+    /// Place the betas at equal steps of the thermodynamic length measured by the pilot
+    /// (default true; needs `pilot_particles > 0`, else `schedule` is used).
+    pub adaptive_schedule: bool,
+    /// Spacing of the betas when `adaptive_schedule` is off (default sigmoid with delta 4;
+    /// [`Schedule::Adaptive`] is for discrete models and is refused).
     pub schedule: Schedule,
     /// Mean of the base `N(m, s^2 I)` (`None`: zeros).
     pub base_mean: Option<Vec<f64>>,
@@ -91,12 +95,13 @@ impl Default for ContinuousAisOptions {
     fn default() -> Self {
         ContinuousAisOptions {
             particles: 128,
-            steps: 200,
+            steps: 1000,
             moves: 1,
             kernel: AisMove::default(),
             step_size: None,
             target_accept: None,
             pilot_particles: 16,
+            adaptive_schedule: true,
             schedule: Schedule::Sigmoid { delta: 4.0 },
             base_mean: None,
             base_sd: 1.0,
@@ -176,7 +181,6 @@ impl<E: Energy + ?Sized> Energy for Bridge<'_, E> {
 
 struct Setup {
     base: IsotropicGaussian,
-    betas: Vec<f64>,
     eps0: f64,
     target_accept: f64,
 }
@@ -223,7 +227,6 @@ fn setup<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<
     super::check_target_accept(target_accept)?;
     Ok(Setup {
         base,
-        betas: schedule_betas(opts.schedule, opts.steps),
         eps0,
         target_accept,
     })
@@ -270,7 +273,7 @@ impl Particle {
         last: bool,
         eps: f64,
         opts: &ContinuousAisOptions,
-    ) {
+    ) -> f64 {
         let lt = target.grad_log_density(&self.x, &mut self.grad_t);
         self.evals += 1;
         let lb = base.log_density(&self.x);
@@ -279,11 +282,11 @@ impl Particle {
             self.lw = f64::NEG_INFINITY;
         }
         if self.lw == f64::NEG_INFINITY {
-            return;
+            return g;
         }
         self.lw += (b - b_prev) * g;
         if last {
-            return;
+            return g;
         }
         let bridge = Bridge {
             base,
@@ -326,21 +329,33 @@ impl Particle {
             self.accept += st.accept_prob;
             self.evals += st.evals;
         }
+        g
     }
 }
 
-/// The pilot: step-major over a few particles, tuning the step size per temperature.
-/// Returns the step size for each beta index and the evaluations made.
+/// The pilot: step-major over a few particles on a linear grid of `steps` betas, tuning the
+/// step size per temperature and recording the spread `sd_beta(g)` of `g = ln p~ - ln p0`.
+/// With `adaptive_schedule`, the betas of the main run are then placed at equal increments of
+/// the thermodynamic length `∫ sd_beta(g) dbeta` (which equalises the log-weight variance
+/// `(Δbeta)^2 Var_beta(g)` contributed by each step); otherwise they follow `opts.schedule`.
+/// Returns the betas, the step size for each beta index, and the evaluations made.
 fn pilot<E: Energy + ?Sized>(
     target: &E,
     s: &Setup,
     opts: &ContinuousAisOptions,
-) -> (Vec<f64>, u64) {
-    let k = s.betas.len() - 1;
-    let mut eps = vec![s.eps0; k + 1];
+) -> (Vec<f64>, Vec<f64>, u64) {
+    let fixed = schedule_betas(opts.schedule, opts.steps);
     if opts.pilot_particles == 0 {
-        return (eps, 0);
+        return (fixed, vec![s.eps0; opts.steps + 1], 0);
     }
+    let k = opts.steps;
+    let grid: Vec<f64> = if opts.adaptive_schedule {
+        (0..=k).map(|i| i as f64 / k as f64).collect()
+    } else {
+        fixed.clone()
+    };
+    let mut eps = vec![s.eps0; k + 1];
+    let mut sd = vec![0.0; k + 1];
     let mut ps: Vec<Particle> = (0..opts.pilot_particles)
         .map(|i| {
             let mut rng = chain_rng(opts.seed, PILOT_STREAM + i as u64);
@@ -349,21 +364,27 @@ fn pilot<E: Energy + ?Sized>(
         })
         .collect();
     let mut e = s.eps0;
-    for step in 1..k {
+    for step in 1..=k {
         let before: Vec<f64> = ps.iter().map(|p| p.accept).collect();
-        ps.par_iter_mut().for_each(|p| {
-            // pilot weights are not used; keep particles moving even if a weight dies
-            p.lw = 0.0;
-            p.advance(
-                target,
-                &s.base,
-                s.betas[step - 1],
-                s.betas[step],
-                false,
-                e,
-                opts,
-            );
-        });
+        let last = step == k;
+        let gs: Vec<f64> = ps
+            .par_iter_mut()
+            .map(|p| {
+                // pilot weights are not used; keep particles moving even if a weight dies
+                p.lw = 0.0;
+                p.advance(target, &s.base, grid[step - 1], grid[step], last, e, opts)
+            })
+            .collect();
+        // spread of g at grid[step - 1] (the particles were last moved there)
+        let fin: Vec<f64> = gs.iter().copied().filter(|g| g.is_finite()).collect();
+        if fin.len() > 1 {
+            let m = fin.iter().sum::<f64>() / fin.len() as f64;
+            let v = fin.iter().map(|g| (g - m) * (g - m)).sum::<f64>() / (fin.len() - 1) as f64;
+            sd[step - 1] = v.sqrt();
+        }
+        if last {
+            break;
+        }
         let moves = (opts.pilot_particles * opts.moves.max(1)) as f64;
         let a = ps
             .iter()
@@ -372,12 +393,45 @@ fn pilot<E: Energy + ?Sized>(
             .sum::<f64>()
             / moves;
         e *= (a - s.target_accept).clamp(-1.0, 1.0).exp();
+        // step < k here: the step size for the moves at grid[step] (and the next guess)
         eps[step] = e;
-        if step + 1 < k {
-            eps[step + 1] = e;
-        }
+        eps[step + 1] = e;
     }
-    (eps, ps.iter().map(|p| p.evals).sum())
+    sd[k] = sd[k - 1];
+    let evals = ps.iter().map(|p| p.evals).sum();
+    if !opts.adaptive_schedule {
+        return (grid, eps, evals);
+    }
+    // thermodynamic length along the grid (trapezoid), floored so that no stretch is empty
+    let mean_sd = sd.iter().sum::<f64>() / (k + 1) as f64;
+    let floor = 0.05 * mean_sd.max(f64::MIN_POSITIVE);
+    let mut len = vec![0.0; k + 1];
+    for i in 1..=k {
+        let a = sd[i - 1].max(floor);
+        let b = sd[i].max(floor);
+        len[i] = len[i - 1] + 0.5 * (a + b) * (grid[i] - grid[i - 1]);
+    }
+    let total = len[k];
+    let mut betas = Vec::with_capacity(k + 1);
+    let mut step_sizes = Vec::with_capacity(k + 1);
+    let mut j = 0;
+    for i in 0..=k {
+        let target_len = total * i as f64 / k as f64;
+        while j + 1 < k && len[j + 1] < target_len {
+            j += 1;
+        }
+        let span = len[j + 1] - len[j];
+        let t = if span > 0.0 {
+            ((target_len - len[j]) / span).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        betas.push(grid[j] + t * (grid[j + 1] - grid[j]));
+        step_sizes.push(eps[j] + t * (eps[j + 1] - eps[j]));
+    }
+    betas[0] = 0.0;
+    betas[k] = 1.0;
+    (betas, step_sizes, evals)
 }
 
 /// Run the particles along `betas` (with the step sizes `eps[k]` for transitions at
@@ -489,19 +543,19 @@ pub fn continuous_ais<E: Energy + ?Sized>(
 ) -> Result<ContinuousAisResult> {
     let t0 = Instant::now();
     let s = setup(target, opts)?;
-    let (eps, pilot_evals) = pilot(target, &s, opts);
+    let (betas, eps, pilot_evals) = pilot(target, &s, opts);
     let base = &s.base;
     let out = run_particles(
         target,
         base,
-        &s.betas,
+        &betas,
         &eps,
         opts,
         0,
         |rng| base.sample(rng),
         progress,
     );
-    finish(out, s.betas.clone(), eps, opts, pilot_evals, false, t0)
+    finish(out, betas, eps, opts, pilot_evals, false, t0)
 }
 
 /// Reverse AIS: each particle starts from an exact draw `exact(rng)` of the normalised target
@@ -534,8 +588,8 @@ where
             });
         }
     }
-    let (eps, pilot_evals) = pilot(target, &s, opts);
-    let rb: Vec<f64> = s.betas.iter().rev().copied().collect();
+    let (betas, eps, pilot_evals) = pilot(target, &s, opts);
+    let rb: Vec<f64> = betas.iter().rev().copied().collect();
     let reps: Vec<f64> = eps.iter().rev().copied().collect();
     let out = run_particles(
         target,
@@ -547,5 +601,5 @@ where
         exact,
         progress,
     );
-    finish(out, s.betas.clone(), eps, opts, pilot_evals, true, t0)
+    finish(out, betas, eps, opts, pilot_evals, true, t0)
 }
