@@ -455,3 +455,79 @@ fn singular_or_bad_covariances_are_typed_errors() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+#[test]
+fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
+    let bn = load("ecoli70");
+    let mut data = bn.sample_n(50_000, 21);
+    // a few incomplete rows are skipped
+    data[(3, 0)] = f64::NAN;
+    data[(10, 5)] = f64::NAN;
+    let fit = bn.fit_ml(&data).unwrap();
+    let complete: Vec<usize> = (0..data.nrows()).filter(|&r| r != 3 && r != 10).collect();
+    for i in 0..bn.num_vars() {
+        let c = bn.cpd(i);
+        let f = fit.cpd(i);
+        assert_eq!(f.parents, c.parents);
+        // independent least squares by SVD on the same rows
+        let k = c.parents.len() + 1;
+        let x = DMatrix::from_fn(complete.len(), k, |r, j| {
+            if j == 0 {
+                1.0
+            } else {
+                data[(complete[r], c.parents[j - 1])]
+            }
+        });
+        let y = DVector::from_iterator(complete.len(), complete.iter().map(|&r| data[(r, i)]));
+        let beta = x.clone().svd(true, true).solve(&y, 1e-12).unwrap();
+        assert!(
+            (beta[0] - f.intercept).abs() < 1e-7 * beta[0].abs().max(1.0),
+            "{i}"
+        );
+        for j in 1..k {
+            assert!((beta[j] - f.coefficients[j - 1]).abs() < 1e-7 * beta[j].abs().max(1.0));
+        }
+        let rss = (&y - &x * &beta).norm_squared() / complete.len() as f64;
+        assert!(
+            (rss - f.variance).abs() < 1e-7 * rss,
+            "{i}: {rss} vs {}",
+            f.variance
+        );
+        // recovery: the variance within 5 % (its relative sd is sqrt(2 / N) = 0.6 %)
+        assert!((f.variance / c.variance - 1.0).abs() < 0.05, "{i}");
+    }
+    // bad input
+    let narrow = DMatrix::<f64>::zeros(10, 3);
+    assert!(matches!(
+        bn.fit_ml(&narrow),
+        Err(Error::DimensionMismatch {
+            expected: 46,
+            found: 3,
+            ..
+        })
+    ));
+    let few = bn.sample_n(2, 1);
+    assert!(matches!(bn.fit_ml(&few), Err(Error::InvalidArgument(_))));
+    // a constant column: its own residual variance is zero
+    let mut flat = bn.sample_n(100, 2);
+    flat.column_mut(1).fill(1.0);
+    let r = bn.fit_ml(&flat);
+    assert!(matches!(r, Err(Error::NonPositiveVariance { .. })), "{r:?}");
+    // collinear parents: z on (x, y) with y = 2 x
+    let mut b = GaussianBnBuilder::new();
+    let (x, y, z) = (
+        b.add_variable("x").unwrap(),
+        b.add_variable("y").unwrap(),
+        b.add_variable("z").unwrap(),
+    );
+    b.set_cpd(x, &[], 0.0, &[], 1.0).unwrap();
+    b.set_cpd(y, &[], 0.0, &[], 1.0).unwrap();
+    b.set_cpd(z, &[x, y], 0.0, &[1.0, 1.0], 1.0).unwrap();
+    let small = b.build().unwrap();
+    let mut d = small.sample_n(50, 3);
+    for r in 0..50 {
+        d[(r, 1)] = 2.0 * d[(r, 0)];
+    }
+    let r = small.fit_ml(&d);
+    assert!(matches!(r, Err(Error::NotPositiveDefinite { .. })), "{r:?}");
+}
