@@ -289,3 +289,19 @@ fn bad_input_gives_typed_errors() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+#[test]
+fn gaussian_model_summary() {
+    use pgmkit::gaussian::GaussianModel;
+    let g = Gmrf::lattice(3, 4, Boundary::Free, 4.5, 1.0, vec![0.2; 12]).unwrap();
+    let m = GaussianModel::Mrf(g.clone());
+    let s = m.summary();
+    assert_eq!(m.dim(), 12);
+    assert_eq!(s.means, g.mean().to_vec());
+    assert_eq!(m.log_z(), g.log_z());
+    let cov = g.covariance();
+    for i in 0..12 {
+        assert!((s.variances[i] - cov[(i, i)]).abs() < 1e-12);
+    }
+    assert_eq!(m.sample_n(3, 1).shape(), (3, 12));
+}

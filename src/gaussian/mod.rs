@@ -68,6 +68,49 @@ pub struct GaussianSummary {
     pub variances: Vec<f64>,
 }
 
+/// Either kind of Gaussian model, for callers (such as a command line) that handle both.
+#[derive(Debug, Clone)]
+pub enum GaussianModel {
+    /// A linear-Gaussian Bayesian network (normalised: `ln Z = 0`).
+    Bn(GaussianBn),
+    /// A Gaussian MRF in information form.
+    Mrf(Gmrf),
+}
+
+impl GaussianModel {
+    /// Number of variables.
+    pub fn dim(&self) -> usize {
+        match self {
+            GaussianModel::Bn(b) => b.num_vars(),
+            GaussianModel::Mrf(g) => g.dim(),
+        }
+    }
+
+    /// Means and variances of every variable.
+    pub fn summary(&self) -> GaussianSummary {
+        match self {
+            GaussianModel::Bn(b) => b.summary(),
+            GaussianModel::Mrf(g) => g.summary(),
+        }
+    }
+
+    /// The exact `ln Z` (0 for a Bayesian network, whose CPDs are normalised).
+    pub fn log_z(&self) -> f64 {
+        match self {
+            GaussianModel::Bn(_) => 0.0,
+            GaussianModel::Mrf(g) => g.log_z(),
+        }
+    }
+
+    /// `rows` exact draws (`rows x dim`), thread-count invariant for a given seed.
+    pub fn sample_n(&self, rows: usize, seed: u64) -> DMatrix<f64> {
+        match self {
+            GaussianModel::Bn(b) => b.sample_n(rows, seed),
+            GaussianModel::Mrf(g) => g.sample_n(rows, seed),
+        }
+    }
+}
+
 /// Check that `a` is square of size `n`, finite and symmetric (relative tolerance
 /// [`SYMMETRY_TOL`]); `what` names the matrix in errors.
 pub(crate) fn check_symmetric(a: &DMatrix<f64>, n: usize, what: &str) -> Result<()> {
