@@ -531,3 +531,33 @@ fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
     let r = small.fit_ml(&d);
     assert!(matches!(r, Err(Error::NotPositiveDefinite { .. })), "{r:?}");
 }
+
+#[test]
+fn conditioning_by_missing_pattern_matches_per_row() {
+    use pgmkit::gaussian::missing_patterns;
+    let bn = load("magic-niab");
+    let joint = bn.joint().unwrap();
+    let mut data = bn.sample_n(40, 8);
+    // three patterns: complete, first five missing, every fourth missing
+    for r in 0..40 {
+        match r % 3 {
+            1 => (0..5).for_each(|c| data[(r, c)] = f64::NAN),
+            2 => (0..44).step_by(4).for_each(|c| data[(r, c)] = f64::NAN),
+            _ => {}
+        }
+    }
+    let pats = missing_patterns(&data);
+    assert_eq!(pats.len(), 3);
+    assert_eq!(pats.iter().map(|p| p.rows.len()).sum::<usize>(), 40);
+    for p in &pats {
+        let c = joint.conditioner(&p.observed).unwrap();
+        for &r in &p.rows {
+            let vals: Vec<f64> = p.observed.iter().map(|&j| data[(r, j)]).collect();
+            let ev: Vec<(usize, f64)> = p.observed.iter().map(|&j| (j, data[(r, j)])).collect();
+            let direct = bn.condition(&ev).unwrap();
+            let m = c.conditional_mean(&vals).unwrap();
+            assert!((m - &direct.mean).amax() < 1e-9);
+            assert!((c.log_evidence(&vals).unwrap() - direct.log_evidence).abs() < 1e-9);
+        }
+    }
+}

@@ -29,7 +29,7 @@
 //! assert!((g.log_z() - expect).abs() < 1e-9 * expect.abs());
 //! ```
 
-use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use nalgebra::{Cholesky, DMatrix, DVector, DVectorView, DVectorViewMut, Dyn};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -215,8 +215,10 @@ impl Gmrf {
     pub fn precision_mul(&self, x: &[f64], y: &mut [f64]) {
         match &self.lambda {
             Precision::Dense(a) => {
-                let r = a * DVector::from_column_slice(x);
-                y.copy_from_slice(r.as_slice());
+                let n = x.len();
+                let xv = DVectorView::from_slice(x, n);
+                let mut yv = DVectorViewMut::from_slice(y, n);
+                yv.gemv(1.0, a, &xv, 0.0);
             }
             Precision::Sparse(a) => a.mul_vec(x, y),
         }
@@ -286,13 +288,17 @@ impl Gmrf {
     /// `-1/2 x'Λx + h'x` (the unnormalised log density). `O(nnz)`. Panics if `x` has the wrong
     /// length (use [`Gmrf::log_density`] for a checked call).
     pub fn log_density_unnormalized(&self, x: &[f64]) -> f64 {
-        let mut y = vec![0.0; x.len()];
-        self.precision_mul(x, &mut y);
-        x.iter()
-            .zip(&y)
-            .zip(&self.h)
-            .map(|((xi, yi), hi)| -0.5 * xi * yi + hi * xi)
-            .sum()
+        let q = match &self.lambda {
+            Precision::Dense(a) => {
+                let xv = DVectorView::from_slice(x, x.len());
+                a.column_iter()
+                    .zip(x)
+                    .map(|(col, xj)| xj * col.dot(&xv))
+                    .sum::<f64>()
+            }
+            Precision::Sparse(a) => a.quad_form(x),
+        };
+        -0.5 * q + x.iter().zip(&self.h).map(|(a, b)| a * b).sum::<f64>()
     }
 
     /// The normalised log density `-1/2 x'Λx + h'x - ln Z`. Errors: `x` of the wrong length.

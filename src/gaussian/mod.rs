@@ -44,7 +44,7 @@ pub mod sparse;
 
 pub use bn::{GaussianBn, GaussianBnBuilder, LinearGaussianCpd};
 pub use gmrf::{Gmrf, GmrfGibbs};
-pub use mvn::{Conditional, Conditioner, MvNormal};
+pub use mvn::{missing_patterns, Conditional, Conditioner, MissingPattern, MvNormal};
 pub use sparse::SparseSym;
 
 use nalgebra::{Cholesky, DMatrix, Dyn};

@@ -291,6 +291,46 @@ impl Conditioner {
     }
 }
 
+/// Rows of a data matrix that share one pattern of observed entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPattern {
+    /// Columns observed (finite) in these rows, increasing.
+    pub observed: Vec<usize>,
+    /// The rows, increasing.
+    pub rows: Vec<usize>,
+}
+
+/// Group the rows of `data` (one column per variable; NaN or any non-finite value marks a missing
+/// entry) by their pattern of observed columns, patterns in order of first appearance. One
+/// [`MvNormal::conditioner`] per pattern then serves all its rows (the E-step of EM and
+/// conditional-mean imputation). `O(rows * cols)` expected.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use pgmkit::gaussian::mvn::missing_patterns;
+/// let d = DMatrix::from_row_slice(3, 2, &[1.0, f64::NAN, 2.0, 3.0, 4.0, f64::NAN]);
+/// let p = missing_patterns(&d);
+/// assert_eq!(p.len(), 2);
+/// assert_eq!((p[0].observed.clone(), p[0].rows.clone()), (vec![0], vec![0, 2]));
+/// assert_eq!((p[1].observed.clone(), p[1].rows.clone()), (vec![0, 1], vec![1]));
+/// ```
+pub fn missing_patterns(data: &DMatrix<f64>) -> Vec<MissingPattern> {
+    let mut index: std::collections::HashMap<Vec<bool>, usize> = std::collections::HashMap::new();
+    let mut out: Vec<MissingPattern> = Vec::new();
+    for r in 0..data.nrows() {
+        let key: Vec<bool> = data.row(r).iter().map(|v| v.is_finite()).collect();
+        let k = *index.entry(key.clone()).or_insert_with(|| {
+            out.push(MissingPattern {
+                observed: (0..key.len()).filter(|&c| key[c]).collect(),
+                rows: Vec::new(),
+            });
+            out.len() - 1
+        });
+        out[k].rows.push(r);
+    }
+    out
+}
+
 /// Every index below `n`, none repeated.
 pub(crate) fn check_indices(idx: &[usize], n: usize, what: &str) -> Result<()> {
     let mut seen = vec![false; n];
