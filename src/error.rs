@@ -23,6 +23,8 @@ pub enum Format {
     Fg,
     /// Evidence given on the command line (`VAR=STATE,...`).
     EvidenceSpec,
+    /// Gaussian Bayesian network JSON (the bnlearn / pgmpy linear-Gaussian layout).
+    GaussianBnJson,
 }
 
 impl std::fmt::Display for Format {
@@ -33,6 +35,7 @@ impl std::fmt::Display for Format {
             Format::UaiEvidence => "UAI evidence",
             Format::Fg => "libDAI .fg",
             Format::EvidenceSpec => "evidence",
+            Format::GaussianBnJson => "Gaussian BN JSON",
         };
         f.write_str(s)
     }
@@ -114,6 +117,37 @@ pub enum Error {
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A matrix that must be symmetric positive definite (a covariance or precision matrix) is
+    /// not: its Cholesky factorisation met a pivot `pivot <= 0` (or not finite) when it
+    /// eliminated row `index` (0-based, in the matrix's own numbering).
+    #[error("the {what} is not positive definite (Cholesky pivot {pivot:e} at row {index})")]
+    NotPositiveDefinite {
+        /// Which matrix (e.g. "precision matrix", "covariance of the evidence").
+        what: String,
+        /// Row at which the factorisation failed.
+        index: usize,
+        /// The offending pivot (the Schur complement's diagonal entry there).
+        pivot: f64,
+    },
+    /// A variance (of a linear-Gaussian CPD or a Gaussian base) is zero, negative or not finite.
+    #[error("the variance of '{var}' must be positive and finite, got {value}")]
+    NonPositiveVariance {
+        /// The variable (or parameter) the variance belongs to.
+        var: String,
+        /// The value given.
+        value: f64,
+    },
+    /// Two sizes that must agree do not (matrix not square, vector of the wrong length, a
+    /// coefficient count different from the parent count, ...).
+    #[error("dimension mismatch in {what}: expected {expected}, found {found}")]
+    DimensionMismatch {
+        /// What was being checked.
+        what: String,
+        /// The size required.
+        expected: usize,
+        /// The size given.
+        found: usize,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", .path.display())]
     Io {

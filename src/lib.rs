@@ -1,9 +1,11 @@
 //! pgmkit: a probabilistic graphical model engine.
 #![warn(missing_docs)]
 
+pub mod continuous;
 pub mod diagnostics;
 pub mod error;
 pub mod factor;
+pub mod gaussian;
 pub mod infer;
 pub mod io;
 pub mod model;

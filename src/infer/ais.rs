@@ -628,7 +628,7 @@ pub fn schedule_betas(schedule: Schedule, steps: usize) -> Vec<f64> {
 }
 
 /// Log-mean-exp, its delta-method standard error, Kish ESS, log-weight variance and mean.
-fn weight_stats(lw: &[f64]) -> (f64, f64, f64, f64, f64) {
+pub(crate) fn weight_stats(lw: &[f64]) -> (f64, f64, f64, f64, f64) {
     let n = lw.len() as f64;
     let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if m == f64::NEG_INFINITY {

@@ -1,0 +1,605 @@
+//! Annealed importance sampling (Neal 2001) of `ln Z = ln ∫ p~(x) dx` for a continuous
+//! [`Energy`], and reverse AIS from exact samples (a stochastic upper bound).
+//!
+//! The path is geometric, `ln f_beta = (1 - beta) ln p0 + beta ln p~`, from the normalised base
+//! `p0 = N(m, s^2 I)` ([`IsotropicGaussian`], exact draws) to the target. A particle starts with
+//! an exact draw from `p0`; at step `k` it gains `(beta_k - beta_{k-1}) (ln p~(x) - ln p0(x))`
+//! and then makes `moves` HMC (default) or MALA transitions leaving `f_{beta_k}` invariant. The
+//! mean of the weights is an unbiased estimate of `Z`; the reported `log_z` is the log-mean-exp
+//! of the log weights with its delta-method standard error, and the Kish ESS of the weights.
+//!
+//! **Step sizes.** A pilot run (`pilot_particles` particles on their own RNG streams) walks the
+//! same path and tunes the step size at each temperature towards `target_accept` (a
+//! multiplicative Robbins–Monro rule, `ln eps += accept - target`); the resulting schedule is
+//! then fixed for the main run, so each main-run kernel leaves its `f_beta` invariant and the
+//! estimate stays unbiased.
+//!
+//! **Reverse AIS** ([`continuous_reverse_ais`]) starts from exact draws of the normalised target
+//! (e.g. [`crate::gaussian::Gmrf::sample`]) and walks the path backwards; the mean of its
+//! weights estimates `1 / Z`, so `-ln mean(w)` is a stochastic upper bound on `ln Z` in
+//! expectation, as the forward estimate is a stochastic lower bound (Jensen).
+//!
+//! Particles run in parallel (rayon), each from its own stream `chain_rng(seed, i)`, so results
+//! are bit-identical for any number of threads. Cost: `O(N K (1 + moves * L))` gradient
+//! evaluations for N particles, K steps and L leapfrog steps (1 for MALA), plus the pilot.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::hmc::{hmc_move, HmcScratch};
+use super::mala::{mala_move, MalaScratch};
+use super::{Energy, IsotropicGaussian};
+use crate::error::{Error, Result};
+use crate::infer::ais::{schedule_betas, weight_stats, Schedule};
+use crate::infer::{EstimateKind, LogZEstimate};
+use crate::rng::{chain_rng, EngineRng};
+use crate::sample::chains::Progress;
+
+/// Stream offset of the pilot particles.
+const PILOT_STREAM: u64 = 1 << 40;
+/// Stream offset of reverse-AIS particles.
+const REVERSE_STREAM: u64 = 1 << 41;
+
+/// The transition made at each temperature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AisMove {
+    /// Hamiltonian Monte Carlo with this many leapfrog steps (the default, 3: on annealing
+    /// paths many temperatures with short trajectories beat few with long ones at equal cost).
+    Hmc {
+        /// Leapfrog steps per transition.
+        leapfrog_steps: usize,
+    },
+    /// MALA (one gradient per transition).
+    Mala,
+}
+
+impl Default for AisMove {
+    fn default() -> Self {
+        AisMove::Hmc { leapfrog_steps: 3 }
+    }
+}
+
+/// Options of [`continuous_ais`] and [`continuous_reverse_ais`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContinuousAisOptions {
+    /// Particles N (default 128).
+    pub particles: usize,
+    /// Intermediate distributions K (default 1000).
+    pub steps: usize,
+    /// Transitions per intermediate distribution (default 1).
+    pub moves: usize,
+    /// Transition kernel (default HMC with 3 leapfrog steps).
+    pub kernel: AisMove,
+    /// Initial step size of the pilot (`None`: half the base standard deviation).
+    pub step_size: Option<f64>,
+    /// Acceptance probability the pilot aims at (`None`: 0.8 for HMC, 0.574 for MALA).
+    pub target_accept: Option<f64>,
+    /// Pilot particles (default 16; 0 = no pilot, the initial step size everywhere).
+    pub pilot_particles: usize,
+    /// Place the betas at equal steps of the thermodynamic length measured by the pilot
+    /// (default true; needs `pilot_particles > 0`, else `schedule` is used).
+    pub adaptive_schedule: bool,
+    /// Spacing of the betas when `adaptive_schedule` is off (default sigmoid with delta 4;
+    /// [`Schedule::Adaptive`] is for discrete models and is refused).
+    pub schedule: Schedule,
+    /// Mean of the base `N(m, s^2 I)` (`None`: zeros).
+    pub base_mean: Option<Vec<f64>>,
+    /// Standard deviation `s` of the base (default 1).
+    pub base_sd: f64,
+    /// Seed: particle i draws from `chain_rng(seed, i)`.
+    pub seed: u64,
+}
+
+impl Default for ContinuousAisOptions {
+    fn default() -> Self {
+        ContinuousAisOptions {
+            particles: 128,
+            steps: 1000,
+            moves: 1,
+            kernel: AisMove::default(),
+            step_size: None,
+            target_accept: None,
+            pilot_particles: 16,
+            adaptive_schedule: true,
+            schedule: Schedule::Sigmoid { delta: 4.0 },
+            base_mean: None,
+            base_sd: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+/// The result of [`continuous_ais`] or [`continuous_reverse_ais`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContinuousAisResult {
+    /// Forward: log-mean-exp of the log weights (a stochastic lower bound in expectation).
+    /// Reverse: minus the log-mean-exp of the reverse log weights (a stochastic upper bound).
+    pub log_z: f64,
+    /// Delta-method standard error of `log_z`.
+    pub std_err: f64,
+    /// Kish effective sample size of the weights.
+    pub ess: f64,
+    /// Variance of the log weights.
+    pub log_weight_var: f64,
+    /// Mean of the log weights (forward: a lower bound on `ln Z` in expectation; reverse: minus
+    /// an upper bound).
+    pub mean_log_weight: f64,
+    /// Log weight of every particle, in particle order.
+    pub log_weights: Vec<f64>,
+    /// The betas (K + 1 values from 0 to 1).
+    pub betas: Vec<f64>,
+    /// Step size used at each beta (index k for the transitions at `betas[k]`).
+    pub step_sizes: Vec<f64>,
+    /// Mean acceptance probability of the main run's transitions.
+    pub acceptance_rate: f64,
+    /// Whether this is a reverse run.
+    pub reverse: bool,
+    /// Gradient evaluations (pilot included).
+    pub evals: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl ContinuousAisResult {
+    /// As a [`LogZEstimate`] (kind stochastic, no guaranteed bounds).
+    pub fn estimate(&self) -> LogZEstimate {
+        LogZEstimate {
+            log_z: self.log_z,
+            std_err: Some(self.std_err),
+            lower: None,
+            upper: None,
+            ess: Some(self.ess),
+            kind: EstimateKind::Stochastic,
+        }
+    }
+}
+
+/// `ln f_beta` between the isotropic base and the target, with the gradient computed in place.
+struct Bridge<'a, E: ?Sized> {
+    base: &'a IsotropicGaussian,
+    target: &'a E,
+    beta: f64,
+}
+
+impl<E: Energy + ?Sized> Energy for Bridge<'_, E> {
+    fn dim(&self) -> usize {
+        self.target.dim()
+    }
+    fn log_density(&self, x: &[f64]) -> f64 {
+        self.beta * self.target.log_density(x) + (1.0 - self.beta) * self.base.log_density(x)
+    }
+    fn grad_log_density(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let lt = self.target.grad_log_density(x, grad);
+        let s2 = self.base.sd() * self.base.sd();
+        for ((g, xi), m) in grad.iter_mut().zip(x).zip(self.base.mean()) {
+            *g = self.beta * *g - (1.0 - self.beta) * (xi - m) / s2;
+        }
+        self.beta * lt + (1.0 - self.beta) * self.base.log_density(x)
+    }
+}
+
+struct Setup {
+    base: IsotropicGaussian,
+    eps0: f64,
+    target_accept: f64,
+}
+
+fn setup<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<Setup> {
+    let n = target.dim();
+    if n == 0 {
+        return Err(Error::InvalidArgument("the target has dimension 0".into()));
+    }
+    if opts.particles == 0 || opts.steps == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "AIS needs at least one particle and one step (got {} and {})",
+            opts.particles, opts.steps
+        )));
+    }
+    if let AisMove::Hmc { leapfrog_steps: 0 } = opts.kernel {
+        return Err(Error::InvalidArgument(
+            "HMC needs at least one leapfrog step".into(),
+        ));
+    }
+    if let Schedule::Adaptive { .. } = opts.schedule {
+        return Err(Error::InvalidArgument(
+            "the adaptive schedule is for discrete models; use Linear or Sigmoid".into(),
+        ));
+    }
+    let mean = match &opts.base_mean {
+        None => vec![0.0; n],
+        Some(m) if m.len() != n => {
+            return Err(Error::DimensionMismatch {
+                what: "AIS base mean".into(),
+                expected: n,
+                found: m.len(),
+            })
+        }
+        Some(m) => m.clone(),
+    };
+    let base = IsotropicGaussian::new(mean, opts.base_sd)?;
+    let eps0 = opts.step_size.unwrap_or(0.5 * opts.base_sd);
+    super::check_step_size(eps0)?;
+    let target_accept = opts.target_accept.unwrap_or(match opts.kernel {
+        AisMove::Hmc { .. } => 0.8,
+        AisMove::Mala => 0.574,
+    });
+    super::check_target_accept(target_accept)?;
+    Ok(Setup {
+        base,
+        eps0,
+        target_accept,
+    })
+}
+
+/// One particle walking `betas` (increasing for forward, decreasing for reverse).
+struct Particle {
+    x: Vec<f64>,
+    lw: f64,
+    accept: f64,
+    evals: u64,
+    grad_t: Vec<f64>,
+    grad: Vec<f64>,
+    hmc: HmcScratch,
+    mala: MalaScratch,
+    rng: EngineRng,
+}
+
+impl Particle {
+    fn new(x: Vec<f64>, rng: EngineRng) -> Self {
+        let n = x.len();
+        Particle {
+            x,
+            lw: 0.0,
+            accept: 0.0,
+            evals: 0,
+            grad_t: vec![0.0; n],
+            grad: vec![0.0; n],
+            hmc: HmcScratch::default(),
+            mala: MalaScratch::default(),
+            rng,
+        }
+    }
+
+    /// Step `k` of the path: weight increment from `betas[k-1]` to `betas[k]`, then (unless
+    /// `k` is the last step) `moves` transitions at `betas[k]` with step size `eps`.
+    #[allow(clippy::too_many_arguments)]
+    fn advance<E: Energy + ?Sized>(
+        &mut self,
+        target: &E,
+        base: &IsotropicGaussian,
+        b_prev: f64,
+        b: f64,
+        last: bool,
+        eps: f64,
+        opts: &ContinuousAisOptions,
+    ) -> f64 {
+        let lt = target.grad_log_density(&self.x, &mut self.grad_t);
+        self.evals += 1;
+        let lb = base.log_density(&self.x);
+        let g = lt - lb;
+        if !g.is_finite() {
+            self.lw = f64::NEG_INFINITY;
+        }
+        if self.lw == f64::NEG_INFINITY {
+            return g;
+        }
+        self.lw += (b - b_prev) * g;
+        if last {
+            return g;
+        }
+        let bridge = Bridge {
+            base,
+            target,
+            beta: b,
+        };
+        let s2 = base.sd() * base.sd();
+        for ((gr, (gt, xi)), m) in self
+            .grad
+            .iter_mut()
+            .zip(self.grad_t.iter().zip(&self.x))
+            .zip(base.mean())
+        {
+            *gr = b * gt - (1.0 - b) * (xi - m) / s2;
+        }
+        let mut ld = b * lt + (1.0 - b) * lb;
+        for _ in 0..opts.moves {
+            let st = match opts.kernel {
+                AisMove::Hmc { leapfrog_steps } => hmc_move(
+                    &bridge,
+                    &mut self.x,
+                    &mut ld,
+                    &mut self.grad,
+                    eps,
+                    leapfrog_steps,
+                    None,
+                    &mut self.hmc,
+                    &mut self.rng,
+                ),
+                AisMove::Mala => mala_move(
+                    &bridge,
+                    &mut self.x,
+                    &mut ld,
+                    &mut self.grad,
+                    eps,
+                    &mut self.mala,
+                    &mut self.rng,
+                ),
+            };
+            self.accept += st.accept_prob;
+            self.evals += st.evals;
+        }
+        g
+    }
+}
+
+/// The pilot: step-major over a few particles on a linear grid of `steps` betas, tuning the
+/// step size per temperature and recording the spread `sd_beta(g)` of `g = ln p~ - ln p0`.
+/// With `adaptive_schedule`, the betas of the main run are then placed at equal increments of
+/// the thermodynamic length `∫ sd_beta(g) dbeta` (which equalises the log-weight variance
+/// `(Δbeta)^2 Var_beta(g)` contributed by each step); otherwise they follow `opts.schedule`.
+/// Returns the betas, the step size for each beta index, and the evaluations made.
+fn pilot<E: Energy + ?Sized>(
+    target: &E,
+    s: &Setup,
+    opts: &ContinuousAisOptions,
+) -> (Vec<f64>, Vec<f64>, u64) {
+    let fixed = schedule_betas(opts.schedule, opts.steps);
+    if opts.pilot_particles == 0 {
+        return (fixed, vec![s.eps0; opts.steps + 1], 0);
+    }
+    let k = opts.steps;
+    let grid: Vec<f64> = if opts.adaptive_schedule {
+        (0..=k).map(|i| i as f64 / k as f64).collect()
+    } else {
+        fixed.clone()
+    };
+    let mut eps = vec![s.eps0; k + 1];
+    let mut sd = vec![0.0; k + 1];
+    let mut ps: Vec<Particle> = (0..opts.pilot_particles)
+        .map(|i| {
+            let mut rng = chain_rng(opts.seed, PILOT_STREAM + i as u64);
+            let x = s.base.sample(&mut rng);
+            Particle::new(x, rng)
+        })
+        .collect();
+    let mut e = s.eps0;
+    for step in 1..=k {
+        let before: Vec<f64> = ps.iter().map(|p| p.accept).collect();
+        let last = step == k;
+        let gs: Vec<f64> = ps
+            .par_iter_mut()
+            .map(|p| {
+                // pilot weights are not used; keep particles moving even if a weight dies
+                p.lw = 0.0;
+                p.advance(target, &s.base, grid[step - 1], grid[step], last, e, opts)
+            })
+            .collect();
+        // spread of g at grid[step - 1] (the particles were last moved there)
+        let fin: Vec<f64> = gs.iter().copied().filter(|g| g.is_finite()).collect();
+        if fin.len() > 1 {
+            let m = fin.iter().sum::<f64>() / fin.len() as f64;
+            let v = fin.iter().map(|g| (g - m) * (g - m)).sum::<f64>() / (fin.len() - 1) as f64;
+            sd[step - 1] = v.sqrt();
+        }
+        if last {
+            break;
+        }
+        let moves = (opts.pilot_particles * opts.moves.max(1)) as f64;
+        let a = ps
+            .iter()
+            .zip(&before)
+            .map(|(p, b)| p.accept - b)
+            .sum::<f64>()
+            / moves;
+        e *= (a - s.target_accept).clamp(-1.0, 1.0).exp();
+        // step < k here: the step size for the moves at grid[step] (and the next guess)
+        eps[step] = e;
+        eps[step + 1] = e;
+    }
+    sd[k] = sd[k - 1];
+    let evals = ps.iter().map(|p| p.evals).sum();
+    if !opts.adaptive_schedule {
+        return (grid, eps, evals);
+    }
+    // thermodynamic length along the grid (trapezoid), floored so that no stretch is empty
+    let mean_sd = sd.iter().sum::<f64>() / (k + 1) as f64;
+    let floor = 0.05 * mean_sd.max(f64::MIN_POSITIVE);
+    let mut len = vec![0.0; k + 1];
+    for i in 1..=k {
+        let a = sd[i - 1].max(floor);
+        let b = sd[i].max(floor);
+        len[i] = len[i - 1] + 0.5 * (a + b) * (grid[i] - grid[i - 1]);
+    }
+    let total = len[k];
+    let mut betas = Vec::with_capacity(k + 1);
+    let mut step_sizes = Vec::with_capacity(k + 1);
+    let mut j = 0;
+    for i in 0..=k {
+        let target_len = total * i as f64 / k as f64;
+        while j + 1 < k && len[j + 1] < target_len {
+            j += 1;
+        }
+        let span = len[j + 1] - len[j];
+        let t = if span > 0.0 {
+            ((target_len - len[j]) / span).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        betas.push(grid[j] + t * (grid[j + 1] - grid[j]));
+        step_sizes.push(eps[j] + t * (eps[j + 1] - eps[j]));
+    }
+    betas[0] = 0.0;
+    betas[k] = 1.0;
+    (betas, step_sizes, evals)
+}
+
+/// Run the particles along `betas` (with the step sizes `eps[k]` for transitions at
+/// `betas[k]`), each starting from `start(rng)`.
+#[allow(clippy::too_many_arguments)]
+fn run_particles<E, S>(
+    target: &E,
+    base: &IsotropicGaussian,
+    betas: &[f64],
+    eps: &[f64],
+    opts: &ContinuousAisOptions,
+    stream0: u64,
+    start: S,
+    progress: Option<Progress<'_>>,
+) -> Vec<(f64, f64, u64)>
+where
+    E: Energy + ?Sized,
+    S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
+{
+    let k = betas.len() - 1;
+    (0..opts.particles)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = chain_rng(opts.seed, stream0 + i as u64);
+            let x = start(&mut rng);
+            let mut p = Particle::new(x, rng);
+            for step in 1..=k {
+                p.advance(
+                    target,
+                    base,
+                    betas[step - 1],
+                    betas[step],
+                    step == k,
+                    eps[step],
+                    opts,
+                );
+            }
+            if let Some(pr) = progress {
+                pr(1);
+            }
+            (p.lw, p.accept, p.evals)
+        })
+        .collect()
+}
+
+fn finish(
+    out: Vec<(f64, f64, u64)>,
+    betas: Vec<f64>,
+    step_sizes: Vec<f64>,
+    opts: &ContinuousAisOptions,
+    pilot_evals: u64,
+    reverse: bool,
+    t0: Instant,
+) -> Result<ContinuousAisResult> {
+    let log_weights: Vec<f64> = out.iter().map(|o| o.0).collect();
+    if log_weights.iter().all(|l| *l == f64::NEG_INFINITY) {
+        return Err(Error::InvalidArgument(
+            "every AIS particle reached a point where the target's log density is not finite; \
+             check the energy, or move the base (base_mean, base_sd) onto its support"
+                .into(),
+        ));
+    }
+    let (lme, std_err, ess, log_weight_var, mean_log_weight) = weight_stats(&log_weights);
+    let k = betas.len() - 1;
+    let transitions = (opts.particles * (k.saturating_sub(1)) * opts.moves) as f64;
+    Ok(ContinuousAisResult {
+        log_z: if reverse { -lme } else { lme },
+        std_err,
+        ess,
+        log_weight_var,
+        mean_log_weight,
+        log_weights,
+        betas,
+        step_sizes,
+        acceptance_rate: if transitions > 0.0 {
+            out.iter().map(|o| o.1).sum::<f64>() / transitions
+        } else {
+            0.0
+        },
+        reverse,
+        evals: out.iter().map(|o| o.2).sum::<u64>() + pilot_evals,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Forward AIS estimate of `ln Z` of `target` (see the module docs). `progress` is called with
+/// 1 as each particle finishes.
+///
+/// Errors: zero particles or steps, an adaptive schedule, a base of the wrong dimension or with
+/// `base_sd <= 0`, a bad step size or target acceptance, every particle dying (log density not
+/// finite).
+///
+/// ```
+/// use pgmkit::continuous::{continuous_ais, ContinuousAisOptions, FnEnergy};
+/// // p~(x) = exp(-|x|^2 / 2) in 3 dimensions: ln Z = 1.5 ln(2π)
+/// let e = FnEnergy::new(3, |x: &[f64]| -0.5 * x.iter().map(|v| v * v).sum::<f64>(),
+///     |x: &[f64], g: &mut [f64]| {
+///         for (g, v) in g.iter_mut().zip(x) { *g = -v; }
+///         -0.5 * x.iter().map(|v| v * v).sum::<f64>()
+///     }).unwrap();
+/// let opts = ContinuousAisOptions { particles: 32, steps: 20, base_sd: 2.0, ..Default::default() };
+/// let r = continuous_ais(&e, &opts, None).unwrap();
+/// assert!((r.log_z - 1.5 * (2.0 * std::f64::consts::PI).ln()).abs() < 5.0 * r.std_err + 0.05);
+/// ```
+pub fn continuous_ais<E: Energy + ?Sized>(
+    target: &E,
+    opts: &ContinuousAisOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<ContinuousAisResult> {
+    let t0 = Instant::now();
+    let s = setup(target, opts)?;
+    let (betas, eps, pilot_evals) = pilot(target, &s, opts);
+    let base = &s.base;
+    let out = run_particles(
+        target,
+        base,
+        &betas,
+        &eps,
+        opts,
+        0,
+        |rng| base.sample(rng),
+        progress,
+    );
+    finish(out, betas, eps, opts, pilot_evals, false, t0)
+}
+
+/// Reverse AIS: each particle starts from an exact draw `exact(rng)` of the normalised target
+/// and walks the path from beta = 1 to 0; `log_z` is minus the log-mean-exp of the reverse
+/// weights, a stochastic upper bound on `ln Z` (see the module docs). The step sizes come from
+/// the same forward pilot as [`continuous_ais`].
+///
+/// Errors: as [`continuous_ais`], and an exact draw of the wrong length.
+pub fn continuous_reverse_ais<E, S>(
+    target: &E,
+    exact: S,
+    opts: &ContinuousAisOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<ContinuousAisResult>
+where
+    E: Energy + ?Sized,
+    S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
+{
+    let t0 = Instant::now();
+    let s = setup(target, opts)?;
+    let n = target.dim();
+    {
+        let mut r = chain_rng(opts.seed, REVERSE_STREAM.wrapping_sub(1));
+        let x = exact(&mut r);
+        if x.len() != n {
+            return Err(Error::DimensionMismatch {
+                what: "exact draw for reverse AIS".into(),
+                expected: n,
+                found: x.len(),
+            });
+        }
+    }
+    let (betas, eps, pilot_evals) = pilot(target, &s, opts);
+    let rb: Vec<f64> = betas.iter().rev().copied().collect();
+    let reps: Vec<f64> = eps.iter().rev().copied().collect();
+    let out = run_particles(
+        target,
+        &s.base,
+        &rb,
+        &reps,
+        opts,
+        REVERSE_STREAM,
+        exact,
+        progress,
+    );
+    finish(out, betas, eps, opts, pilot_evals, true, t0)
+}

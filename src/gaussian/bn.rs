@@ -1,0 +1,573 @@
+//! Linear-Gaussian Bayesian networks.
+//!
+//! Every variable `i` has the CPD `X_i = b0_i + sum_k b_ik X_parent_k + e_i`,
+//! `e_i ~ N(0, v_i)`, `v_i > 0`. With `B` the matrix of coefficients (`B[i][k] = b_ik`) and
+//! `D = diag(v)`, the joint is `N(mu, (I-B)^-1 D (I-B)^-T)` and its precision is
+//! `(I-B)^T D^-1 (I-B)`, as sparse as the moral graph.
+
+use std::collections::HashMap;
+
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+
+use super::mvn::{Conditional, MvNormal};
+use super::{GaussianSummary, Gmrf, SparseSym, LN_2PI};
+use crate::error::{Error, Result};
+use crate::rng::chain_rng;
+
+/// Rows per RNG stream in [`GaussianBn::sample_n`].
+pub const SAMPLE_BLOCK: usize = 1024;
+
+/// One linear-Gaussian CPD: `X = intercept + sum_k coefficients[k] * X_parents[k] + N(0, variance)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearGaussianCpd {
+    /// Parent variable indices (in the order of `coefficients`).
+    pub parents: Vec<usize>,
+    /// `b0`.
+    pub intercept: f64,
+    /// `b_k`, one per parent.
+    pub coefficients: Vec<f64>,
+    /// Residual variance `v > 0`.
+    pub variance: f64,
+}
+
+impl LinearGaussianCpd {
+    /// The conditional mean given the full state `x` (indexed by variable).
+    #[inline]
+    pub fn mean_given(&self, x: &[f64]) -> f64 {
+        self.intercept
+            + self
+                .parents
+                .iter()
+                .zip(&self.coefficients)
+                .map(|(&p, &b)| b * x[p])
+                .sum::<f64>()
+    }
+}
+
+/// A linear-Gaussian Bayesian network (see the module docs). Built with [`GaussianBnBuilder`]
+/// or read with [`super::io::read_gbn`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianBn {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    cpds: Vec<LinearGaussianCpd>,
+    topo: Vec<usize>,
+}
+
+/// Builds a [`GaussianBn`], validating as it goes.
+#[derive(Debug, Clone, Default)]
+pub struct GaussianBnBuilder {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    cpds: Vec<Option<LinearGaussianCpd>>,
+}
+
+impl GaussianBnBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a variable; returns its index. Errors: an empty or duplicate name.
+    pub fn add_variable(&mut self, name: impl Into<String>) -> Result<usize> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(Error::InvalidModel("a variable name is empty".into()));
+        }
+        if self.index.contains_key(&name) {
+            return Err(Error::InvalidModel(format!("duplicate variable '{name}'")));
+        }
+        let i = self.names.len();
+        self.index.insert(name.clone(), i);
+        self.names.push(name);
+        self.cpds.push(None);
+        Ok(i)
+    }
+
+    /// Index of a variable added before.
+    pub fn var(&self, name: &str) -> Result<usize> {
+        self.index
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::UnknownVariable(name.to_string()))
+    }
+
+    /// Set the CPD of `var`: `X_var = intercept + sum_k coefficients[k] X_parents[k] + N(0, variance)`.
+    ///
+    /// Errors: unknown variable or parent ([`Error::UnknownVariable`]), a variable its own
+    /// parent ([`Error::Cycle`]), a repeated parent, `coefficients.len() != parents.len()`
+    /// ([`Error::DimensionMismatch`]), a non-finite intercept or coefficient
+    /// ([`Error::InvalidNumber`]), `variance` not positive and finite
+    /// ([`Error::NonPositiveVariance`]).
+    pub fn set_cpd(
+        &mut self,
+        var: usize,
+        parents: &[usize],
+        intercept: f64,
+        coefficients: &[f64],
+        variance: f64,
+    ) -> Result<()> {
+        let n = self.names.len();
+        if var >= n {
+            return Err(Error::UnknownVariable(format!("#{var}")));
+        }
+        let name = &self.names[var];
+        let mut seen = std::collections::HashSet::new();
+        for &p in parents {
+            if p >= n {
+                return Err(Error::UnknownVariable(format!("#{p} (parent of '{name}')")));
+            }
+            if p == var {
+                return Err(Error::Cycle(vec![name.clone(), name.clone()]));
+            }
+            if !seen.insert(p) {
+                return Err(Error::InvalidModel(format!(
+                    "'{}' is listed twice as a parent of '{name}'",
+                    self.names[p]
+                )));
+            }
+        }
+        if coefficients.len() != parents.len() {
+            return Err(Error::DimensionMismatch {
+                what: format!("coefficients of '{name}' (one per parent)"),
+                expected: parents.len(),
+                found: coefficients.len(),
+            });
+        }
+        if let Some(v) = std::iter::once(&intercept)
+            .chain(coefficients)
+            .find(|v| !v.is_finite())
+        {
+            return Err(Error::InvalidNumber {
+                what: format!("CPD of '{name}'"),
+                value: *v,
+            });
+        }
+        if !(variance > 0.0 && variance.is_finite()) {
+            return Err(Error::NonPositiveVariance {
+                var: name.clone(),
+                value: variance,
+            });
+        }
+        self.cpds[var] = Some(LinearGaussianCpd {
+            parents: parents.to_vec(),
+            intercept,
+            coefficients: coefficients.to_vec(),
+            variance,
+        });
+        Ok(())
+    }
+
+    /// Finish. Errors: a variable without a CPD ([`Error::InvalidModel`]), a directed cycle
+    /// ([`Error::Cycle`], listing it).
+    pub fn build(self) -> Result<GaussianBn> {
+        let mut cpds = Vec::with_capacity(self.cpds.len());
+        for (i, c) in self.cpds.into_iter().enumerate() {
+            cpds.push(c.ok_or_else(|| {
+                Error::InvalidModel(format!("variable '{}' has no CPD", self.names[i]))
+            })?);
+        }
+        let topo = topological_order(&self.names, &cpds)?;
+        Ok(GaussianBn {
+            names: self.names,
+            index: self.index,
+            cpds,
+            topo,
+        })
+    }
+}
+
+/// Kahn's algorithm; on a cycle, find one by walking parents inside the unsorted remainder.
+fn topological_order(names: &[String], cpds: &[LinearGaussianCpd]) -> Result<Vec<usize>> {
+    let n = cpds.len();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indeg = vec![0usize; n];
+    for (i, c) in cpds.iter().enumerate() {
+        indeg[i] = c.parents.len();
+        for &p in &c.parents {
+            children[p].push(i);
+        }
+    }
+    let mut order: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut head = 0;
+    while head < order.len() {
+        let v = order[head];
+        head += 1;
+        for &c in &children[v] {
+            indeg[c] -= 1;
+            if indeg[c] == 0 {
+                order.push(c);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // every remaining node has a remaining parent: walk parents until a node repeats
+    let start = (0..n).find(|&i| indeg[i] > 0).expect("a node is left");
+    let mut pos = vec![usize::MAX; n];
+    let mut path = Vec::new();
+    let mut v = start;
+    while pos[v] == usize::MAX {
+        pos[v] = path.len();
+        path.push(v);
+        v = *cpds[v]
+            .parents
+            .iter()
+            .find(|&&p| indeg[p] > 0)
+            .expect("a remaining node has a remaining parent");
+    }
+    // path[pos[v]..] walks child -> parent; list it parent -> child
+    let mut cyc: Vec<String> = path[pos[v]..]
+        .iter()
+        .rev()
+        .map(|&i| names[i].clone())
+        .collect();
+    cyc.push(names[path[path.len() - 1]].clone());
+    Err(Error::Cycle(cyc))
+}
+
+impl GaussianBn {
+    /// Number of variables.
+    pub fn num_vars(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Variable names, by index.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Index of the variable `name`.
+    pub fn var(&self, name: &str) -> Result<usize> {
+        self.index
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::UnknownVariable(name.to_string()))
+    }
+
+    /// The CPD of variable `i`.
+    pub fn cpd(&self, i: usize) -> &LinearGaussianCpd {
+        &self.cpds[i]
+    }
+
+    /// All CPDs, by variable.
+    pub fn cpds(&self) -> &[LinearGaussianCpd] {
+        &self.cpds
+    }
+
+    /// A topological order (parents before children).
+    pub fn topological_order(&self) -> &[usize] {
+        &self.topo
+    }
+
+    /// Number of arcs.
+    pub fn num_arcs(&self) -> usize {
+        self.cpds.iter().map(|c| c.parents.len()).sum()
+    }
+
+    /// Evidence from `(name, value)` pairs. Errors: unknown names, a variable given twice,
+    /// non-finite values.
+    pub fn evidence(&self, pairs: &[(&str, f64)]) -> Result<Vec<(usize, f64)>> {
+        let mut out = Vec::with_capacity(pairs.len());
+        for &(name, v) in pairs {
+            let i = self.var(name)?;
+            if out.iter().any(|&(j, _)| j == i) {
+                return Err(Error::ConflictingEvidence(name.to_string()));
+            }
+            if !v.is_finite() {
+                return Err(Error::InvalidNumber {
+                    what: format!("evidence for '{name}'"),
+                    value: v,
+                });
+            }
+            out.push((i, v));
+        }
+        Ok(out)
+    }
+
+    /// The coefficient matrix `B` (`B[(i, k)]` = coefficient of parent `k` in the CPD of `i`).
+    pub fn weight_matrix(&self) -> DMatrix<f64> {
+        let n = self.num_vars();
+        let mut b = DMatrix::zeros(n, n);
+        for (i, c) in self.cpds.iter().enumerate() {
+            for (&p, &w) in c.parents.iter().zip(&c.coefficients) {
+                b[(i, p)] = w;
+            }
+        }
+        b
+    }
+
+    /// Residual variances `v_i`.
+    pub fn residual_variances(&self) -> Vec<f64> {
+        self.cpds.iter().map(|c| c.variance).collect()
+    }
+
+    /// Marginal means by topological recursion, `O(arcs)`.
+    pub fn mean(&self) -> DVector<f64> {
+        let mut mu = DVector::zeros(self.num_vars());
+        for &i in &self.topo {
+            mu[i] = self.cpds[i].mean_given(mu.as_slice());
+        }
+        mu
+    }
+
+    /// Joint covariance by topological recursion: for `j` before `i`,
+    /// `Σ_ij = sum_k b_ik Σ_kj`, and `Σ_ii = v_i + sum_k b_ik Σ_ki`. `O(n^2 * mean parents)`.
+    pub fn covariance(&self) -> DMatrix<f64> {
+        let n = self.num_vars();
+        let mut s = DMatrix::<f64>::zeros(n, n);
+        for (t, &i) in self.topo.iter().enumerate() {
+            let c = &self.cpds[i];
+            for &j in &self.topo[..t] {
+                let v: f64 = c
+                    .parents
+                    .iter()
+                    .zip(&c.coefficients)
+                    .map(|(&k, &b)| b * s[(k, j)])
+                    .sum();
+                s[(i, j)] = v;
+                s[(j, i)] = v;
+            }
+            let v: f64 = c
+                .parents
+                .iter()
+                .zip(&c.coefficients)
+                .map(|(&k, &b)| b * s[(k, i)])
+                .sum();
+            s[(i, i)] = c.variance + v;
+        }
+        s
+    }
+
+    /// The joint multivariate normal. Errors only if rounding makes the covariance numerically
+    /// indefinite ([`Error::NotPositiveDefinite`]).
+    pub fn joint(&self) -> Result<MvNormal> {
+        MvNormal::new(self.mean(), self.covariance())
+    }
+
+    /// Information form: the sparse precision `(I-B)^T D^-1 (I-B)` and `h = (I-B)^T D^-1 b0`,
+    /// as triplets (each node adds `a a^T / v_i` with `a = e_i - sum_k b_ik e_k`). `O(sum of
+    /// squared family sizes)`.
+    pub fn precision_sparse(&self) -> (SparseSym, Vec<f64>) {
+        let n = self.num_vars();
+        let mut trip = Vec::new();
+        let mut h = vec![0.0; n];
+        for (i, c) in self.cpds.iter().enumerate() {
+            let fam: Vec<(usize, f64)> = std::iter::once((i, 1.0))
+                .chain(
+                    c.parents
+                        .iter()
+                        .zip(&c.coefficients)
+                        .map(|(&p, &b)| (p, -b)),
+                )
+                .collect();
+            let iv = 1.0 / c.variance;
+            for (x, &(p, a)) in fam.iter().enumerate() {
+                h[p] += a * c.intercept * iv;
+                for &(q, b) in &fam[..=x] {
+                    trip.push((p, q, a * b * iv));
+                }
+            }
+        }
+        (
+            SparseSym::from_triplets(n, &trip).expect("indices are in range"),
+            h,
+        )
+    }
+
+    /// The dense precision `(I-B)^T D^-1 (I-B)`.
+    pub fn precision(&self) -> DMatrix<f64> {
+        self.precision_sparse().0.to_dense()
+    }
+
+    /// The network as a [`Gmrf`] in information form (sparse precision). Its `ln Z` is
+    /// `1/2 sum_i (b0_i^2 / v_i + ln(2π v_i))`, the constant that makes the product of CPDs
+    /// normalised.
+    pub fn to_gmrf(&self) -> Result<Gmrf> {
+        let (lam, h) = self.precision_sparse();
+        Gmrf::sparse(lam, h)
+    }
+
+    /// `ln p(x)` of a full assignment (sum of the CPD log densities), `O(n + arcs)`. Errors: `x`
+    /// of the wrong length.
+    pub fn log_density(&self, x: &[f64]) -> Result<f64> {
+        if x.len() != self.num_vars() {
+            return Err(Error::DimensionMismatch {
+                what: "point for the log density".into(),
+                expected: self.num_vars(),
+                found: x.len(),
+            });
+        }
+        Ok(self
+            .cpds
+            .iter()
+            .zip(x)
+            .map(|(c, &xi)| {
+                let r = xi - c.mean_given(x);
+                -0.5 * (LN_2PI + c.variance.ln() + r * r / c.variance)
+            })
+            .sum())
+    }
+
+    /// One ancestral draw (variables in index order). `O(n + arcs)`.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+        let mut x = vec![0.0; self.num_vars()];
+        self.sample_into(rng, &mut x);
+        x
+    }
+
+    fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, x: &mut [f64]) {
+        for &i in &self.topo {
+            let c = &self.cpds[i];
+            let z: f64 = rng.sample(StandardNormal);
+            x[i] = c.mean_given(x) + c.variance.sqrt() * z;
+        }
+    }
+
+    /// `rows` ancestral draws as a `rows x n` matrix, in parallel: rows are cut into blocks of
+    /// [`SAMPLE_BLOCK`] and block `b` draws from `chain_rng(seed, b)`, so the result does not
+    /// depend on the number of threads.
+    pub fn sample_n(&self, rows: usize, seed: u64) -> DMatrix<f64> {
+        let n = self.num_vars();
+        let mut data = vec![0.0; rows * n];
+        if n > 0 {
+            data.par_chunks_mut(SAMPLE_BLOCK * n)
+                .enumerate()
+                .for_each(|(b, chunk)| {
+                    let mut rng = chain_rng(seed, b as u64);
+                    for row in chunk.chunks_mut(n) {
+                        self.sample_into(&mut rng, row);
+                    }
+                });
+        }
+        DMatrix::from_row_slice(rows, n, &data)
+    }
+
+    /// Exact posterior of the unobserved variables given `evidence` (`(index, value)` pairs):
+    /// mean, covariance and `ln p(evidence)`. `O(n^3)` for the joint, then Schur complement.
+    /// For many rows with the same observed set, use `self.joint()?.conditioner(..)`.
+    pub fn condition(&self, evidence: &[(usize, f64)]) -> Result<Conditional> {
+        self.joint()?.condition(evidence)
+    }
+
+    /// `ln p(evidence)`: the log density of the evidence under its marginal.
+    pub fn log_evidence(&self, evidence: &[(usize, f64)]) -> Result<f64> {
+        self.joint()?.log_evidence(evidence)
+    }
+
+    /// Maximum-likelihood parameters for this network's structure from complete data: `data` has
+    /// one row per case and one column per variable (in index order); rows with a non-finite
+    /// entry (NaN marks a missing value) are skipped. For each variable, ordinary least squares
+    /// of the variable on an intercept and its parents (normal equations solved by Cholesky), and
+    /// the residual variance `RSS / n` (the ML estimate). `O(rows * sum (parents + 1)^2)`.
+    ///
+    /// Errors: a column count other than `num_vars` ([`Error::DimensionMismatch`]); fewer complete
+    /// rows than the largest family needs (`parents + 2`); collinear parents
+    /// ([`Error::NotPositiveDefinite`] on the Gram matrix); a residual variance of zero
+    /// ([`Error::NonPositiveVariance`]).
+    pub fn fit_ml(&self, data: &DMatrix<f64>) -> Result<GaussianBn> {
+        let n = self.num_vars();
+        if data.ncols() != n {
+            return Err(Error::DimensionMismatch {
+                what: "data columns (one per variable)".into(),
+                expected: n,
+                found: data.ncols(),
+            });
+        }
+        let rows: Vec<usize> = (0..data.nrows())
+            .filter(|&r| data.row(r).iter().all(|v| v.is_finite()))
+            .collect();
+        let need = self
+            .cpds
+            .iter()
+            .map(|c| c.parents.len() + 2)
+            .max()
+            .unwrap_or(1);
+        if rows.len() < need {
+            return Err(Error::InvalidArgument(format!(
+                "maximum likelihood needs at least {need} complete rows for this network, found {}",
+                rows.len()
+            )));
+        }
+        let m = rows.len() as f64;
+        let mut cpds = Vec::with_capacity(n);
+        for (i, c) in self.cpds.iter().enumerate() {
+            let k = c.parents.len() + 1;
+            // design columns: 1, parents
+            let mut gram = DMatrix::<f64>::zeros(k, k);
+            let mut xty = DVector::<f64>::zeros(k);
+            let mut yy = 0.0;
+            let mut z = vec![1.0; k];
+            for &r in &rows {
+                for (zj, &p) in z[1..].iter_mut().zip(&c.parents) {
+                    *zj = data[(r, p)];
+                }
+                let y = data[(r, i)];
+                for a in 0..k {
+                    xty[a] += z[a] * y;
+                    for b in 0..=a {
+                        gram[(a, b)] += z[a] * z[b];
+                    }
+                }
+                yy += y * y;
+            }
+            for a in 0..k {
+                for b in 0..a {
+                    gram[(b, a)] = gram[(a, b)];
+                }
+            }
+            let what = format!(
+                "Gram matrix of the regression of '{}' on its parents (collinear parents?)",
+                self.names[i]
+            );
+            let diag: Vec<f64> = gram.diagonal().iter().copied().collect();
+            let chol = super::cholesky(gram, &what)?;
+            // numerically collinear: a pivot tiny against its diagonal entry
+            for (j, (&l, &d)) in chol.l_dirty().diagonal().iter().zip(&diag).enumerate() {
+                if l * l <= 1e-12 * d {
+                    return Err(Error::NotPositiveDefinite {
+                        what,
+                        index: j,
+                        pivot: l * l,
+                    });
+                }
+            }
+            let beta = chol.solve(&xty);
+            // RSS = y'y - beta' X'y at the least-squares solution
+            let rss = (yy - beta.dot(&xty)).max(0.0);
+            let variance = rss / m;
+            if !(variance > 0.0 && variance.is_finite()) {
+                return Err(Error::NonPositiveVariance {
+                    var: self.names[i].clone(),
+                    value: variance,
+                });
+            }
+            cpds.push(LinearGaussianCpd {
+                parents: c.parents.clone(),
+                intercept: beta[0],
+                coefficients: beta.iter().skip(1).copied().collect(),
+                variance,
+            });
+        }
+        Ok(GaussianBn {
+            names: self.names.clone(),
+            index: self.index.clone(),
+            cpds,
+            topo: self.topo.clone(),
+        })
+    }
+
+    /// Means and variances of every variable.
+    pub fn summary(&self) -> GaussianSummary {
+        let cov = self.covariance();
+        GaussianSummary {
+            names: self.names.clone(),
+            means: self.mean().iter().copied().collect(),
+            variances: cov.diagonal().iter().copied().collect(),
+        }
+    }
+}
