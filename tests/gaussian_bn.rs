@@ -530,6 +530,18 @@ fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
     }
     let r = small.fit_ml(&d);
     assert!(matches!(r, Err(Error::NotPositiveDefinite { .. })), "{r:?}");
+    // from the exact moments, the parameters come back exactly
+    let back = bn
+        .fit_from_moments(bn.mean().as_slice(), &bn.covariance())
+        .unwrap();
+    for i in 0..bn.num_vars() {
+        let (a, b) = (bn.cpd(i), back.cpd(i));
+        assert!((a.intercept - b.intercept).abs() < 1e-8 * a.intercept.abs().max(1.0));
+        assert!((a.variance - b.variance).abs() < 1e-8 * a.variance);
+        for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
+            assert!((x - y).abs() < 1e-8 * x.abs().max(1.0));
+        }
+    }
 }
 
 #[test]
