@@ -17,7 +17,7 @@
 use nalgebra::DMatrix;
 use pgmkit::continuous::chains::{run_continuous_chains, ContinuousChainConfig, ContinuousSummary};
 use pgmkit::continuous::{
-    continuous_ais, continuous_reverse_ais, gradient_error, AisMove, ContinuousAisOptions,
+    continuous_ais, continuous_bdmc, gradient_error, AisMove, ContinuousAisOptions,
     ContinuousTransition, Energy, FnEnergy, Hmc, HmcOptions, Mala, MalaOptions, RandomWalk,
     RandomWalkOptions,
 };
@@ -295,7 +295,7 @@ fn ais_hmc_on_a_100_variable_gmrf() {
         seed: 1,
         ..Default::default()
     };
-    let r = continuous_ais(&e, &opts, None).unwrap();
+    let (r, rev) = continuous_bdmc(&e, |rng| g.sample(rng), &opts).unwrap();
     let d = r.log_z - exact;
     eprintln!(
         "AIS-HMC GMRF-100: log Z-hat {:.4} ± {:.4} (exact {exact:.4}, Δ {d:+.4}), ESS {:.1}, \
@@ -304,7 +304,6 @@ fn ais_hmc_on_a_100_variable_gmrf() {
     );
     assert!(d.abs() <= 0.05, "Δ = {d}");
     // reverse AIS from exact draws: the upper side
-    let rev = continuous_reverse_ais(&e, |rng| g.sample(rng), &opts, None).unwrap();
     let du = rev.log_z - exact;
     eprintln!(
         "reverse AIS GMRF-100: upper {:.4} ± {:.4} (Δ {du:+.4}), ESS {:.1}, {:.2} s",
