@@ -220,6 +220,16 @@ fn gibbs_means_within_mcse() {
         );
     }
     assert!(s.max_rhat.unwrap() < 1.01, "{:?}", s.max_rhat);
+
+    // dense storage: the same law (neighbours read from the dense precision)
+    let gd = Gmrf::dense(g.precision_dense(), g.h().to_vec()).unwrap();
+    let sd = run_continuous_chains(&GmrfGibbs::new(&gd), &cfg, None).unwrap();
+    for i in 0..n {
+        assert!(
+            (sd.mean[i] - g.mean()[i]).abs() <= z * sd.mcse[i].unwrap(),
+            "dense {i}"
+        );
+    }
 }
 
 #[test]
@@ -304,6 +314,11 @@ fn gaussian_model_summary() {
         assert!((s.variances[i] - cov[(i, i)]).abs() < 1e-12);
     }
     assert_eq!(m.sample_n(3, 1).shape(), (3, 12));
+    // the same law as an MvNormal: equal normalised densities
+    let mvn = g.to_mvn().unwrap();
+    let x: Vec<f64> = (0..12).map(|i| (i as f64 * 0.9).cos()).collect();
+    let (a, b) = (g.log_density(&x).unwrap(), mvn.log_density(&x).unwrap());
+    assert!((a - b).abs() < 1e-10 * a.abs());
 }
 
 #[test]
