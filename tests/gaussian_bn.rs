@@ -229,6 +229,18 @@ fn a_conditioner_is_reused_across_rows() {
         let reused = c.condition(&vals).unwrap();
         assert_eq!(direct, reused);
     }
+    // a subset of the posterior, in a given order
+    let x = bn.sample(&mut pgmkit::rng::chain_rng(1, 0));
+    let ev: Vec<(usize, f64)> = obs.iter().map(|&i| (i, x[i])).collect();
+    let post = joint.condition(&ev).unwrap();
+    let (m, c2) = post.subset(&[9, 2]).unwrap();
+    let (p9, p2) = (
+        post.free.iter().position(|&v| v == 9).unwrap(),
+        post.free.iter().position(|&v| v == 2).unwrap(),
+    );
+    assert_eq!((m[0], m[1]), (post.mean[p9], post.mean[p2]));
+    assert_eq!(c2[(0, 1)], post.cov[(p9, p2)]);
+    assert!(matches!(post.subset(&[5]), Err(Error::InvalidArgument(_))));
     // no evidence: the joint itself, ln p = 0
     let none = bn.condition(&[]).unwrap();
     assert_eq!(none.free.len(), bn.num_vars());
@@ -530,6 +542,18 @@ fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
     }
     let r = small.fit_ml(&d);
     assert!(matches!(r, Err(Error::NotPositiveDefinite { .. })), "{r:?}");
+    // from the exact moments, the parameters come back exactly
+    let back = bn
+        .fit_from_moments(bn.mean().as_slice(), &bn.covariance())
+        .unwrap();
+    for i in 0..bn.num_vars() {
+        let (a, b) = (bn.cpd(i), back.cpd(i));
+        assert!((a.intercept - b.intercept).abs() < 1e-8 * a.intercept.abs().max(1.0));
+        assert!((a.variance - b.variance).abs() < 1e-8 * a.variance);
+        for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
+            assert!((x - y).abs() < 1e-8 * x.abs().max(1.0));
+        }
+    }
 }
 
 #[test]

@@ -220,6 +220,16 @@ fn gibbs_means_within_mcse() {
         );
     }
     assert!(s.max_rhat.unwrap() < 1.01, "{:?}", s.max_rhat);
+
+    // dense storage: the same law (neighbours read from the dense precision)
+    let gd = Gmrf::dense(g.precision_dense(), g.h().to_vec()).unwrap();
+    let sd = run_continuous_chains(&GmrfGibbs::new(&gd), &cfg, None).unwrap();
+    for i in 0..n {
+        assert!(
+            (sd.mean[i] - g.mean()[i]).abs() <= z * sd.mcse[i].unwrap(),
+            "dense {i}"
+        );
+    }
 }
 
 #[test]
@@ -304,4 +314,71 @@ fn gaussian_model_summary() {
         assert!((s.variances[i] - cov[(i, i)]).abs() < 1e-12);
     }
     assert_eq!(m.sample_n(3, 1).shape(), (3, 12));
+    // the same law as an MvNormal: equal normalised densities
+    let mvn = g.to_mvn().unwrap();
+    let x: Vec<f64> = (0..12).map(|i| (i as f64 * 0.9).cos()).collect();
+    let (a, b) = (g.log_density(&x).unwrap(), mvn.log_density(&x).unwrap());
+    assert!((a - b).abs() < 1e-10 * a.abs());
+}
+
+#[test]
+fn gaussian_bp_means_and_walk_summability() {
+    use pgmkit::gaussian::gabp::{gaussian_bp, GaussianBpOptions};
+    // walk-summable lattice: rho(|R|) = 4 cos(π/21) / 4.2
+    let lam = SparseSym::lattice(20, 20, Boundary::Free, 4.2, 1.0).unwrap();
+    let h: Vec<f64> = (0..400)
+        .map(|i| ((i * 13) % 7) as f64 / 7.0 - 0.4)
+        .collect();
+    let bp = gaussian_bp(&lam, &h, &GaussianBpOptions::default()).unwrap();
+    let rho = 4.0 * (PI / 21.0).cos() / 4.2;
+    assert!(
+        (bp.spectral_radius - rho).abs() < 1e-6,
+        "{} vs {rho}",
+        bp.spectral_radius
+    );
+    assert!(bp.walk_summable && bp.convergence.converged());
+    let g = Gmrf::sparse(lam, h).unwrap();
+    let var = g.variances();
+    for i in 0..400 {
+        assert!((bp.means[i] - g.mean()[i]).abs() < 1e-9, "{i}");
+        // loopy BP variances are too small but positive
+        assert!(bp.variances[i] > 0.0 && bp.variances[i] <= var[i] * (1.0 + 1e-9));
+    }
+    // a chain is a tree: BP variances are exact
+    let chain = SparseSym::lattice(1, 30, Boundary::Free, 2.5, 1.0).unwrap();
+    let bp = gaussian_bp(&chain, &[0.3; 30], &GaussianBpOptions::default()).unwrap();
+    let g = Gmrf::sparse(chain, vec![0.3; 30]).unwrap();
+    let var = g.variances();
+    for i in 0..30 {
+        assert!((bp.variances[i] - var[i]).abs() < 1e-10 * var[i]);
+    }
+    // positive definite but not walk-summable: I + 0.3 S, S a signed complete graph on 5 nodes
+    let mut t = Vec::new();
+    for i in 0..5 {
+        t.push((i, i, 1.0));
+        for j in 0..i {
+            let s = if (i * 3 + j) % 4 == 0 { -0.3 } else { 0.3 };
+            t.push((i, j, s));
+        }
+    }
+    let a = SparseSym::from_triplets(5, &t).unwrap();
+    let min_eig = a.to_dense().symmetric_eigen().eigenvalues.min();
+    assert!(min_eig > 0.0, "{min_eig}");
+    let (rho, _) = pgmkit::gaussian::gabp::walk_summability(&a);
+    assert!(rho > 1.0, "{rho}");
+    let opts = GaussianBpOptions {
+        stop: pgmkit::infer::variational::StopRule {
+            max_iters: 200,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match gaussian_bp(&a, &[1.0; 5], &opts) {
+        Ok(r) => assert!(!r.walk_summable),
+        Err(e) => assert!(matches!(e, Error::InvalidArgument(_)), "{e}"),
+    }
+    assert!(matches!(
+        gaussian_bp(&a, &[1.0; 4], &opts),
+        Err(Error::DimensionMismatch { .. })
+    ));
 }

@@ -603,3 +603,21 @@ where
     );
     finish(out, betas, eps, opts, pilot_evals, true, t0)
 }
+
+/// The bidirectional Monte Carlo sandwich for a continuous target with exact samples: forward
+/// AIS (a stochastic lower bound on `ln Z`) and reverse AIS (a stochastic upper bound), with the
+/// same options (the reverse particles use their own streams). Returns `(forward, reverse)`;
+/// the gap `reverse.log_z - forward.log_z` bounds the error of either in expectation.
+pub fn continuous_bdmc<E, S>(
+    target: &E,
+    exact: S,
+    opts: &ContinuousAisOptions,
+) -> Result<(ContinuousAisResult, ContinuousAisResult)>
+where
+    E: Energy + ?Sized,
+    S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
+{
+    let forward = continuous_ais(target, opts, None)?;
+    let reverse = continuous_reverse_ais(target, exact, opts, None)?;
+    Ok((forward, reverse))
+}

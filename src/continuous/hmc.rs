@@ -34,6 +34,16 @@ pub struct HmcOptions {
     /// Relative jitter of the step size per transition, in [0, 1) (default 0.1): avoids
     /// periodic trajectories.
     pub jitter: f64,
+    /// Estimate a diagonal inverse mass during warm-up (default true, with `adapt`), as Stan
+    /// does: warm-up transitions `mass_window.0 .. mass_window.1` are cut into windows doubling
+    /// from 25 (75..100, 100..150, 150..250, 250..450 by default; a last window shorter than
+    /// twice the one before is merged into it); at the end of each window the variances of its
+    /// draws (regularised towards 1e-3) become the inverse mass and the step size is searched
+    /// and dual-averaged afresh. A window that the warm-up does not complete is ignored, so a
+    /// warm-up of at least `mass_window.1 + 50` transitions (500 by default) is best.
+    pub adapt_mass: bool,
+    /// Warm-up transitions used for the mass (default 75 .. 450).
+    pub mass_window: (usize, usize),
 }
 
 impl Default for HmcOptions {
@@ -45,6 +55,8 @@ impl Default for HmcOptions {
             target_accept: 0.8,
             inv_mass: None,
             jitter: 0.1,
+            adapt_mass: true,
+            mass_window: (75, 450),
         }
     }
 }
@@ -60,6 +72,10 @@ pub struct Hmc<E> {
 #[derive(Debug, Clone)]
 pub struct HmcChain {
     eps: f64,
+    inv_mass: Option<Vec<f64>>,
+    adapt_steps: usize,
+    /// Welford sums over the mass window: count, means, M2.
+    welford: (f64, Vec<f64>, Vec<f64>),
     da: DualAveraging,
     searched: bool,
     cache: PointCache,
@@ -85,6 +101,12 @@ impl<E: Energy> Hmc<E> {
             return Err(Error::InvalidArgument(
                 "HMC needs at least one leapfrog step".into(),
             ));
+        }
+        if opts.mass_window.0 >= opts.mass_window.1 {
+            return Err(Error::InvalidArgument(format!(
+                "the mass window must be a non-empty range (got {:?})",
+                opts.mass_window
+            )));
         }
         if !(0.0..1.0).contains(&opts.jitter) {
             return Err(Error::InvalidArgument(format!(
@@ -206,7 +228,7 @@ impl<E: Energy> Hmc<E> {
                 &mut g,
                 eps,
                 1,
-                self.opts.inv_mass.as_deref(),
+                cs.inv_mass.as_deref(),
                 &mut cs.scratch,
                 rng,
             );
@@ -233,6 +255,65 @@ impl<E: Energy> Hmc<E> {
     }
 }
 
+impl<E: Energy> Hmc<E> {
+    /// Mass adaptation after one warm-up transition: accumulate the window's draws; at its end,
+    /// set the inverse mass to their regularised variances and restart the step-size tuning.
+    fn adapt_mass<R: Rng + ?Sized>(&self, x: &[f64], cs: &mut HmcChain, rng: &mut R) -> u64 {
+        let (start, end) = self.opts.mass_window;
+        let t = cs.adapt_steps;
+        cs.adapt_steps += 1;
+        if t < start || t >= end {
+            return 0;
+        }
+        // the window holding t: sizes 25, 50, 100, ... from `start`, the last one merged
+        let mut w0 = start;
+        let mut size = 25usize;
+        let w_end = loop {
+            let mut e = (w0 + size).min(end);
+            if end - e < 2 * size {
+                e = end;
+            }
+            if t < e {
+                break e;
+            }
+            w0 = e;
+            size *= 2;
+        };
+        let (n, mean, m2) = &mut cs.welford;
+        if mean.is_empty() {
+            mean.resize(x.len(), 0.0);
+            m2.resize(x.len(), 0.0);
+        }
+        *n += 1.0;
+        for ((m, q), &v) in mean.iter_mut().zip(m2.iter_mut()).zip(x) {
+            let d = v - *m;
+            *m += d / *n;
+            *q += d * (v - *m);
+        }
+        if t + 1 < w_end {
+            return 0;
+        }
+        let n = *n;
+        let var: Vec<f64> = m2
+            .iter()
+            .map(|q| {
+                let v = q / (n - 1.0).max(1.0);
+                (n / (n + 5.0)) * v + 1e-3 * (5.0 / (n + 5.0))
+            })
+            .collect();
+        if var.iter().all(|v| v.is_finite() && *v > 0.0) {
+            cs.inv_mass = Some(var);
+        }
+        cs.welford = (0.0, Vec::new(), Vec::new());
+        self.find_step_size(x, cs, rng)
+    }
+
+    /// The inverse mass diagonal a chain uses (`None` = identity).
+    pub fn inv_mass<'a>(&self, cs: &'a HmcChain) -> Option<&'a [f64]> {
+        cs.inv_mass.as_deref()
+    }
+}
+
 impl<E: Energy> ContinuousTransition for Hmc<E> {
     type ChainState = HmcChain;
 
@@ -247,6 +328,9 @@ impl<E: Energy> ContinuousTransition for Hmc<E> {
     fn init_chain(&self) -> HmcChain {
         HmcChain {
             eps: self.opts.step_size,
+            inv_mass: self.opts.inv_mass.clone(),
+            adapt_steps: 0,
+            welford: (0.0, Vec::new(), Vec::new()),
             da: DualAveraging::new(self.opts.step_size, self.opts.target_accept),
             searched: false,
             cache: PointCache::default(),
@@ -281,7 +365,7 @@ impl<E: Energy> ContinuousTransition for Hmc<E> {
             &mut grad,
             eps,
             self.opts.leapfrog_steps,
-            self.opts.inv_mass.as_deref(),
+            cs.inv_mass.as_deref(),
             &mut cs.scratch,
             rng,
         );
@@ -289,6 +373,9 @@ impl<E: Energy> ContinuousTransition for Hmc<E> {
         st.evals += evals;
         if adapt {
             cs.eps = cs.da.update(st.accept_prob);
+            if self.opts.adapt_mass {
+                st.evals += self.adapt_mass(x, cs, rng);
+            }
         }
         st
     }

@@ -35,7 +35,8 @@ pub mod mala;
 pub mod rwm;
 
 pub use ais::{
-    continuous_ais, continuous_reverse_ais, AisMove, ContinuousAisOptions, ContinuousAisResult,
+    continuous_ais, continuous_bdmc, continuous_reverse_ais, AisMove, ContinuousAisOptions,
+    ContinuousAisResult,
 };
 pub use hmc::{Hmc, HmcOptions};
 pub use mala::{Mala, MalaOptions};

@@ -461,14 +461,13 @@ impl GaussianBn {
 
     /// Maximum-likelihood parameters for this network's structure from complete data: `data` has
     /// one row per case and one column per variable (in index order); rows with a non-finite
-    /// entry (NaN marks a missing value) are skipped. For each variable, ordinary least squares
-    /// of the variable on an intercept and its parents (normal equations solved by Cholesky), and
-    /// the residual variance `RSS / n` (the ML estimate). `O(rows * sum (parents + 1)^2)`.
+    /// entry (NaN marks a missing value) are skipped. The sample mean and the ML covariance
+    /// (`1/n`) of the complete rows go to [`GaussianBn::fit_from_moments`], which is ordinary
+    /// least squares of each variable on an intercept and its parents. `O(rows * n^2)`.
     ///
     /// Errors: a column count other than `num_vars` ([`Error::DimensionMismatch`]); fewer complete
-    /// rows than the largest family needs (`parents + 2`); collinear parents
-    /// ([`Error::NotPositiveDefinite`] on the Gram matrix); a residual variance of zero
-    /// ([`Error::NonPositiveVariance`]).
+    /// rows than the largest family needs (`parents + 2`); and those of
+    /// [`GaussianBn::fit_from_moments`].
     pub fn fit_ml(&self, data: &DMatrix<f64>) -> Result<GaussianBn> {
         let n = self.num_vars();
         if data.ncols() != n {
@@ -494,52 +493,79 @@ impl GaussianBn {
             )));
         }
         let m = rows.len() as f64;
+        let mut mean = vec![0.0; n];
+        for &r in &rows {
+            for (a, v) in mean.iter_mut().zip(data.row(r).iter()) {
+                *a += v;
+            }
+        }
+        mean.iter_mut().for_each(|a| *a /= m);
+        let mut centred = DMatrix::<f64>::zeros(rows.len(), n);
+        for (k, &r) in rows.iter().enumerate() {
+            for c in 0..n {
+                centred[(k, c)] = data[(r, c)] - mean[c];
+            }
+        }
+        let cov = centred.tr_mul(&centred) / m;
+        self.fit_from_moments(&mean, &cov)
+    }
+
+    /// CPD parameters for this structure from the first two moments of the variables (the M-step
+    /// of EM, where they are the expected moments of the completed data): for each variable with
+    /// parents `P`, `b = Σ_PP^-1 Σ_Pi`, `b0 = mean_i - b·mean_P`, `v = Σ_ii - Σ_iP b`.
+    /// `O(sum |P|^3)`.
+    ///
+    /// Errors: `mean` or `cov` of another size ([`Error::DimensionMismatch`]); non-finite
+    /// entries; collinear parents (`Σ_PP` numerically singular: [`Error::NotPositiveDefinite`]);
+    /// a residual variance that is not positive ([`Error::NonPositiveVariance`]).
+    pub fn fit_from_moments(&self, mean: &[f64], cov: &DMatrix<f64>) -> Result<GaussianBn> {
+        let n = self.num_vars();
+        if mean.len() != n {
+            return Err(Error::DimensionMismatch {
+                what: "mean vector".into(),
+                expected: n,
+                found: mean.len(),
+            });
+        }
+        super::check_symmetric(cov, n, "covariance matrix")?;
+        if let Some(v) = mean.iter().find(|v| !v.is_finite()) {
+            return Err(Error::InvalidNumber {
+                what: "mean vector".into(),
+                value: *v,
+            });
+        }
         let mut cpds = Vec::with_capacity(n);
         for (i, c) in self.cpds.iter().enumerate() {
-            let k = c.parents.len() + 1;
-            // design columns: 1, parents
-            let mut gram = DMatrix::<f64>::zeros(k, k);
-            let mut xty = DVector::<f64>::zeros(k);
-            let mut yy = 0.0;
-            let mut z = vec![1.0; k];
-            for &r in &rows {
-                for (zj, &p) in z[1..].iter_mut().zip(&c.parents) {
-                    *zj = data[(r, p)];
-                }
-                let y = data[(r, i)];
-                for a in 0..k {
-                    xty[a] += z[a] * y;
-                    for b in 0..=a {
-                        gram[(a, b)] += z[a] * z[b];
+            let p = &c.parents;
+            let (b0, coefficients, variance) = if p.is_empty() {
+                (mean[i], Vec::new(), cov[(i, i)])
+            } else {
+                let s_pp = DMatrix::from_fn(p.len(), p.len(), |a, b| cov[(p[a], p[b])]);
+                let s_pi = DVector::from_iterator(p.len(), p.iter().map(|&a| cov[(a, i)]));
+                let what = format!(
+                    "covariance of the parents of '{}' (collinear parents?)",
+                    self.names[i]
+                );
+                let diag: Vec<f64> = s_pp.diagonal().iter().copied().collect();
+                let chol = super::cholesky(s_pp, &what)?;
+                // numerically collinear: a pivot tiny against its diagonal entry
+                for (j, (&l, &d)) in chol.l_dirty().diagonal().iter().zip(&diag).enumerate() {
+                    if l * l <= 1e-12 * d {
+                        return Err(Error::NotPositiveDefinite {
+                            what,
+                            index: p[j],
+                            pivot: l * l,
+                        });
                     }
                 }
-                yy += y * y;
-            }
-            for a in 0..k {
-                for b in 0..a {
-                    gram[(b, a)] = gram[(a, b)];
-                }
-            }
-            let what = format!(
-                "Gram matrix of the regression of '{}' on its parents (collinear parents?)",
-                self.names[i]
-            );
-            let diag: Vec<f64> = gram.diagonal().iter().copied().collect();
-            let chol = super::cholesky(gram, &what)?;
-            // numerically collinear: a pivot tiny against its diagonal entry
-            for (j, (&l, &d)) in chol.l_dirty().diagonal().iter().zip(&diag).enumerate() {
-                if l * l <= 1e-12 * d {
-                    return Err(Error::NotPositiveDefinite {
-                        what,
-                        index: j,
-                        pivot: l * l,
-                    });
-                }
-            }
-            let beta = chol.solve(&xty);
-            // RSS = y'y - beta' X'y at the least-squares solution
-            let rss = (yy - beta.dot(&xty)).max(0.0);
-            let variance = rss / m;
+                let b = chol.solve(&s_pi);
+                let b0 = mean[i]
+                    - p.iter()
+                        .zip(b.iter())
+                        .map(|(&a, w)| w * mean[a])
+                        .sum::<f64>();
+                (b0, b.iter().copied().collect(), cov[(i, i)] - s_pi.dot(&b))
+            };
             if !(variance > 0.0 && variance.is_finite()) {
                 return Err(Error::NonPositiveVariance {
                     var: self.names[i].clone(),
@@ -547,9 +573,9 @@ impl GaussianBn {
                 });
             }
             cpds.push(LinearGaussianCpd {
-                parents: c.parents.clone(),
-                intercept: beta[0],
-                coefficients: beta.iter().skip(1).copied().collect(),
+                parents: p.clone(),
+                intercept: b0,
+                coefficients,
                 variance,
             });
         }

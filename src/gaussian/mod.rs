@@ -8,10 +8,13 @@
 //!   ancestral sampling; exact conditioning on evidence and `ln p(evidence)`.
 //! - [`Gmrf`]: `p(x) ∝ exp(-1/2 x'Λx + h'x)` with a dense or sparse precision `Λ`; exact
 //!   `ln Z` by Cholesky (sparse: reverse Cuthill–McKee ordering and an envelope factor), exact
-//!   sampling, marginal means and variances (selected inverse), single-site Gibbs.
+//!   sampling, marginal means and variances (selected inverse), single-site Gibbs; loopy
+//!   Gaussian BP ([`gabp::gaussian_bp`]) with a walk-summability check.
 //! - [`MvNormal`]: mean and covariance with a cached Cholesky factor; log density, marginals,
 //!   and conditioning through a reusable [`Conditioner`] (one factorisation per set of observed
-//!   variables, then `O(n^2)` per row: what imputation and EM need).
+//!   variables, then `O(n^2)` per row: what imputation and EM need; rows are grouped by their
+//!   pattern of observed values with [`missing_patterns`]). [`GaussianBn::fit_ml`] fits the CPDs
+//!   of a given structure from complete data by least squares.
 //!
 //! All log densities are natural logs. Matrices are `nalgebra` types.
 //!
@@ -37,6 +40,7 @@
 //! ```
 
 pub mod bn;
+pub mod gabp;
 pub mod gmrf;
 pub mod io;
 pub mod mvn;

@@ -220,6 +220,27 @@ impl MvNormal {
     }
 }
 
+impl Conditional {
+    /// Posterior mean and covariance of the free variables `vars` (original indices, in the
+    /// order given). Errors: a variable that is observed or out of range
+    /// ([`Error::InvalidArgument`]).
+    pub fn subset(&self, vars: &[usize]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        let pos: Vec<usize> = vars
+            .iter()
+            .map(|v| {
+                self.free.binary_search(v).map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "variable #{v} is not a free variable of this posterior"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mean = DVector::from_iterator(pos.len(), pos.iter().map(|&p| self.mean[p]));
+        let cov = DMatrix::from_fn(pos.len(), pos.len(), |i, j| self.cov[(pos[i], pos[j])]);
+        Ok((mean, cov))
+    }
+}
+
 impl Conditioner {
     /// Indices of the free variables (increasing).
     pub fn free(&self) -> &[usize] {
