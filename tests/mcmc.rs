@@ -677,7 +677,9 @@ fn sweeps_in_pool<K: Transition>(
         } else {
             let mut s = pgmkit::sample::SweepStats::default();
             for _ in 0..n {
-                let t = k.sweep_tally(&mut x, &Tempering::TARGET, &mut rng, &mut tally);
+                // plain sweeps, counted here: independent of the kernels' own counting
+                let t = k.sweep(&mut x, &Tempering::TARGET, &mut rng);
+                tally.add_state(&x);
                 s.updates += t.updates;
                 s.accepted += t.accepted;
             }
