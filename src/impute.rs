@@ -316,14 +316,11 @@ fn mode_and_score(
     let mut probs = Vec::with_capacity(out.posteriors.len());
     let mut cells = Vec::with_capacity(out.posteriors.len());
     for c in out.posteriors {
-        let t = truth.get(c.row, c.var).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "the complete data has a missing cell at row {}",
-                c.row + 1
-            ))
-        })?;
-        cells.push((c.row, c.var.index(), t));
-        probs.push(c.probs);
+        // cells missing in the "complete" data too have no truth: not evaluated
+        if let Some(t) = truth.get(c.row, c.var) {
+            cells.push((c.row, c.var.index(), t));
+            probs.push(c.probs);
+        }
     }
     Ok((probs, cells))
 }
