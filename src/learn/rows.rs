@@ -79,12 +79,25 @@ enum CompPost {
         /// For each component variable: (index into plans, stride).
         var_in: Vec<Vec<(usize, usize)>>,
     },
-    /// Variable elimination over the reduced factors.
-    Ve {
-        vars: Vec<u32>,
-        factors: Vec<TableFactor>,
-        plans: Vec<CpdPlan>,
-    },
+    /// Variable elimination over the reduced factors, calibrated as a bucket tree.
+    Ve(Box<BucketTree>),
+}
+
+/// A calibrated bucket tree of one component (upward variable elimination along `order`, then a
+/// downward pass): the normalised belief of every bucket, and the upward product tables (for
+/// backward sampling).
+#[derive(Debug, Clone)]
+struct BucketTree {
+    vars: Vec<u32>,
+    factors: Vec<TableFactor>,
+    plans: Vec<CpdPlan>,
+    order: Vec<u32>,
+    /// Upward product of bucket i (everything multiplied before eliminating order[i]).
+    prods: Vec<TableFactor>,
+    /// Normalised belief (posterior over the bucket's scope) of bucket i.
+    beliefs: Vec<TableFactor>,
+    /// Bucket holding each input factor.
+    bucket_of_factor: Vec<usize>,
 }
 
 /// Everything exact inference says about one row: its marginal log-likelihood and the posterior
@@ -315,6 +328,51 @@ impl RowEngine {
                         .collect()
                 })
                 .collect();
+            // level of a plan = position of its last component variable; prefix products
+            let k = vars.len();
+            let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); k];
+            for (pi, _) in plans.iter().enumerate() {
+                let lvl = (0..k)
+                    .rev()
+                    .find(|&j| var_in[j].iter().any(|&(q, _)| q == pi))
+                    .expect("a plan holds a component variable");
+                by_level[lvl].push(pi);
+            }
+            let pt: Vec<&[f64]> = plans
+                .iter()
+                .map(|p| self.cpd_factor_src[p.cpd as usize].probs.as_slice())
+                .collect();
+            let mut idx: Vec<usize> = plans.iter().map(|p| p.base).collect();
+            let mut x = vec![0usize; k];
+            let mut pre = vec![1.0f64; k + 1];
+            let mut w = Vec::with_capacity(size);
+            let mut from = 0;
+            let mut total = 0.0;
+            for _ in 0..size {
+                for m in from..k {
+                    let mut v = pre[m];
+                    for &pi in &by_level[m] {
+                        v *= pt[pi][idx[pi]];
+                    }
+                    pre[m + 1] = v;
+                }
+                w.push(pre[k]);
+                total += pre[k];
+                from = odometer(&mut x, &vars, &self.cards, &var_in, &mut idx);
+            }
+            if total > 1e-250 && total.is_finite() {
+                w.iter_mut().for_each(|p| *p /= total);
+                return Ok((
+                    total.ln(),
+                    CompPost::Enum {
+                        vars,
+                        probs: w,
+                        plans,
+                        var_in,
+                    },
+                ));
+            }
+            // tiny or zero total: redo in log space
             let mut logw = Vec::with_capacity(size);
             let mut idx: Vec<usize> = plans.iter().map(|p| p.base).collect();
             let mut x = vec![0usize; vars.len()];
@@ -363,15 +421,8 @@ impl RowEngine {
         let ev = evidence_of(row);
         let factors: Vec<TableFactor> = cpds.iter().map(|&c| all[c as usize].reduce(&ev)).collect();
         let order = self.elim_order(&factors, &vars, &[])?;
-        let z = eliminate(factors.clone(), &order, false, None).log_sum();
-        Ok((
-            z,
-            CompPost::Ve {
-                vars,
-                factors,
-                plans,
-            },
-        ))
+        let (z, tree) = bucket_tree(vars, factors, plans, order)?;
+        Ok((z, CompPost::Ve(Box::new(tree))))
     }
 
     fn elim_order(&self, factors: &[TableFactor], vars: &[u32], keep: &[u32]) -> Result<Vec<u32>> {
@@ -457,6 +508,115 @@ pub(crate) fn min_weight_order(
     Ok(order)
 }
 
+/// Build and calibrate the bucket tree of a component; returns `ln Z` of the component.
+fn bucket_tree(
+    vars: Vec<u32>,
+    factors: Vec<TableFactor>,
+    plans: Vec<CpdPlan>,
+    order: Vec<u32>,
+) -> Result<(f64, BucketTree)> {
+    let k = order.len();
+    let mut pos = std::collections::HashMap::with_capacity(k);
+    for (i, &v) in order.iter().enumerate() {
+        pos.insert(v, i);
+    }
+    let first = |f: &TableFactor| -> Option<usize> {
+        f.scope()
+            .iter()
+            .filter_map(|v| pos.get(&v.0).copied())
+            .min()
+    };
+    let mut bucket_of_factor = Vec::with_capacity(factors.len());
+    let mut orig: Vec<TableFactor> = vec![TableFactor::scalar(0.0); k];
+    let mut z = 0.0;
+    for f in &factors {
+        match first(f) {
+            Some(b) => {
+                orig[b] = orig[b].product(f);
+                bucket_of_factor.push(b);
+            }
+            None => {
+                // no component variable left (cannot happen for a relevant CPD); a constant
+                z += f.log_sum();
+                bucket_of_factor.push(usize::MAX);
+            }
+        }
+    }
+    // upward
+    let mut inbox: Vec<Vec<(usize, TableFactor)>> = vec![Vec::new(); k];
+    let mut prods = Vec::with_capacity(k);
+    let mut parent = vec![usize::MAX; k];
+    for i in 0..k {
+        let mut prod = orig[i].clone();
+        for (_, m) in &inbox[i] {
+            prod = prod.product(m);
+        }
+        let msg = prod.marginalize(&[VarId(order[i])]);
+        match first(&msg) {
+            Some(p) => {
+                parent[i] = p;
+                inbox[p].push((i, msg));
+            }
+            None => z += msg.log_sum(),
+        }
+        prods.push(prod);
+    }
+    if z == f64::NEG_INFINITY {
+        return Ok((
+            z,
+            BucketTree {
+                vars,
+                factors,
+                plans,
+                order,
+                prods,
+                beliefs: Vec::new(),
+                bucket_of_factor,
+            },
+        ));
+    }
+    // downward: the message into bucket i from its parent
+    let mut down: Vec<TableFactor> = vec![TableFactor::scalar(0.0); k];
+    let mut beliefs: Vec<TableFactor> = vec![TableFactor::scalar(0.0); k];
+    for i in (0..k).rev() {
+        let base = orig[i].product(&down[i]);
+        let mut belief = base.clone();
+        for (_, m) in &inbox[i] {
+            belief = belief.product(m);
+        }
+        for (ci, (c, m)) in inbox[i].iter().enumerate() {
+            let mut t = base.clone();
+            for (cj, (_, m2)) in inbox[i].iter().enumerate() {
+                if cj != ci {
+                    t = t.product(m2);
+                }
+            }
+            let drop: Vec<VarId> = t
+                .scope()
+                .iter()
+                .copied()
+                .filter(|v| m.position(*v).is_none())
+                .collect();
+            down[*c] = t.marginalize(&drop);
+        }
+        let (b, _) = belief.normalize()?;
+        beliefs[i] = b;
+    }
+    let _ = parent;
+    Ok((
+        z,
+        BucketTree {
+            vars,
+            factors,
+            plans,
+            order,
+            prods,
+            beliefs,
+            bucket_of_factor,
+        },
+    ))
+}
+
 /// Advance a mixed-radix counter (last variable fastest) and the CPD indices that follow it.
 #[inline]
 fn odometer(
@@ -465,7 +625,7 @@ fn odometer(
     cards: &[usize],
     var_in: &[Vec<(usize, usize)>],
     idx: &mut [usize],
-) {
+) -> usize {
     let mut j = x.len();
     while j > 0 {
         j -= 1;
@@ -475,13 +635,14 @@ fn odometer(
             for &(p, s) in &var_in[j] {
                 idx[p] += s;
             }
-            return;
+            return j;
         }
         x[j] = 0;
         for &(p, s) in &var_in[j] {
             idx[p] -= s * (k - 1);
         }
     }
+    0
 }
 
 fn evidence_of(row: &[u16]) -> Evidence {
@@ -622,14 +783,15 @@ impl RowPosterior {
                     }
                     out.extend(vars.iter().map(|&v| v as usize).zip(m));
                 }
-                CompPost::Ve { vars, factors, .. } => {
-                    for &v in vars {
-                        let order = eng.elim_order(factors, vars, &[v])?;
-                        let f = eliminate(factors.clone(), &order, false, None);
-                        let z = f.log_sum();
+                CompPost::Ve(t) => {
+                    for (i, &v) in t.order.iter().enumerate() {
+                        let b = &t.beliefs[i];
+                        let drop: Vec<VarId> =
+                            b.scope().iter().copied().filter(|u| u.0 != v).collect();
+                        let f = b.marginalize(&drop);
                         out.push((
                             v as usize,
-                            f.log_values().iter().map(|&l| num::exp(l - z)).collect(),
+                            f.log_values().iter().map(|&l| num::exp(l)).collect(),
                         ));
                     }
                 }
@@ -658,13 +820,10 @@ impl RowPosterior {
                         s /= k;
                     }
                 }
-                CompPost::Ve { vars, factors, .. } => {
-                    let order = eng.elim_order(factors, vars, &[])?;
-                    let mut stored = Vec::new();
-                    eliminate(factors.clone(), &order, false, Some(&mut stored));
+                CompPost::Ve(t) => {
                     let mut ev = Evidence::new(eng.cards.len());
-                    backward(&stored, &order, &mut ev, &eng.vars, Some(rng))?;
-                    for &v in vars {
+                    backward(&t.prods, &t.order, &mut ev, &eng.vars, Some(rng))?;
+                    for &v in &t.vars {
                         row[v as usize] = ev.get(VarId(v)).expect("sampled") as u16;
                     }
                 }
@@ -686,12 +845,12 @@ impl RowPosterior {
                         s /= k;
                     }
                 }
-                CompPost::Ve { vars, factors, .. } => {
-                    let order = eng.elim_order(factors, vars, &[])?;
+                CompPost::Ve(t) => {
+                    let (vars, order) = (&t.vars, &t.order);
                     let mut stored = Vec::new();
-                    eliminate(factors.clone(), &order, true, Some(&mut stored));
+                    eliminate(t.factors.clone(), order, true, Some(&mut stored));
                     let mut ev = Evidence::new(eng.cards.len());
-                    backward::<crate::rng::EngineRng>(&stored, &order, &mut ev, &eng.vars, None)?;
+                    backward::<crate::rng::EngineRng>(&stored, order, &mut ev, &eng.vars, None)?;
                     for &v in vars {
                         row[v as usize] = ev.get(VarId(v)).expect("maximised") as u16;
                     }
@@ -720,48 +879,85 @@ impl RowPosterior {
                     plans,
                     var_in,
                 } => {
-                    let mut idx: Vec<usize> = plans.iter().map(|p| p.base).collect();
-                    let mut x = vec![0usize; vars.len()];
-                    for &p in probs {
-                        let w = weight * p;
-                        if w != 0.0 {
-                            for (pl, &i) in plans.iter().zip(&idx) {
-                                counts[pl.cpd as usize][i] += w;
+                    // sums[d][prefix of d+1 digits] = posterior mass of that prefix
+                    let k = vars.len();
+                    let mut sums: Vec<Vec<f64>> = vec![Vec::new(); k];
+                    sums[k - 1] = probs.clone();
+                    for d in (0..k - 1).rev() {
+                        let c = eng.cards[vars[d + 1] as usize];
+                        sums[d] = sums[d + 1].chunks(c).map(|b| b.iter().sum()).collect();
+                    }
+                    for (pi, pl) in plans.iter().enumerate() {
+                        let st: Vec<usize> = (0..k)
+                            .map(|j| {
+                                var_in[j]
+                                    .iter()
+                                    .find(|&&(q, _)| q == pi)
+                                    .map_or(0, |&(_, s)| s)
+                            })
+                            .collect();
+                        let lvl = (0..k).rev().find(|&j| st[j] != 0).unwrap_or(0);
+                        let mut x = vec![0usize; lvl + 1];
+                        let mut i = pl.base;
+                        let cnt = &mut counts[pl.cpd as usize];
+                        for &mass in &sums[lvl] {
+                            if mass != 0.0 {
+                                cnt[i] += weight * mass;
+                            }
+                            let mut j = lvl + 1;
+                            while j > 0 {
+                                j -= 1;
+                                let card = eng.cards[vars[j] as usize];
+                                x[j] += 1;
+                                if x[j] < card {
+                                    i += st[j];
+                                    break;
+                                }
+                                x[j] = 0;
+                                i -= st[j] * (card - 1);
                             }
                         }
-                        odometer(&mut x, vars, &eng.cards, var_in, &mut idx);
                     }
                     for pl in plans {
                         in_comp[pl.cpd as usize] = true;
                     }
                 }
-                CompPost::Ve {
-                    vars,
-                    factors,
-                    plans,
-                } => {
-                    for pl in plans {
+                CompPost::Ve(t) => {
+                    for (pl, (&bk, f)) in t
+                        .plans
+                        .iter()
+                        .zip(t.bucket_of_factor.iter().zip(&t.factors))
+                    {
                         let c = pl.cpd as usize;
                         in_comp[c] = true;
-                        let keep: Vec<u32> = eng.fam[c]
+                        let b = &t.beliefs[bk];
+                        let drop: Vec<VarId> = b
+                            .scope()
                             .iter()
                             .copied()
-                            .filter(|&v| row[v as usize] == MISSING)
+                            .filter(|u| f.position(*u).is_none())
                             .collect();
-                        let order = eng.elim_order(factors, vars, &keep)?;
-                        let f = eliminate(factors.clone(), &order, false, None);
-                        let z = f.log_sum();
-                        for (flat, &l) in f.log_values().iter().enumerate() {
-                            let st = f.states_at(flat);
-                            let mut i = pl.base;
-                            for (sv, s) in f.scope().iter().zip(st) {
+                        let m = b.marginalize(&drop);
+                        let pos: Vec<usize> = m
+                            .scope()
+                            .iter()
+                            .map(|sv| {
                                 let j = eng.fam[c]
                                     .iter()
                                     .position(|&u| u == sv.0)
                                     .expect("scope within family");
-                                i += s * eng.stride[c][j];
+                                eng.stride[c][j]
+                            })
+                            .collect();
+                        for (flat, &l) in m.log_values().iter().enumerate() {
+                            let w = num::exp(l);
+                            if w == 0.0 {
+                                continue;
                             }
-                            counts[c][i] += weight * num::exp(l - z);
+                            let st = m.states_at(flat);
+                            let i: usize =
+                                pl.base + st.iter().zip(&pos).map(|(s, p)| s * p).sum::<usize>();
+                            counts[c][i] += weight * w;
                         }
                     }
                 }
