@@ -435,6 +435,66 @@ impl RowEngine {
         )
     }
 
+    /// Stochastic E-step for one row whose components are too large for exact inference: a
+    /// single-site Gibbs chain over the row's missing cells (started by sequential greedy
+    /// completion), `burn_in` sweeps discarded, then `sweeps` sweeps each adding
+    /// `weight / sweeps` to the family counts of the current completion.
+    pub fn gibbs_counts<R: Rng + ?Sized>(
+        &self,
+        row: &[u16],
+        burn_in: usize,
+        sweeps: usize,
+        rng: &mut R,
+        counts: &mut [Vec<f64>],
+        weight: f64,
+    ) -> Result<()> {
+        if sweeps == 0 {
+            return Err(Error::InvalidArgument(
+                "a Gibbs E-step needs at least one sweep".into(),
+            ));
+        }
+        let mut x = row.to_vec();
+        let missing: Vec<usize> = (0..x.len()).filter(|&v| x[v] == MISSING).collect();
+        // start: each missing variable at the state of largest weight given the cells so far
+        // (still-missing neighbours at state 0)
+        for &v in &missing {
+            x[v] = 0;
+        }
+        let mut w = Vec::new();
+        for &v in &missing {
+            self.conditional(&mut x, v, &mut w);
+            x[v] = argmax(&w) as u16;
+        }
+        for sweep in 0..burn_in + sweeps {
+            for &v in &missing {
+                self.conditional(&mut x, v, &mut w);
+                if w.iter().any(|&p| p > 0.0) {
+                    x[v] = sample_linear(&w, rng) as u16;
+                }
+            }
+            if sweep >= burn_in {
+                let add = weight / sweeps as f64;
+                for (c, cnt) in counts.iter_mut().enumerate() {
+                    cnt[self.index(c, &x)] += add;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unnormalised full conditional of `v` given every other cell of `x` (linear space).
+    fn conditional(&self, x: &mut [u16], v: usize, w: &mut Vec<f64>) {
+        w.clear();
+        for s in 0..self.cards[v] {
+            x[v] = s as u16;
+            let mut p = 1.0;
+            for &c in &self.var_cpds[v] {
+                p *= self.cpd_factor_src[c as usize].probs[self.index(c as usize, x)];
+            }
+            w.push(p);
+        }
+    }
+
     /// Why a row is impossible: the families whose observed entries are zero, or the component
     /// that has no positive completion.
     pub fn explain_zero(&self, row: &[u16], names: &[String]) -> String {
