@@ -25,6 +25,8 @@ pub enum Format {
     EvidenceSpec,
     /// Gaussian Bayesian network JSON (the bnlearn / pgmpy linear-Gaussian layout).
     GaussianBnJson,
+    /// Gaussian MRF JSON (`"format": "pgmkit-gmrf"`).
+    GmrfJson,
 }
 
 impl std::fmt::Display for Format {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Format {
             Format::Fg => "libDAI .fg",
             Format::EvidenceSpec => "evidence",
             Format::GaussianBnJson => "Gaussian BN JSON",
+            Format::GmrfJson => "GMRF JSON",
         };
         f.write_str(s)
     }

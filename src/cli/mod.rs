@@ -15,6 +15,7 @@ mod approx;
 mod args;
 mod convert;
 mod demo;
+mod gaussian;
 mod info;
 mod logz;
 mod marginals;

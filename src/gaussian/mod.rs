@@ -47,7 +47,7 @@ pub mod mvn;
 pub mod sparse;
 
 pub use bn::{GaussianBn, GaussianBnBuilder, LinearGaussianCpd};
-pub use gmrf::{Gmrf, GmrfGibbs};
+pub use gmrf::{Gmrf, GmrfConditional, GmrfGibbs};
 pub use mvn::{missing_patterns, Conditional, Conditioner, MissingPattern, MvNormal};
 pub use sparse::SparseSym;
 
