@@ -27,6 +27,8 @@ pub enum Format {
     GaussianBnJson,
     /// Gaussian MRF JSON (`"format": "pgmkit-gmrf"`).
     GmrfJson,
+    /// A data table (`.csv`, `.csv.gz`): header of variable names, cells of state names.
+    Csv,
 }
 
 impl std::fmt::Display for Format {
@@ -39,6 +41,7 @@ impl std::fmt::Display for Format {
             Format::EvidenceSpec => "evidence",
             Format::GaussianBnJson => "Gaussian BN JSON",
             Format::GmrfJson => "GMRF JSON",
+            Format::Csv => "CSV",
         };
         f.write_str(s)
     }
@@ -151,6 +154,31 @@ pub enum Error {
         /// The size given.
         found: usize,
     },
+    /// A data table does not fit the model (see [`DataErrorKind`]). `row` is the 1-based data row
+    /// (the header is row 0) and `col` the 1-based column, where they apply.
+    #[error("{}", data_error_message(*.row, *.col, .column_name.as_deref(), .kind))]
+    Data {
+        /// 1-based data row (0 = the header line); `None` when the error concerns a whole column or file.
+        row: Option<usize>,
+        /// 1-based column of the file; `None` when the error concerns the whole file.
+        col: Option<usize>,
+        /// Name of the column (from the header or the model), when known.
+        column_name: Option<String>,
+        /// What is wrong.
+        kind: DataErrorKind,
+    },
+    /// Rows of a data table whose observed cells have probability zero under the model: they
+    /// cannot be scored, learned from or imputed. Lists the 1-based data rows (at most the first 20
+    /// in `rows`; `count` is the total).
+    #[error("{count} data row(s) have probability zero under the model (first: {}); e.g. row {}: {why}", fmt_rows(.rows), .rows.first().copied().unwrap_or(0))]
+    ZeroProbabilityRows {
+        /// Number of such rows.
+        count: usize,
+        /// The first rows found (1-based data rows, ascending).
+        rows: Vec<usize>,
+        /// Why the first of them is impossible (the CPD entries that are zero).
+        why: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", .path.display())]
     Io {
@@ -170,4 +198,94 @@ impl Error {
             source,
         }
     }
+}
+
+/// What is wrong with a data table (the `kind` of [`Error::Data`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DataErrorKind {
+    /// The file has no header line.
+    Empty,
+    /// A header column that names no variable of the model (only when extra columns are rejected).
+    UnknownColumn,
+    /// A variable of the model has no column (and was not declared latent).
+    MissingColumn,
+    /// Two header columns have the same name.
+    DuplicateColumn,
+    /// A row has a different number of cells than the header.
+    RaggedRow {
+        /// Cells of the header.
+        expected: usize,
+        /// Cells of this row.
+        found: usize,
+    },
+    /// A cell names a state the variable does not have.
+    UnknownState {
+        /// The cell text.
+        state: String,
+        /// The states of the variable.
+        states: Vec<String>,
+    },
+    /// Every cell of the column is missing (declare the variable latent to learn it anyway).
+    AllMissing,
+    /// The CSV syntax is broken (e.g. an unterminated quote) or a cell is not UTF-8.
+    Syntax(String),
+    /// A variable has more states than the compact codes hold (65 535).
+    TooManyStates(usize),
+}
+
+fn fmt_rows(rows: &[usize]) -> String {
+    rows.iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn data_error_message(
+    row: Option<usize>,
+    col: Option<usize>,
+    name: Option<&str>,
+    kind: &DataErrorKind,
+) -> String {
+    let mut at = String::from("CSV data error");
+    if let Some(r) = row {
+        if r == 0 {
+            at.push_str(" in the header");
+        } else {
+            at.push_str(&format!(" at row {r}"));
+        }
+    }
+    if let Some(c) = col {
+        at.push_str(&format!(", column {c}"));
+    }
+    if let Some(n) = name {
+        at.push_str(&format!(" ('{n}')"));
+    }
+    let what = match kind {
+        DataErrorKind::Empty => "the file is empty (no header line)".to_string(),
+        DataErrorKind::UnknownColumn => {
+            "the column names no variable of the model (extra columns are rejected)".to_string()
+        }
+        DataErrorKind::MissingColumn => {
+            "the model's variable has no column (declare it latent to learn it as hidden)"
+                .to_string()
+        }
+        DataErrorKind::DuplicateColumn => "the column name appears twice in the header".to_string(),
+        DataErrorKind::RaggedRow { expected, found } => {
+            format!("the row has {found} cells but the header has {expected}")
+        }
+        DataErrorKind::UnknownState { state, states } => format!(
+            "unknown state '{state}' (the variable's states: {})",
+            states.join(", ")
+        ),
+        DataErrorKind::AllMissing => {
+            "every cell of the column is missing (declare the variable latent to learn it as hidden)"
+                .to_string()
+        }
+        DataErrorKind::Syntax(m) => format!("malformed CSV: {m}"),
+        DataErrorKind::TooManyStates(k) => {
+            format!("the variable has {k} states; data codes hold at most 65535")
+        }
+    };
+    format!("{at}: {what}")
 }

@@ -78,6 +78,7 @@ pub fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let ev = bn.evidence(EVIDENCE)?;
     let (log_pe, prior, post) = exact_section(out, &bn, &ev, &mut timings)?;
     sampling_section(out, &bn, &ev, log_pe, &prior, &post, &mut timings)?;
+    imputation_section(out, &bn, &mut timings)?;
     grid_section(global, out, &mut timings)?;
     gaussian::section(out, &mut timings)?;
     footer(out, &timings)?;
@@ -498,6 +499,75 @@ fn footer(out: &mut dyn Write, timings: &Timings) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "Next: `pgmkit --help` (info, logz, marginals, sample, convert on your own .bif / .uai / .fg files)."
+        "Next: `pgmkit --help` (info, logz, marginals, sample, impute, score, kl, eval-impute, convert on your own files)."
     )
+}
+
+/// Rows of the imputation demo, and the share of cells hidden.
+const IMPUTE_ROWS: usize = 5_000;
+const IMPUTE_MASK: f64 = 0.2;
+
+/// Learn ALARM's parameters by EM from forward samples with 20% of the cells hidden, impute the
+/// holes, and compare with the true network (all in memory).
+fn imputation_section(
+    out: &mut dyn Write,
+    bn: &BayesNet,
+    timings: &mut Timings,
+) -> anyhow::Result<()> {
+    use pgmkit::data::Dataset;
+    use pgmkit::impute::{evaluate, impute, EvalOptions, ImputeMethod, ImputeOptions};
+    use pgmkit::learn::{em, EmOptions};
+    heading(out, "Learning and imputation with missing data")?;
+    let full = Dataset::from_samples(&pgmkit::sample::ancestral::forward_sample(
+        bn,
+        IMPUTE_ROWS,
+        SEED,
+    )?);
+    let (masked, hidden) = full.mask_mcar(IMPUTE_MASK, SEED)?;
+    writeln!(
+        out,
+        "{IMPUTE_ROWS} forward samples, {} of {} cells hidden at random; EM learns the CPTs from the holey rows",
+        hidden.len(),
+        IMPUTE_ROWS * bn.num_vars()
+    )?;
+    let fit = timings.time("EM", || em(bn, &masked, &EmOptions::default(), None))?;
+    writeln!(
+        out,
+        "EM: {} iterations, observed-data log-likelihood {:.2} -> {:.2} (never decreases)",
+        fit.convergence.iters, fit.trace[0], fit.log_lik
+    )?;
+    let draws = timings.time("impute", || {
+        impute(
+            &fit.model,
+            &masked,
+            &ImputeOptions {
+                method: ImputeMethod::Sample,
+                imputations: 5,
+                seed: SEED,
+                ..ImputeOptions::default()
+            },
+            None,
+        )
+    })?;
+    let rep = evaluate(
+        &fit.model,
+        Some(bn),
+        &full,
+        &masked,
+        &EvalOptions::default(),
+    )?;
+    writeln!(
+        out,
+        "imputed {} cells x 5 exact joint draws; the per-cell posterior mode is right for {:.1}%",
+        draws.cells,
+        100.0 * rep.accuracy
+    )?;
+    writeln!(
+        out,
+        "of the hidden cells (true network: {:.1}%, column mode: {:.1}%); 90% posterior sets cover {:.1}%",
+        100.0 * rep.oracle_accuracy.unwrap_or(f64::NAN),
+        100.0 * rep.baseline_accuracy,
+        100.0 * rep.exact_set_coverage
+    )?;
+    Ok(())
 }

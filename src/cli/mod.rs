@@ -14,14 +14,19 @@
 mod approx;
 mod args;
 mod convert;
+mod data_args;
 mod demo;
+mod eval_impute;
 mod gaussian;
+mod impute;
 mod info;
+mod kl;
 mod logz;
 mod marginals;
 mod output;
 mod progress;
 mod sample;
+mod score;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -94,6 +99,17 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Convert a model file to another format (chosen from the extensions: .bif, .uai, .fg)
     Convert(convert::ConvertArgs),
+    /// Fill the missing cells of a CSV from a Bayesian network (per-cell posterior mode, exact
+    /// joint draws, or M completed datasets), optionally learning its parameters by EM first
+    Impute(impute::ImputeArgs),
+    /// Score data under a Bayesian network: log-likelihood, bits per row, perplexity, outliers
+    /// (rows with holes by their marginal likelihood)
+    Score(score::ScoreArgs),
+    /// KL divergence KL(P || Q) between two Bayesian networks over the same variables
+    Kl(kl::KlArgs),
+    /// Hide cells of complete data at random, impute them, and report accuracy, log-score,
+    /// baseline, oracle and coverage
+    EvalImpute(eval_impute::EvalImputeArgs),
     /// Run the built-in demo on the ALARM network (what `pgmkit` with no arguments does)
     Demo,
 }
@@ -134,6 +150,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Marginals(a)) => marginals::run(&cli.global, &a, &mut out),
         Some(Command::Sample(a)) => sample::run(&cli.global, &a, &mut out),
         Some(Command::Convert(a)) => convert::run(&cli.global, &a, &mut out),
+        Some(Command::Impute(a)) => impute::run(&cli.global, &a, &mut out),
+        Some(Command::Score(a)) => score::run(&cli.global, &a, &mut out),
+        Some(Command::Kl(a)) => kl::run(&cli.global, &a, &mut out),
+        Some(Command::EvalImpute(a)) => eval_impute::run(&cli.global, &a, &mut out),
     }?;
     out.flush()?;
     Ok(())

@@ -1,0 +1,234 @@
+//! `pgmkit impute MODEL --data IN.csv --out OUT.csv`: fill the missing cells of a CSV from a
+//! Bayesian network (optionally after learning its parameters from the same data by EM).
+//!
+//! - `--method mode` (default for one imputation): every missing cell gets its own posterior
+//!   mode (per-cell mode, not a joint MAP);
+//! - `--method sample`: every row gets one exact joint draw from p(missing | observed);
+//! - `--multiple M` (implies sample): M completed datasets, written to `OUT_1.csv` ... `OUT_M.csv`
+//!   (the number goes before the extension), each a coherent joint draw for every row.
+//!
+//! Observed cells, extra columns and the header are written back with their original text; rows
+//! keep their number and order; every file is written atomically (temporary file + rename).
+//! Rows whose observed cells have probability zero under the model are an error listing them,
+//! unless `--skip-impossible` (then their holes stay empty and the rows are reported on stderr).
+//! Draws use the stream `chain_rng(seed, block)` per block of 64 rows: the output is identical
+//! for any `--threads`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use pgmkit::data::csv::{write_atomic_with, write_completed};
+use pgmkit::impute::{impute, ImpossibleRows, ImputeMethod, ImputeOptions};
+use pgmkit::learn::em;
+
+use super::args::{self, GlobalArgs};
+use super::data_args::{numbered, CsvArgs, EmArgs, Learn};
+use super::output;
+use super::progress::Bar;
+
+/// How missing cells are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Per-cell posterior mode (the most probable state of each cell given the row's observed
+    /// cells)
+    Mode,
+    /// One exact joint draw of the row's missing cells from p(missing | observed)
+    Sample,
+}
+
+/// Arguments of `pgmkit impute`.
+#[derive(Debug, Args)]
+pub struct ImputeArgs {
+    /// Model file (.bif or UAI BAYES): the structure, and the parameters unless --learn em
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+
+    /// Data with missing cells: CSV (or .csv.gz), header = variable names, cells = state names
+    #[arg(long, short, value_name = "IN.csv")]
+    pub data: PathBuf,
+
+    /// Completed CSV (with --multiple M: OUT_1.csv ... OUT_M.csv)
+    #[arg(long, short, value_name = "OUT.csv")]
+    pub out: PathBuf,
+
+    /// Number of completed datasets (multiple imputation; uses --method sample)
+    #[arg(long, value_name = "M", default_value_t = 1)]
+    pub multiple: usize,
+
+    /// How to fill a cell [default: mode for one imputation, sample for --multiple]
+    #[arg(long, short, value_enum)]
+    pub method: Option<MethodArg>,
+
+    /// Learn the model's parameters from IN.csv first
+    #[arg(long, value_enum)]
+    pub learn: Option<Learn>,
+
+    /// Write the posterior of every imputed cell (CSV: row,variable,state,probability; row is
+    /// the 1-based data row)
+    #[arg(long, value_name = "FILE.csv")]
+    pub posteriors: Option<PathBuf>,
+
+    /// Save the model used (after --learn em) as BIF
+    #[arg(long, value_name = "FILE.bif")]
+    pub save_model: Option<PathBuf>,
+
+    /// Seed of the draws (and of EM's random restarts)
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Leave the holes of rows with probability zero empty (reported on stderr) instead of failing
+    #[arg(long)]
+    pub skip_impossible: bool,
+
+    #[command(flatten)]
+    pub csv: CsvArgs,
+
+    #[command(flatten)]
+    pub em: EmArgs,
+}
+
+pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let multiple = args::at_least_one("--multiple", a.multiple)?;
+    let method = match (a.method, multiple) {
+        (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(
+            "--multiple {m} needs --method sample (the per-cell mode is the same every time)"
+        ),
+        (Some(MethodArg::Mode), _) => ImputeMethod::Mode,
+        (Some(MethodArg::Sample), _) => ImputeMethod::Sample,
+        (None, 1) => ImputeMethod::Mode,
+        (None, _) => ImputeMethod::Sample,
+    };
+    let loaded = args::load(&a.model, global)?;
+    let bn = args::require_bayes(&loaded, "impute", "a .bif model")?;
+    let t = Instant::now();
+    let table = a.csv.read(&a.data, bn, true)?;
+    let read_s = t.elapsed().as_secs_f64();
+    let mut learned = None;
+    let mut em_summary = None;
+    if a.learn == Some(Learn::Em) {
+        let opts = a.em.options(a.seed)?;
+        let bar = Bar::new(global, opts.stop.max_iters as u64, "EM", "iterations");
+        let t = Instant::now();
+        let r = em(bn, &table.data, &opts, Some(&|_| bar.inc(1)));
+        bar.finish();
+        let r = r?;
+        em_summary = Some((
+            r.convergence,
+            r.log_lik,
+            t.elapsed().as_secs_f64(),
+            r.trace.len(),
+        ));
+        learned = Some(r.model);
+    }
+    let model = learned.as_ref().unwrap_or(bn);
+    if let Some(p) = &a.save_model {
+        pgmkit::io::save_model(&pgmkit::Model::Bayes(model.clone()), p)?;
+    }
+    let opts = ImputeOptions {
+        method,
+        imputations: multiple,
+        seed: a.seed,
+        impossible: if a.skip_impossible {
+            ImpossibleRows::LeaveMissing
+        } else {
+            ImpossibleRows::Error
+        },
+        posteriors: a.posteriors.is_some(),
+        row: a.em.row_options(),
+    };
+    let bar = Bar::new(global, table.data.num_rows() as u64, "imputing", "rows");
+    let t = Instant::now();
+    let res = impute(model, &table.data, &opts, Some(&|k| bar.inc(k)));
+    bar.finish();
+    let res = res?;
+    let impute_s = t.elapsed().as_secs_f64();
+    let vars = model.vars();
+    let paths: Vec<PathBuf> = if multiple == 1 {
+        vec![a.out.clone()]
+    } else {
+        (1..=multiple).map(|k| numbered(&a.out, k)).collect()
+    };
+    for (d, p) in res.completed.iter().zip(&paths) {
+        write_atomic_with(p, |w| {
+            write_completed(&table, vars, |r, v| d.get(r, pgmkit::VarId(v as u32)), w)
+        })?;
+    }
+    if let Some(p) = &a.posteriors {
+        write_atomic_with(p, |w| {
+            let mut wtr = csv::Writer::from_writer(w);
+            let e = |e: csv::Error| pgmkit::Error::InvalidArgument(e.to_string());
+            wtr.write_record(["row", "variable", "state", "probability"])
+                .map_err(e)?;
+            for c in &res.posteriors {
+                let v = &vars[c.var.index()];
+                for (s, p) in v.states.iter().zip(&c.probs) {
+                    let row = (c.row + 1).to_string();
+                    let prob = format!("{p}");
+                    wtr.write_record([row.as_str(), v.name.as_str(), s.as_str(), prob.as_str()])
+                        .map_err(e)?;
+                }
+            }
+            wtr.flush().map_err(|x| pgmkit::Error::io(p, x))?;
+            Ok(())
+        })?;
+    }
+    if !res.impossible_rows.is_empty() {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "warning: {} row(s) have probability zero under the model; their missing cells were left empty:",
+            res.impossible_rows.len()
+        )?;
+        for (r, why) in res.impossible_rows.iter().take(20) {
+            writeln!(err, "  row {}: {why}", r + 1)?;
+        }
+    }
+    if global.quiet {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "data: {} rows x {} variables, {} missing cells ({})",
+        table.data.num_rows(),
+        table.data.num_vars(),
+        table.data.num_missing(),
+        a.data.display()
+    )?;
+    if let Some((conv, ll, s, evals)) = em_summary {
+        writeln!(
+            out,
+            "EM: {} iterations ({}), observed-data log-likelihood {ll:.6} ({} evaluations), {}",
+            conv.iters,
+            match conv.reason {
+                pgmkit::infer::variational::StopReason::Converged => "converged",
+                pgmkit::infer::variational::StopReason::MaxIters => "iteration cap reached",
+                pgmkit::infer::variational::StopReason::TimeLimit => "time limit reached",
+            },
+            evals,
+            output::duration(s)
+        )?;
+    }
+    writeln!(
+        out,
+        "imputed {} cells per dataset by {} into {}",
+        res.cells,
+        match method {
+            ImputeMethod::Mode => "per-cell posterior mode",
+            ImputeMethod::Sample => "exact joint draws",
+        },
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "time: read {}, impute {}",
+        output::duration(read_s),
+        output::duration(impute_s)
+    )?;
+    Ok(())
+}
