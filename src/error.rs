@@ -232,6 +232,8 @@ pub enum DataErrorKind {
     Syntax(String),
     /// A variable has more states than the compact codes hold (65 535).
     TooManyStates(usize),
+    /// A cell of a numeric (continuous) column is neither a number nor a missing marker.
+    NotANumber(String),
 }
 
 fn fmt_rows(rows: &[usize]) -> String {
@@ -285,6 +287,9 @@ fn data_error_message(
         DataErrorKind::Syntax(m) => format!("malformed CSV: {m}"),
         DataErrorKind::TooManyStates(k) => {
             format!("the variable has {k} states; data codes hold at most 65535")
+        }
+        DataErrorKind::NotANumber(t) => {
+            format!("'{t}' is not a number (nor a missing marker) in a continuous column")
         }
     };
     format!("{at}: {what}")

@@ -40,6 +40,7 @@
 //! ```
 
 pub mod bn;
+pub mod data;
 pub mod gabp;
 pub mod gmrf;
 pub mod io;
