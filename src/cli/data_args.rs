@@ -95,6 +95,11 @@ pub struct EmArgs {
     /// ones use variable elimination
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub enum_limit: usize,
+
+    /// EM: rows too large for exact inference get a stochastic E-step, a Gibbs chain of this many
+    /// sweeps (0 = fail instead)
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub gibbs_sweeps: usize,
 }
 
 impl EmArgs {
@@ -126,6 +131,7 @@ impl EmArgs {
             restarts: self.restarts,
             seed,
             row: self.row_options(),
+            gibbs_sweeps: self.gibbs_sweeps,
             ..EmOptions::default()
         })
     }

@@ -61,6 +61,7 @@ pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::R
         prior_count: None,
         bdeu: None,
         enum_limit: a.enum_limit,
+        gibbs_sweeps: 0,
     }
     .row_options();
     let s = score(bn, &table.data, &row)?;

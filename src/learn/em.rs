@@ -56,6 +56,10 @@ pub struct EmOptions {
     pub seed: u64,
     /// Per-row inference options.
     pub row: RowOptions,
+    /// Rows whose components are too large for exact inference ([`Error::TooLarge`]) get a
+    /// stochastic E-step: a single-site Gibbs chain of this many sweeps (after as many burn-in
+    /// sweeps), seeded per row and iteration. 0 = fail instead (default 200).
+    pub gibbs_sweeps: usize,
 }
 
 impl Default for EmOptions {
@@ -67,6 +71,7 @@ impl Default for EmOptions {
             restarts: 0,
             seed: 0,
             row: RowOptions::default(),
+            gibbs_sweeps: 200,
         }
     }
 }
@@ -86,6 +91,10 @@ pub struct EmResult {
     pub best_start: usize,
     /// Final objective of every start.
     pub start_objectives: Vec<f64>,
+    /// Distinct row patterns that needed the stochastic (Gibbs) E-step in the last iteration.
+    /// When it is not 0, those rows are left out of `log_lik` and `trace` (their likelihood is not
+    /// computed), so the trace is no longer guaranteed to be monotone.
+    pub stochastic_rows: usize,
 }
 
 /// Number of row chunks of the E-step (fixed, so the reduction order never depends on threads).
@@ -143,7 +152,18 @@ fn prepare(bn: &BayesNet, data: &Dataset) -> Prepared {
 }
 
 /// One E-step: observed-data log-likelihood and expected counts under `bn`.
-fn e_step(bn: &BayesNet, prep: &Prepared, opts: &RowOptions) -> Result<(f64, Vec<Vec<f64>>)> {
+/// What an E-step (or a chunk of it) returns: log-likelihood, expected counts, Gibbs rows.
+type EStep = (f64, Vec<Vec<f64>>, usize);
+
+/// Stochastic E-step settings: (sweeps, seed of this iteration); sweeps = 0 disables it.
+type GibbsStep = (usize, u64);
+
+fn e_step(
+    bn: &BayesNet,
+    prep: &Prepared,
+    opts: &RowOptions,
+    gibbs: GibbsStep,
+) -> Result<(f64, Vec<Vec<f64>>, usize)> {
     let eng = RowEngine::new(bn, *opts)?;
     // complete rows: L = sum count * ln p
     let mut ll = 0.0;
@@ -156,15 +176,31 @@ fn e_step(bn: &BayesNet, prep: &Prepared, opts: &RowOptions) -> Result<(f64, Vec
     }
     let np = prep.patterns.len();
     let chunk = np.div_ceil(CHUNKS).max(1);
-    let parts: Vec<Result<(f64, Vec<Vec<f64>>)>> = (0..np.div_ceil(chunk))
+    let parts: Vec<Result<EStep>> = (0..np.div_ceil(chunk))
         .into_par_iter()
         .map(|ci| {
             let mut counts: Vec<Vec<f64>> =
                 bn.cpds().iter().map(|c| vec![0.0; c.probs.len()]).collect();
             let mut ll = 0.0;
+            let mut stochastic = 0;
             for i in ci * chunk..((ci + 1) * chunk).min(np) {
                 let row = &prep.patterns[i];
-                let post = eng.posterior(row)?;
+                let post = match eng.posterior(row) {
+                    Err(Error::TooLarge { .. }) if gibbs.0 > 0 => {
+                        let mut rng = chain_rng(gibbs.1, i as u64);
+                        eng.gibbs_counts(
+                            row,
+                            gibbs.0,
+                            gibbs.0,
+                            &mut rng,
+                            &mut counts,
+                            prep.weights[i],
+                        )?;
+                        stochastic += 1;
+                        continue;
+                    }
+                    r => r?,
+                };
                 if !post.is_possible() {
                     return Err(Error::ZeroProbabilityRows {
                         count: 1,
@@ -178,20 +214,22 @@ fn e_step(bn: &BayesNet, prep: &Prepared, opts: &RowOptions) -> Result<(f64, Vec
                 ll += prep.weights[i] * post.log_lik;
                 post.add_counts(&eng, row, &mut counts, prep.weights[i])?;
             }
-            Ok((ll, counts))
+            Ok((ll, counts, stochastic))
         })
         .collect();
     let mut counts = prep.complete_counts.clone();
+    let mut stochastic = 0;
     for part in parts {
-        let (l, c) = part?;
+        let (l, c, st) = part?;
         ll += l;
+        stochastic += st;
         for (a, b) in counts.iter_mut().zip(c) {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
             }
         }
     }
-    Ok((ll, counts))
+    Ok((ll, counts, stochastic))
 }
 
 /// The observed-data log-likelihood of `data` under `bn` (rows with holes by their marginal
@@ -203,7 +241,8 @@ pub fn expected_counts(
     opts: &RowOptions,
 ) -> Result<(f64, Vec<Vec<f64>>)> {
     check_shape(bn, data)?;
-    e_step(bn, &prepare(bn, data), opts)
+    let (ll, counts, _) = e_step(bn, &prepare(bn, data), opts, (0, 0))?;
+    Ok((ll, counts))
 }
 
 fn random_column<R: Rng + ?Sized>(k: usize, rng: &mut R) -> Vec<f64> {
@@ -299,8 +338,13 @@ pub fn em(
         let mut trace = Vec::new();
         let mut prev_obj = f64::NAN;
         let mut iters = 0;
+        let mut stochastic_rows: usize;
         let convergence = loop {
-            let (ll, counts) = e_step(&model, &prep, &opts.row)?;
+            let gibbs_seed =
+                crate::rng::splitmix64(opts.seed ^ ((start as u64) << 32) ^ iters as u64);
+            let (ll, counts, st) =
+                e_step(&model, &prep, &opts.row, (opts.gibbs_sweeps, gibbs_seed))?;
+            stochastic_rows = st;
             let obj = ll + opts.prior.log_density(&model);
             trace.push(ll);
             let delta = if prev_obj.is_nan() {
@@ -346,6 +390,7 @@ pub fn em(
                 convergence,
                 best_start: start,
                 start_objectives: Vec::new(),
+                stochastic_rows,
             });
         }
     }
