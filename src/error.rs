@@ -25,6 +25,8 @@ pub enum Format {
     EvidenceSpec,
     /// Gaussian Bayesian network JSON (the bnlearn / pgmpy linear-Gaussian layout).
     GaussianBnJson,
+    /// Gaussian MRF JSON (`"format": "pgmkit-gmrf"`).
+    GmrfJson,
     /// A data table (`.csv`, `.csv.gz`): header of variable names, cells of state names.
     Csv,
 }
@@ -38,6 +40,7 @@ impl std::fmt::Display for Format {
             Format::Fg => "libDAI .fg",
             Format::EvidenceSpec => "evidence",
             Format::GaussianBnJson => "Gaussian BN JSON",
+            Format::GmrfJson => "GMRF JSON",
             Format::Csv => "CSV",
         };
         f.write_str(s)
@@ -229,6 +232,8 @@ pub enum DataErrorKind {
     Syntax(String),
     /// A variable has more states than the compact codes hold (65 535).
     TooManyStates(usize),
+    /// A cell of a numeric (continuous) column is neither a number nor a missing marker.
+    NotANumber(String),
 }
 
 fn fmt_rows(rows: &[usize]) -> String {
@@ -282,6 +287,9 @@ fn data_error_message(
         DataErrorKind::Syntax(m) => format!("malformed CSV: {m}"),
         DataErrorKind::TooManyStates(k) => {
             format!("the variable has {k} states; data codes hold at most 65535")
+        }
+        DataErrorKind::NotANumber(t) => {
+            format!("'{t}' is not a number (nor a missing marker) in a continuous column")
         }
     };
     format!("{at}: {what}")

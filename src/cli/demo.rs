@@ -2,6 +2,8 @@
 //! the binary, then log Z of a 100x100 Ising spin glass built in code (AIS, mean field, BP, TRW).
 //! One function per section; later sections slot in `run`.
 
+mod gaussian;
+
 use std::io::Write;
 use std::time::Instant;
 
@@ -78,6 +80,7 @@ pub fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     sampling_section(out, &bn, &ev, log_pe, &prior, &post, &mut timings)?;
     imputation_section(out, &bn, &mut timings)?;
     grid_section(global, out, &mut timings)?;
+    gaussian::section(out, &mut timings)?;
     footer(out, &timings)?;
     Ok(())
 }

@@ -66,6 +66,10 @@ struct VarEntry {
 }
 
 pub fn run(global: &GlobalArgs, a: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if super::gaussian::is_gaussian(&a.query.model) {
+        let ev = a.query.evidence.as_deref();
+        return super::gaussian::info(global, &a.query.model, ev, a.json, out);
+    }
     let loaded = args::load(&a.query.model, global)?;
     let model = &loaded.model;
     let vars = model.vars();

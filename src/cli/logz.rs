@@ -126,6 +126,17 @@ fn estimate(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
 
 pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check_options(a)?;
+    if super::gaussian::is_gaussian(&a.query.model) {
+        let s = super::gaussian::LogZSettings {
+            evidence: a.query.evidence.as_deref(),
+            method: a.method,
+            particles: a.ais.particles,
+            steps: a.ais.steps,
+            seed: a.seed,
+            json: a.json,
+        };
+        return super::gaussian::logz(global, &a.query.model, &s, out);
+    }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;

@@ -300,6 +300,10 @@ pub fn compute(
 }
 
 pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if super::gaussian::is_gaussian(&a.query.model) {
+        let ev = a.query.evidence.as_deref();
+        return super::gaussian::marginals(global, &a.query.model, ev, a.method, a.json, out);
+    }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;

@@ -17,6 +17,7 @@ mod convert;
 mod data_args;
 mod demo;
 mod eval_impute;
+mod gaussian;
 mod impute;
 mod info;
 mod kl;

@@ -106,6 +106,18 @@ struct Written {
 
 pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let n = args::at_least_one("--n", a.n)?;
+    if super::gaussian::is_gaussian(&a.model) {
+        if a.method.is_some_and(|m| m != SampleMethod::Forward) {
+            anyhow::bail!(
+                "Gaussian models are sampled exactly (--method forward: ancestral for a Bayesian \
+                 network, Cholesky draws for a GMRF or under evidence)"
+            );
+        }
+        a.mcmc.only_for_mcmc("forward")?;
+        let ev = a.evidence.as_deref();
+        let dest = a.out.as_deref();
+        return super::gaussian::sample(global, &a.model, ev, n, a.seed, dest, out);
+    }
     let loaded = args::load(&a.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.evidence.as_deref(), vars)?;

@@ -58,6 +58,18 @@ enum Factor {
     Sparse(EnvelopeCholesky),
 }
 
+/// A GMRF with some variables fixed ([`Gmrf::condition`]).
+#[derive(Debug, Clone)]
+pub struct GmrfConditional {
+    /// Indices (into the original model) of the free variables, increasing.
+    pub free: Vec<usize>,
+    /// The GMRF of the free variables (in the order of `free`); `None` when every variable is
+    /// fixed.
+    pub gmrf: Option<Gmrf>,
+    /// `ln ∫ p~(x_a, x_b) dx_a`: log Z with the evidence clamped.
+    pub log_z: f64,
+}
+
 /// A Gaussian MRF in information form (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Gmrf {
@@ -173,6 +185,14 @@ impl Gmrf {
     /// Whether the precision is stored sparse.
     pub fn is_sparse(&self) -> bool {
         matches!(self.lambda, Precision::Sparse(_))
+    }
+
+    /// Stored nonzeros of the precision (both triangles and the diagonal).
+    pub fn precision_nnz(&self) -> usize {
+        match &self.lambda {
+            Precision::Dense(a) => a.iter().filter(|v| **v != 0.0).count(),
+            Precision::Sparse(a) => a.nnz(),
+        }
     }
 
     /// The information vector `h`.
@@ -344,6 +364,97 @@ impl Gmrf {
                 });
         }
         DMatrix::from_row_slice(rows, n, &data)
+    }
+
+    /// Fix the variables of `evidence` (`(index, value)` pairs): the GMRF of the free variables
+    /// (precision `Λ_aa`, information `h_a - Λ_ab x_b`; sparse when this one is) and
+    /// `ln ∫ p~(x_a, x_b) dx_a = ln Z_a - 1/2 x_b'Λ_bb x_b + h_b'x_b`, the log partition function
+    /// of the model with the evidence clamped (what `ln Z` means for a discrete model with
+    /// evidence). With no free variable left the GMRF is `None`. Errors: an index out of range or
+    /// repeated, a non-finite value.
+    pub fn condition(&self, evidence: &[(usize, f64)]) -> Result<GmrfConditional> {
+        let n = self.dim();
+        let idx: Vec<usize> = evidence.iter().map(|e| e.0).collect();
+        super::mvn::check_indices(&idx, n, "evidence")?;
+        let mut value = vec![f64::NAN; n];
+        for &(i, v) in evidence {
+            if !v.is_finite() {
+                return Err(Error::InvalidNumber {
+                    what: "evidence value".into(),
+                    value: v,
+                });
+            }
+            value[i] = v;
+        }
+        let free: Vec<usize> = (0..n).filter(|&i| value[i].is_nan()).collect();
+        let mut pos = vec![usize::MAX; n];
+        for (k, &i) in free.iter().enumerate() {
+            pos[i] = k;
+        }
+        // the constant: -1/2 x_b'Λ_bb x_b + h_b'x_b; and h_a - Λ_ab x_b
+        let mut constant = 0.0;
+        let mut h_a: Vec<f64> = free.iter().map(|&i| self.h[i]).collect();
+        let mut triplets = Vec::new();
+        let mut row = Vec::new();
+        for i in 0..n {
+            row.clear();
+            match &self.lambda {
+                Precision::Dense(a) => row.extend(
+                    a.column(i)
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| **v != 0.0)
+                        .map(|(j, &v)| (j, v)),
+                ),
+                Precision::Sparse(a) => row.extend(a.row(i)),
+            }
+            let xi = value[i];
+            if xi.is_nan() {
+                for &(j, v) in &row {
+                    if value[j].is_nan() {
+                        if j <= i {
+                            triplets.push((pos[i], pos[j], v));
+                        }
+                    } else {
+                        h_a[pos[i]] -= v * value[j];
+                    }
+                }
+            } else {
+                constant += self.h[i] * xi;
+                for &(j, v) in &row {
+                    if !value[j].is_nan() {
+                        constant -= 0.5 * xi * v * value[j];
+                    }
+                }
+            }
+        }
+        if free.is_empty() {
+            return Ok(GmrfConditional {
+                free,
+                gmrf: None,
+                log_z: constant,
+            });
+        }
+        let gmrf = match &self.lambda {
+            Precision::Dense(_) => {
+                let na = free.len();
+                let mut a = DMatrix::zeros(na, na);
+                for &(i, j, v) in &triplets {
+                    a[(i, j)] = v;
+                    a[(j, i)] = v;
+                }
+                Gmrf::dense(a, h_a)?
+            }
+            Precision::Sparse(_) => {
+                Gmrf::sparse(SparseSym::from_triplets(free.len(), &triplets)?, h_a)?
+            }
+        };
+        let log_z = gmrf.log_z() + constant;
+        Ok(GmrfConditional {
+            free,
+            gmrf: Some(gmrf),
+            log_z,
+        })
     }
 
     /// Means and variances (variables named `"0"`, `"1"`, ...).

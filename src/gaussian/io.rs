@@ -32,8 +32,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{GaussianBn, GaussianBnBuilder};
+use super::{GaussianBn, GaussianBnBuilder, GaussianModel, Gmrf, SparseSym};
 use crate::error::{Error, Format, Result};
+use crate::model::Boundary;
 
 /// The key of the intercept in `coefficients`.
 pub const INTERCEPT_KEY: &str = "(Intercept)";
@@ -216,4 +217,212 @@ pub fn gbn_to_json(bn: &GaussianBn) -> String {
 /// Write the network as JSON (to a temporary file renamed into place).
 pub fn write_gbn(bn: &GaussianBn, path: &Path) -> Result<()> {
     crate::io::write_atomic(path, gbn_to_json(bn).as_bytes())
+}
+
+/// The `"format"` value that marks a Gaussian MRF JSON file.
+pub const GMRF_FORMAT: &str = "pgmkit-gmrf";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonGmrf {
+    format: String,
+    #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
+    h: Option<Vec<f64>>,
+    #[serde(default)]
+    precision: Option<JsonPrecision>,
+    #[serde(default)]
+    lattice: Option<JsonLattice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonPrecision {
+    n: usize,
+    entries: Vec<(usize, usize, f64)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLattice {
+    rows: usize,
+    cols: usize,
+    #[serde(default)]
+    periodic: bool,
+    diagonal: f64,
+    coupling: f64,
+}
+
+/// A Gaussian model read from a file, with its variable names.
+#[derive(Debug, Clone)]
+pub struct GaussianFile {
+    /// The model.
+    pub model: GaussianModel,
+    /// Variable names, in index order.
+    pub names: Vec<String>,
+}
+
+impl GaussianFile {
+    /// Index of the variable `name`. Errors: [`Error::UnknownVariable`].
+    pub fn var(&self, name: &str) -> Result<usize> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::UnknownVariable(name.to_string()))
+    }
+}
+
+/// Parse a Gaussian MRF from JSON text:
+///
+/// ```json
+/// {"format": "pgmkit-gmrf", "names": ["a", "b", "c"], "h": [1.0, 0.0, -0.5],
+///  "precision": {"n": 3, "entries": [[0, 0, 2.0], [1, 1, 2.0], [2, 2, 2.0], [0, 1, -0.8], [1, 2, -0.8]]}}
+/// ```
+///
+/// `p(x) ∝ exp(-1/2 x'Λx + h'x)`. `entries` are `[i, j, value]` with 0-based indices; give each
+/// off-diagonal pair once (either triangle; the matrix is symmetric). Instead of `precision`, a
+/// lattice `{"rows": R, "cols": C, "periodic": false, "diagonal": d, "coupling": c}` gives
+/// `Λ = d I - c A` with the 4-neighbour adjacency `A` (site `r * C + col`). `names` (default
+/// `"0"`, `"1"`, ...) and `h` (default zeros) are optional. Errors: syntax and types
+/// ([`Error::Parse`]), sizes that disagree, an entry listed twice, a non-symmetric or not
+/// positive definite precision ([`Error::NotPositiveDefinite`]).
+pub fn parse_gmrf(text: &str) -> Result<(Gmrf, Vec<String>)> {
+    let j: JsonGmrf = serde_json::from_str(text).map_err(|e| Error::Parse {
+        format: Format::GmrfJson,
+        line: e.line(),
+        col: e.column(),
+        msg: e.to_string(),
+    })?;
+    if j.format != GMRF_FORMAT {
+        return Err(Error::InvalidModel(format!(
+            "\"format\" is \"{}\", expected \"{GMRF_FORMAT}\"",
+            j.format
+        )));
+    }
+    let lambda = match (&j.precision, &j.lattice) {
+        (Some(p), None) => {
+            let mut seen = HashSet::new();
+            for &(a, b, _) in &p.entries {
+                if !seen.insert((a.min(b), a.max(b))) {
+                    return Err(Error::InvalidModel(format!(
+                        "precision entry ({a}, {b}) is listed twice (give each pair once)"
+                    )));
+                }
+            }
+            SparseSym::from_triplets(p.n, &p.entries)?
+        }
+        (None, Some(l)) => {
+            let b = if l.periodic {
+                Boundary::Periodic
+            } else {
+                Boundary::Free
+            };
+            SparseSym::lattice(l.rows, l.cols, b, l.diagonal, l.coupling)?
+        }
+        _ => {
+            return Err(Error::InvalidModel(
+                "a GMRF needs exactly one of \"precision\" and \"lattice\"".into(),
+            ))
+        }
+    };
+    let n = lambda.n();
+    let names = match j.names {
+        Some(names) => {
+            if names.len() != n {
+                return Err(Error::DimensionMismatch {
+                    what: "names (one per variable)".into(),
+                    expected: n,
+                    found: names.len(),
+                });
+            }
+            let mut seen = HashSet::new();
+            if let Some(d) = names.iter().find(|x| !seen.insert(x.as_str())) {
+                return Err(Error::InvalidModel(format!(
+                    "the variable name '{d}' is used twice"
+                )));
+            }
+            names
+        }
+        None => (0..n).map(|i| i.to_string()).collect(),
+    };
+    let h = j.h.unwrap_or_else(|| vec![0.0; n]);
+    Ok((Gmrf::sparse(lambda, h)?, names))
+}
+
+/// The GMRF as JSON in the layout of [`parse_gmrf`] (precision as its lower-triangle entries).
+pub fn gmrf_to_json(g: &Gmrf, names: &[String]) -> String {
+    let n = g.dim();
+    let mut entries = Vec::new();
+    for i in 0..n {
+        for j in 0..=i {
+            let v = g.precision_entry(i, j);
+            if v != 0.0 {
+                entries.push(format!("[{i}, {j}, {v:?}]"));
+            }
+        }
+    }
+    format!(
+        "{{\"format\": {}, \"names\": [{}],\n \"h\": [{}],\n \"precision\": {{\"n\": {n}, \"entries\": [{}]}}}}\n",
+        q(GMRF_FORMAT),
+        names.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "),
+        g.h().iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        entries.join(", ")
+    )
+}
+
+/// Whether JSON text is a GMRF file: a top-level `"format"` key with the value
+/// [`GMRF_FORMAT`] (a cheap textual check; the parse decides).
+fn looks_like_gmrf(text: &str) -> bool {
+    text.contains("\"format\"") && text.contains(GMRF_FORMAT)
+}
+
+/// Parse a Gaussian model from JSON text: a GMRF when the text carries
+/// `"format": "pgmkit-gmrf"`, else a Gaussian BN ([`parse_gbn`]).
+pub fn parse_gaussian(text: &str) -> Result<GaussianFile> {
+    if looks_like_gmrf(text) {
+        let (g, names) = parse_gmrf(text)?;
+        Ok(GaussianFile {
+            model: GaussianModel::Mrf(g),
+            names,
+        })
+    } else {
+        let bn = parse_gbn(text)?;
+        let names = bn.names().to_vec();
+        Ok(GaussianFile {
+            model: GaussianModel::Bn(bn),
+            names,
+        })
+    }
+}
+
+/// Read a Gaussian model (BN or GMRF JSON) from a file.
+pub fn read_gaussian(path: &Path) -> Result<GaussianFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_gaussian(&text)
+}
+
+/// Whether a model file is a Gaussian model: a `.json` extension, or text that starts with `{`
+/// (after white space).
+pub fn is_gaussian_path(path: &Path) -> bool {
+    if path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return true;
+    }
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = [0u8; 256];
+    let k = f.take(256).read(&mut buf).unwrap_or(0);
+    buf[..k]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
 }

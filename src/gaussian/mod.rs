@@ -40,6 +40,7 @@
 //! ```
 
 pub mod bn;
+pub mod data;
 pub mod gabp;
 pub mod gmrf;
 pub mod io;
@@ -47,7 +48,7 @@ pub mod mvn;
 pub mod sparse;
 
 pub use bn::{GaussianBn, GaussianBnBuilder, LinearGaussianCpd};
-pub use gmrf::{Gmrf, GmrfGibbs};
+pub use gmrf::{Gmrf, GmrfConditional, GmrfGibbs};
 pub use mvn::{missing_patterns, Conditional, Conditioner, MissingPattern, MvNormal};
 pub use sparse::SparseSym;
 

@@ -939,28 +939,52 @@ impl RowPosterior {
                     plans,
                     var_in,
                 } => {
-                    // sums[d][prefix of d+1 digits] = posterior mass of that prefix
+                    // mass of every prefix of d+1 digits, for each level d, in one flat buffer:
+                    // level k-1 is `probs` itself, level d sums blocks of level d+1
                     let k = vars.len();
-                    let mut sums: Vec<Vec<f64>> = vec![Vec::new(); k];
-                    sums[k - 1] = probs.clone();
-                    for d in (0..k - 1).rev() {
-                        let c = eng.cards[vars[d + 1] as usize];
-                        sums[d] = sums[d + 1].chunks(c).map(|b| b.iter().sum()).collect();
+                    let np = plans.len();
+                    let mut st = vec![0usize; np * k];
+                    let mut level = vec![0usize; np];
+                    for (j, lst) in var_in.iter().enumerate() {
+                        for &(pi, sd) in lst {
+                            st[pi * k + j] = sd;
+                            level[pi] = level[pi].max(j);
+                        }
                     }
+                    let mut off = vec![usize::MAX; k];
+                    let mut flat: Vec<f64> = Vec::new();
+                    let mut prev_off = usize::MAX;
+                    let lowest = level.iter().copied().min().unwrap_or(k - 1);
+                    for d in (lowest..k - 1).rev() {
+                        let c = eng.cards[vars[d + 1] as usize];
+                        let start = flat.len();
+                        if prev_off == usize::MAX {
+                            flat.extend(probs.chunks(c).map(|b| b.iter().sum::<f64>()));
+                        } else {
+                            let end = start;
+                            for i in (prev_off..end).step_by(c) {
+                                let v: f64 = flat[i..i + c].iter().sum();
+                                flat.push(v);
+                            }
+                        }
+                        off[d] = start;
+                        prev_off = start;
+                    }
+                    let mut x = vec![0usize; k];
                     for (pi, pl) in plans.iter().enumerate() {
-                        let st: Vec<usize> = (0..k)
-                            .map(|j| {
-                                var_in[j]
-                                    .iter()
-                                    .find(|&&(q, _)| q == pi)
-                                    .map_or(0, |&(_, s)| s)
-                            })
-                            .collect();
-                        let lvl = (0..k).rev().find(|&j| st[j] != 0).unwrap_or(0);
-                        let mut x = vec![0usize; lvl + 1];
+                        let lvl = level[pi];
+                        let masses: &[f64] = if lvl == k - 1 {
+                            probs
+                        } else {
+                            let len = flat.len();
+                            let end = if lvl == lowest { len } else { off[lvl - 1] };
+                            &flat[off[lvl]..end]
+                        };
+                        let sp = &st[pi * k..pi * k + lvl + 1];
+                        x[..=lvl].iter_mut().for_each(|v| *v = 0);
                         let mut i = pl.base;
                         let cnt = &mut counts[pl.cpd as usize];
-                        for &mass in &sums[lvl] {
+                        for &mass in masses {
                             if mass != 0.0 {
                                 cnt[i] += weight * mass;
                             }
@@ -970,11 +994,11 @@ impl RowPosterior {
                                 let card = eng.cards[vars[j] as usize];
                                 x[j] += 1;
                                 if x[j] < card {
-                                    i += st[j];
+                                    i += sp[j];
                                     break;
                                 }
                                 x[j] = 0;
-                                i -= st[j] * (card - 1);
+                                i -= sp[j] * (card - 1);
                             }
                         }
                     }
