@@ -269,6 +269,9 @@ pub struct EvalReport {
     /// Fraction of masked cells whose true state is in the smallest set of states holding at
     /// least `nominal_coverage` of the exact posterior mass.
     pub exact_set_coverage: f64,
+    /// Mean posterior mass of those sets: the coverage calibrated posteriors should reach (at
+    /// least `nominal_coverage`; more, because states are discrete).
+    pub exact_set_mass: f64,
     /// With `M` draws: fraction of masked cells whose true state is in the smallest set of states
     /// holding at least `nominal_coverage` of the draws.
     pub draws_set_coverage: Option<f64>,
@@ -279,22 +282,25 @@ pub struct EvalReport {
 }
 
 /// Smallest set of states holding at least `level` of `p` (largest first; ties by index):
-/// does it contain `truth`?
-fn in_credible_set(p: &[f64], truth: usize, level: f64) -> bool {
+/// does it contain `truth`, and what share of the mass does it hold?
+fn credible_set(p: &[f64], truth: usize, level: f64) -> (bool, f64) {
     let mut idx: Vec<usize> = (0..p.len()).collect();
     idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
     let total: f64 = p.iter().sum();
     let mut acc = 0.0;
+    let mut hit = false;
     for i in idx {
-        if i == truth {
-            return true;
-        }
+        hit |= i == truth;
         acc += p[i];
         if acc >= level * total - 1e-12 {
-            return false;
+            break;
         }
     }
-    false
+    (hit, acc / total)
+}
+
+fn in_credible_set(p: &[f64], truth: usize, level: f64) -> bool {
+    credible_set(p, truth, level).0
 }
 
 /// A hidden cell: (row, variable, true state).
@@ -404,6 +410,12 @@ pub fn evaluate(
         .collect();
     let nc = cells.len().max(1) as f64;
     let baseline = cells.iter().filter(|&&(_, v, t)| modes[v] == t).count() as f64 / nc;
+    let exact_mass = probs
+        .iter()
+        .zip(&cells)
+        .map(|(p, &(_, _, t))| credible_set(p, t, nominal).1)
+        .sum::<f64>()
+        / nc;
     let exact_cov = probs
         .iter()
         .zip(&cells)
@@ -454,6 +466,7 @@ pub fn evaluate(
         oracle_log_score,
         nominal_coverage: nominal,
         exact_set_coverage: exact_cov,
+        exact_set_mass: exact_mass,
         draws_set_coverage: draws_cov,
         draw_accuracy: draw_acc,
         draws,

@@ -111,6 +111,7 @@ pub fn run(global: &GlobalArgs, a: &EvalImputeArgs, out: &mut dyn Write) -> anyh
         );
         push("nominal_coverage", rep.nominal_coverage.into());
         push("exact_set_coverage", rep.exact_set_coverage.into());
+        push("exact_set_mass", rep.exact_set_mass.into());
         push("draws", rep.draws.into());
         push(
             "draws_set_coverage",
@@ -171,8 +172,9 @@ pub fn run(global: &GlobalArgs, a: &EvalImputeArgs, out: &mut dyn Write) -> anyh
     }
     writeln!(
         out,
-        "coverage of the {} posterior sets: {} (exact posteriors){}",
+        "coverage of the smallest sets holding >= {} of the posterior (mean mass {}): {} (exact posteriors){}",
         pct(rep.nominal_coverage),
+        pct(rep.exact_set_mass),
         pct(rep.exact_set_coverage),
         match rep.draws_set_coverage {
             Some(c) => format!(", {} (from {} draws)", pct(c), rep.draws),

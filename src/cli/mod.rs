@@ -60,6 +60,8 @@ use clap::{Parser, Subcommand};
         pgmkit marginals tests/data/fg/ising_10x10_open.fg --method bp --json\n  \
         pgmkit sample tests/data/bif/alarm.bif --n 100000 --out alarm.csv\n  \
         pgmkit convert tests/data/bif/asia.bif asia.uai\n  \
+        pgmkit impute tests/data/bif/alarm.bif --data holes.csv --out filled.csv --learn em\n  \
+        pgmkit score tests/data/bif/alarm.bif --data tests/data/samples/alarm_10k.csv.gz --outliers 5\n  \
         pgmkit            (no arguments: the ALARM demo)"
 )]
 pub struct Cli {

@@ -20,7 +20,7 @@ use rand_distr::{Distribution, Gamma};
 use rayon::prelude::*;
 
 use super::mle::{check_shape, probs_from_counts, with_probs, Prior};
-use super::rows::{RowEngine, RowOptions};
+use super::rows::{RowEngine, RowOptions, RowPlan};
 use crate::data::{Dataset, MISSING};
 use crate::error::{Error, Result};
 use crate::infer::variational::{Convergence, StopReason, StopRule};
@@ -161,9 +161,10 @@ type GibbsStep = (usize, u64);
 fn e_step(
     bn: &BayesNet,
     prep: &Prepared,
+    plans: Option<&[RowPlan]>,
     opts: &RowOptions,
     gibbs: GibbsStep,
-) -> Result<(f64, Vec<Vec<f64>>, usize)> {
+) -> Result<EStep> {
     let eng = RowEngine::new(bn, *opts)?;
     // complete rows: L = sum count * ln p
     let mut ll = 0.0;
@@ -185,7 +186,9 @@ fn e_step(
             let mut stochastic = 0;
             for i in ci * chunk..((ci + 1) * chunk).min(np) {
                 let row = &prep.patterns[i];
-                let post = match eng.posterior(row) {
+                let post = match plans
+                    .map_or_else(|| eng.posterior(row), |p| eng.posterior_with(&p[i], row))
+                {
                     Err(Error::TooLarge { .. }) if gibbs.0 > 0 => {
                         let mut rng = chain_rng(gibbs.1, i as u64);
                         eng.gibbs_counts(
@@ -241,7 +244,7 @@ pub fn expected_counts(
     opts: &RowOptions,
 ) -> Result<(f64, Vec<Vec<f64>>)> {
     check_shape(bn, data)?;
-    let (ll, counts, _) = e_step(bn, &prepare(bn, data), opts, (0, 0))?;
+    let (ll, counts, _) = e_step(bn, &prepare(bn, data), None, opts, (0, 0))?;
     Ok((ll, counts))
 }
 
@@ -328,8 +331,15 @@ pub fn em(
             "EM needs at least one data row".into(),
         ));
     }
-    let prep = prepare(bn, data);
     let t0 = Instant::now();
+    let prep = prepare(bn, data);
+    // the structure of every distinct row does not depend on the parameters: plan it once
+    let eng0 = RowEngine::new(bn, opts.row)?;
+    let plans: Vec<RowPlan> = prep
+        .patterns
+        .par_iter()
+        .map(|p| eng0.plan(p))
+        .collect::<Result<_>>()?;
     let mut best: Option<EmResult> = None;
     let mut objectives = Vec::new();
     let mut total_iters = 0u64;
@@ -342,8 +352,13 @@ pub fn em(
         let convergence = loop {
             let gibbs_seed =
                 crate::rng::splitmix64(opts.seed ^ ((start as u64) << 32) ^ iters as u64);
-            let (ll, counts, st) =
-                e_step(&model, &prep, &opts.row, (opts.gibbs_sweeps, gibbs_seed))?;
+            let (ll, counts, st) = e_step(
+                &model,
+                &prep,
+                Some(&plans),
+                &opts.row,
+                (opts.gibbs_sweeps, gibbs_seed),
+            )?;
             stochastic_rows = st;
             let obj = ll + opts.prior.log_density(&model);
             trace.push(ll);

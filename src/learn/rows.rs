@@ -68,16 +68,43 @@ struct CpdPlan {
     base: usize,
 }
 
+/// The parameter-free structure of an enumerated component.
+#[derive(Debug)]
+struct EnumStruct {
+    vars: Vec<u32>,
+    plans: Vec<CpdPlan>,
+    /// For each component variable: (index into plans, stride).
+    var_in: Vec<Vec<(usize, usize)>>,
+    /// Plans grouped by their level (position of their last component variable).
+    by_level: Vec<Vec<usize>>,
+    /// Number of joint states.
+    size: usize,
+}
+
+/// The parameter-free structure of one component.
+#[derive(Debug, Clone)]
+enum CompPlan {
+    Enum(std::sync::Arc<EnumStruct>),
+    Ve { vars: Vec<u32>, cpds: Vec<u32> },
+}
+
+/// What inference on one row needs that does not depend on the CPT values: the families with no
+/// missing cell (and their table index) and the components of missing cells. EM computes it once
+/// per distinct row and reuses it in every iteration ([`RowEngine::plan`],
+/// [`RowEngine::posterior_with`]).
+#[derive(Debug, Clone)]
+pub struct RowPlan {
+    consts: Vec<(u32, usize)>,
+    comps: Vec<CompPlan>,
+}
+
 /// The posterior of one component of missing variables.
 #[derive(Debug, Clone)]
 enum CompPost {
     /// Enumerated: normalised probabilities of every joint state (first variable slowest).
     Enum {
-        vars: Vec<u32>,
+        s: std::sync::Arc<EnumStruct>,
         probs: Vec<f64>,
-        plans: Vec<CpdPlan>,
-        /// For each component variable: (index into plans, stride).
-        var_in: Vec<Vec<(usize, usize)>>,
     },
     /// Variable elimination over the reduced factors, calibrated as a bucket tree.
     Ve(Box<BucketTree>),
@@ -194,6 +221,12 @@ impl RowEngine {
     /// Exact posterior of the missing cells of `row` (codes in model order, [`MISSING`] for a
     /// hole) and its marginal log-likelihood.
     pub fn posterior(&self, row: &[u16]) -> Result<RowPosterior> {
+        let plan = self.plan(row)?;
+        self.posterior_with(&plan, row)
+    }
+
+    /// The parameter-free structure of inference on `row` (see [`RowPlan`]).
+    pub fn plan(&self, row: &[u16]) -> Result<RowPlan> {
         let n = self.cards.len();
         if row.len() != n {
             return Err(Error::InvalidArgument(format!(
@@ -243,12 +276,12 @@ impl RowEngine {
                 }
             }
         }
-        let mut log_lik = 0.0;
-        for (c, &rel) in relevant.iter().enumerate() {
-            if !rel {
-                log_lik += self.log_p[c][self.index(c, row)];
-            }
-        }
+        let consts: Vec<(u32, usize)> = relevant
+            .iter()
+            .enumerate()
+            .filter(|(_, &rel)| !rel)
+            .map(|(c, _)| (c as u32, self.index(c, row)))
+            .collect();
         // group the missing variables and CPDs by component root (ordered by smallest variable)
         let mut comp_of_root = vec![u32::MAX; n];
         let mut comp_vars: Vec<Vec<u32>> = Vec::new();
@@ -271,9 +304,24 @@ impl RowEngine {
                 comp_cpds[comp_of_root[r] as usize].push(c as u32);
             }
         }
-        let mut comps = Vec::with_capacity(comp_vars.len());
-        for (vars, cpds) in comp_vars.into_iter().zip(comp_cpds) {
-            let (ll, post) = self.solve_component(row, vars, cpds)?;
+        let comps = comp_vars
+            .into_iter()
+            .zip(comp_cpds)
+            .map(|(vars, cpds)| self.comp_plan(row, vars, cpds))
+            .collect();
+        Ok(RowPlan { consts, comps })
+    }
+
+    /// Exact posterior of a row whose structure was computed by [`plan`](Self::plan) for this
+    /// very row.
+    pub fn posterior_with(&self, plan: &RowPlan, row: &[u16]) -> Result<RowPosterior> {
+        let mut log_lik = 0.0;
+        for &(c, i) in &plan.consts {
+            log_lik += self.log_p[c as usize][i];
+        }
+        let mut comps = Vec::with_capacity(plan.comps.len());
+        for cp in &plan.comps {
+            let (ll, post) = self.solve_component(row, cp)?;
             log_lik += ll;
             comps.push(post);
             if log_lik == f64::NEG_INFINITY {
@@ -284,6 +332,49 @@ impl RowEngine {
             comps.clear();
         }
         Ok(RowPosterior { log_lik, comps })
+    }
+
+    fn comp_plan(&self, row: &[u16], vars: Vec<u32>, cpds: Vec<u32>) -> CompPlan {
+        let size = vars.iter().try_fold(1usize, |acc, &v| {
+            acc.checked_mul(self.cards[v as usize])
+                .filter(|&s| s <= self.opts.enumeration_limit)
+        });
+        let Some(size) = size else {
+            return CompPlan::Ve { vars, cpds };
+        };
+        let plans = self.plans(row, &cpds);
+        let var_in: Vec<Vec<(usize, usize)>> = vars
+            .iter()
+            .map(|&v| {
+                plans
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(pi, p)| {
+                        let c = p.cpd as usize;
+                        self.fam[c]
+                            .iter()
+                            .position(|&u| u == v)
+                            .map(|j| (pi, self.stride[c][j]))
+                    })
+                    .collect()
+            })
+            .collect();
+        let k = vars.len();
+        let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for (pi, _) in plans.iter().enumerate() {
+            let lvl = (0..k)
+                .rev()
+                .find(|&j| var_in[j].iter().any(|&(q, _)| q == pi))
+                .expect("a plan holds a component variable");
+            by_level[lvl].push(pi);
+        }
+        CompPlan::Enum(std::sync::Arc::new(EnumStruct {
+            vars,
+            plans,
+            var_in,
+            by_level,
+            size,
+        }))
     }
 
     fn plans(&self, row: &[u16], cpds: &[u32]) -> Vec<CpdPlan> {
@@ -300,44 +391,15 @@ impl RowEngine {
             .collect()
     }
 
-    fn solve_component(
-        &self,
-        row: &[u16],
-        vars: Vec<u32>,
-        cpds: Vec<u32>,
-    ) -> Result<(f64, CompPost)> {
-        let plans = self.plans(row, &cpds);
-        let size = vars.iter().try_fold(1usize, |acc, &v| {
-            acc.checked_mul(self.cards[v as usize])
-                .filter(|&s| s <= self.opts.enumeration_limit)
-        });
-        if let Some(size) = size {
-            let var_in: Vec<Vec<(usize, usize)>> = vars
-                .iter()
-                .map(|&v| {
-                    plans
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(pi, p)| {
-                            let c = p.cpd as usize;
-                            self.fam[c]
-                                .iter()
-                                .position(|&u| u == v)
-                                .map(|j| (pi, self.stride[c][j]))
-                        })
-                        .collect()
-                })
-                .collect();
-            // level of a plan = position of its last component variable; prefix products
+    fn solve_component(&self, row: &[u16], cp: &CompPlan) -> Result<(f64, CompPost)> {
+        let st = match cp {
+            CompPlan::Enum(st) => st,
+            CompPlan::Ve { vars, cpds } => return self.solve_ve(row, vars.clone(), cpds),
+        };
+        let (vars, plans, var_in, by_level, size) =
+            (&st.vars, &st.plans, &st.var_in, &st.by_level, st.size);
+        {
             let k = vars.len();
-            let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); k];
-            for (pi, _) in plans.iter().enumerate() {
-                let lvl = (0..k)
-                    .rev()
-                    .find(|&j| var_in[j].iter().any(|&(q, _)| q == pi))
-                    .expect("a plan holds a component variable");
-                by_level[lvl].push(pi);
-            }
             let pt: Vec<&[f64]> = plans
                 .iter()
                 .map(|p| self.cpd_factor_src[p.cpd as usize].probs.as_slice())
@@ -358,17 +420,15 @@ impl RowEngine {
                 }
                 w.push(pre[k]);
                 total += pre[k];
-                from = odometer(&mut x, &vars, &self.cards, &var_in, &mut idx);
+                from = odometer(&mut x, vars, &self.cards, var_in, &mut idx);
             }
             if total > 1e-250 && total.is_finite() {
                 w.iter_mut().for_each(|p| *p /= total);
                 return Ok((
                     total.ln(),
                     CompPost::Enum {
-                        vars,
+                        s: st.clone(),
                         probs: w,
-                        plans,
-                        var_in,
                     },
                 ));
             }
@@ -386,31 +446,26 @@ impl RowEngine {
                     s += t[i];
                 }
                 logw.push(s);
-                odometer(&mut x, &vars, &self.cards, &var_in, &mut idx);
+                odometer(&mut x, vars, &self.cards, var_in, &mut idx);
             }
             let z = num::log_sum_exp(&logw);
-            if z == f64::NEG_INFINITY {
-                return Ok((
-                    z,
-                    CompPost::Enum {
-                        vars,
-                        probs: Vec::new(),
-                        plans,
-                        var_in,
-                    },
-                ));
-            }
-            let probs = logw.iter().map(|&l| num::exp(l - z)).collect();
-            return Ok((
+            let probs = if z == f64::NEG_INFINITY {
+                Vec::new()
+            } else {
+                logw.iter().map(|&l| num::exp(l - z)).collect()
+            };
+            Ok((
                 z,
                 CompPost::Enum {
-                    vars,
+                    s: st.clone(),
                     probs,
-                    plans,
-                    var_in,
                 },
-            ));
+            ))
         }
+    }
+
+    fn solve_ve(&self, row: &[u16], vars: Vec<u32>, cpds: &[u32]) -> Result<(f64, CompPost)> {
+        let plans = self.plans(row, cpds);
         // variable elimination over the reduced factors
         let all = self.factors.get_or_init(|| {
             self.cpd_factor_src
@@ -828,7 +883,8 @@ impl RowPosterior {
         let mut out = Vec::new();
         for c in &self.comps {
             match c {
-                CompPost::Enum { vars, probs, .. } => {
+                CompPost::Enum { s, probs } => {
+                    let vars = &s.vars;
                     let mut m: Vec<Vec<f64>> = vars
                         .iter()
                         .map(|&v| vec![0.0; eng.cards[v as usize]])
@@ -872,9 +928,9 @@ impl RowPosterior {
         self.check()?;
         for c in &self.comps {
             match c {
-                CompPost::Enum { vars, probs, .. } => {
+                CompPost::Enum { s: st, probs } => {
                     let mut s = sample_linear(probs, rng);
-                    for &v in vars.iter().rev() {
+                    for &v in st.vars.iter().rev() {
                         let k = eng.cards[v as usize];
                         row[v as usize] = (s % k) as u16;
                         s /= k;
@@ -897,9 +953,9 @@ impl RowPosterior {
         self.check()?;
         for c in &self.comps {
             match c {
-                CompPost::Enum { vars, probs, .. } => {
+                CompPost::Enum { s: st, probs } => {
                     let mut s = argmax(probs);
-                    for &v in vars.iter().rev() {
+                    for &v in st.vars.iter().rev() {
                         let k = eng.cards[v as usize];
                         row[v as usize] = (s % k) as u16;
                         s /= k;
@@ -933,12 +989,8 @@ impl RowPosterior {
         let mut in_comp = vec![false; eng.fam.len()];
         for c in &self.comps {
             match c {
-                CompPost::Enum {
-                    vars,
-                    probs,
-                    plans,
-                    var_in,
-                } => {
+                CompPost::Enum { s, probs } => {
+                    let (vars, plans, var_in) = (&s.vars, &s.plans, &s.var_in);
                     // mass of every prefix of d+1 digits, for each level d, in one flat buffer:
                     // level k-1 is `probs` itself, level d sums blocks of level d+1
                     let k = vars.len();
