@@ -19,7 +19,7 @@ use super::score::json_f64;
 /// Arguments of `pgmkit eval-impute`.
 #[derive(Debug, Args)]
 pub struct EvalImputeArgs {
-    /// Model file (.bif or UAI BAYES)
+    /// Model file (.bif or UAI BAYES; or a Gaussian model .json: Gaussian BN or GMRF)
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
     /// Complete data (cells already missing are not evaluated)
@@ -34,9 +34,10 @@ pub struct EvalImputeArgs {
     /// Joint draws per row for the draw-based coverage
     #[arg(long, value_name = "M", default_value_t = 0)]
     pub multiple: usize,
-    /// Nominal coverage of the posterior sets
-    #[arg(long, value_name = "P", default_value_t = 0.9)]
-    pub coverage: f64,
+    /// Nominal coverage of the posterior sets (discrete) or intervals (Gaussian) [default: 0.9
+    /// for discrete networks, 0.95 for Gaussian models]
+    #[arg(long, value_name = "P")]
+    pub coverage: Option<f64>,
     /// Seed of the mask, the draws and EM restarts
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -50,6 +51,9 @@ pub struct EvalImputeArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &EvalImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if super::gaussian::is_gaussian(&a.model) {
+        return super::gaussian_data::eval_impute(global, a, out);
+    }
     let loaded = args::load(&a.model, global)?;
     let bn = args::require_bayes(&loaded, "eval-impute", "a .bif model")?;
     let truth = a.csv.read(&a.data, bn, false)?.data;
@@ -76,7 +80,7 @@ pub fn run(global: &GlobalArgs, a: &EvalImputeArgs, out: &mut dyn Write) -> anyh
         &EvalOptions {
             draws: a.multiple,
             seed: a.seed,
-            nominal: a.coverage,
+            nominal: a.coverage.unwrap_or(0.9),
             row: a.em.row_options(),
         },
     )?;

@@ -41,11 +41,13 @@ pub enum MethodArg {
 /// Arguments of `pgmkit impute`.
 #[derive(Debug, Args)]
 pub struct ImputeArgs {
-    /// Model file (.bif or UAI BAYES): the structure, and the parameters unless --learn em
+    /// Model file (.bif or UAI BAYES; or a Gaussian model .json): the structure, and the
+    /// parameters unless --learn em
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
 
     /// Data with missing cells: CSV (or .csv.gz), header = variable names, cells = state names
+    /// (numbers for a Gaussian model)
     #[arg(long, short, value_name = "IN.csv")]
     pub data: PathBuf,
 
@@ -90,6 +92,9 @@ pub struct ImputeArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if super::gaussian::is_gaussian(&a.model) {
+        return super::gaussian_data::impute(global, a, out);
+    }
     let multiple = args::at_least_one("--multiple", a.multiple)?;
     let method = match (a.method, multiple) {
         (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(

@@ -18,6 +18,7 @@ mod data_args;
 mod demo;
 mod eval_impute;
 mod gaussian;
+mod gaussian_data;
 mod impute;
 mod info;
 mod kl;

@@ -18,7 +18,7 @@ use super::output::{self, OrderedMap};
 /// Arguments of `pgmkit score`.
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Model file (.bif or UAI BAYES)
+    /// Model file (.bif or UAI BAYES; or a Gaussian model .json: Gaussian BN or GMRF)
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
 
@@ -47,6 +47,9 @@ pub struct ScoreArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if super::gaussian::is_gaussian(&a.model) {
+        return super::gaussian_data::score(global, a, out);
+    }
     let loaded = args::load(&a.model, global)?;
     let bn = args::require_bayes(&loaded, "score", "a .bif model")?;
     let t = Instant::now();
