@@ -131,6 +131,37 @@ fn bench_grid(c: &mut Criterion) {
     g.bench_function("raw_systematic_table", |b| raw(&k_table, &one, b));
     g.bench_function("raw_chromatic_1t", |b| raw(&k_chrom, &one, b));
     g.bench_function("raw_chromatic_2t", |b| raw(&k_chrom, &two, b));
+    // `sweeps` runs a chromatic kernel's sweeps as one pipeline (no statistics)
+    let pipe = |p: &rayon::ThreadPool, b: &mut criterion::Bencher| {
+        let mut x = start.clone();
+        let mut rng = chain_rng(1, 0);
+        b.iter(|| {
+            p.install(|| {
+                black_box(k_chrom.sweeps(&mut x, &Tempering::TARGET, &mut rng, sweeps, None));
+            })
+        })
+    };
+    g.bench_function("raw_pipeline_1t", |b| pipe(&one, b));
+    g.bench_function("raw_pipeline_2t", |b| pipe(&two, b));
+    g.finish();
+
+    // The chain runner's own parallelism: 4 chains (the CLI default) with statistics on, each
+    // chain a sequence of systematic sweeps, chains spread over the threads.
+    let mut g = c.benchmark_group("gibbs_ising100_chains4");
+    let cfg4 = ChainConfig {
+        chains: 4,
+        ..cfg.clone()
+    };
+    g.throughput(Throughput::Elements((4 * sweeps * n) as u64))
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    g.bench_function("systematic_1t", |b| {
+        b.iter(|| one.install(|| run_chains(&k_table, &fg, &ev, black_box(&cfg4)).unwrap()))
+    });
+    g.bench_function("systematic_2t", |b| {
+        b.iter(|| two.install(|| run_chains(&k_table, &fg, &ev, black_box(&cfg4)).unwrap()))
+    });
     g.finish();
 }
 

@@ -194,6 +194,17 @@ impl<'a> SharedState<'a> {
             _borrow: std::marker::PhantomData,
         }
     }
+
+    /// A copy of the view for one task: a local the compiler can keep in registers (a view
+    /// reached through a shared closure would be reloaded after every store through it).
+    #[inline(always)]
+    fn local(&self) -> SharedState<'_> {
+        SharedState {
+            ptr: self.ptr,
+            len: self.len,
+            _borrow: std::marker::PhantomData,
+        }
+    }
 }
 
 impl StateView for SharedState<'_> {
@@ -384,7 +395,7 @@ const PIPE_MAX_BLOCKS: usize = 16;
 const PIPE_JOIN_WAIT: u32 = 256;
 /// Idle polls of a participant before it takes blocks of a running participant (whose thread
 /// may have been descheduled when the machine has more work than cores).
-const PIPE_STEAL_AFTER: u32 = 4096;
+const PIPE_STEAL_AFTER: u32 = 512;
 /// Idle polls of a participant before it starts yielding its thread between polls.
 const PIPE_YIELD_AFTER: u32 = 1 << 14;
 
@@ -542,24 +553,17 @@ pub(crate) fn drive_sweeps<U: SiteUpdate, R: RngCore + ?Sized>(
             }
             let (c, k0, nk, _) = pipe.blocks[b];
             let class = &classes[c as usize];
-            let (mut up, mut acc) = (0, 0);
-
-            for k in k0..k0 + nk {
-                let a = k as usize * pipe.chunk;
-                let vars = &class[a..(a + pipe.chunk).min(class.len())];
-                let (nu, na) = run_chunk(
-                    u,
-                    &x,
-                    seeds[s as usize],
-                    c as usize,
-                    k as usize,
-                    vars,
-                    scratch_len,
-                    shared.as_ref(),
-                );
-                up += nu;
-                acc += na;
-            }
+            let (up, acc) = run_block(
+                u,
+                &x,
+                seeds[s as usize],
+                c as usize,
+                k0 as usize..(k0 + nk) as usize,
+                pipe.chunk,
+                class,
+                scratch_len,
+                shared.as_ref(),
+            );
             stage[b].store(st + 2, Ordering::Release);
             Some((up, acc))
         };
@@ -573,14 +577,23 @@ pub(crate) fn drive_sweeps<U: SiteUpdate, R: RngCore + ?Sized>(
             joined.fetch_add(1, Ordering::AcqRel);
             let (mut up, mut acc) = (0u64, 0u64);
             let mut idle = 0u32;
-            let mut order: Vec<(u64, usize)> = Vec::with_capacity(home.len());
+            // Own blocks in the order of sequential sweeps: (sweep, class, block). Every
+            // dependency of a block lies earlier in that order, so running the own blocks in it
+            // never waits for work that comes later; a cursor makes choosing the next block O(1).
+            let (mut s, mut k) = (if home.is_empty() { n as u64 } else { 0 }, 0usize);
             loop {
-                // oldest work first: the lowest (sweep, class) among the own blocks, so that
-                // blocks other participants wait for are never starved by running ahead
-                order.clear();
-                order.extend(home.iter().map(|&b| (stage[b].load(Ordering::Relaxed), b)));
-                order.sort_unstable_by_key(|&(st, b)| (st / 2, pipe.blocks[b].0, b));
-                let mut ran = order.iter().find_map(|&(_, b)| try_run(b));
+                let mut ran = None;
+                // skip own blocks already run (taken by another participant)
+                while s < n as u64 && stage[home[k]].load(Ordering::Acquire) > 2 * s {
+                    k += 1;
+                    if k == home.len() {
+                        k = 0;
+                        s += 1;
+                    }
+                }
+                if s < n as u64 {
+                    ran = try_run(home[k]);
+                }
                 // another participant's blocks: at once while some participant has not started
                 // yet, else only after a long wait (its thread may have been descheduled)
                 let steal_after = if joined.load(Ordering::Acquire) < threads {
@@ -588,7 +601,7 @@ pub(crate) fn drive_sweeps<U: SiteUpdate, R: RngCore + ?Sized>(
                 } else {
                     PIPE_STEAL_AFTER
                 };
-                if ran.is_none() && idle >= steal_after {
+                if ran.is_none() && (idle >= steal_after || s >= n as u64) {
                     ran = (0..nblocks).find_map(&try_run);
                 }
                 match ran {
@@ -598,7 +611,8 @@ pub(crate) fn drive_sweeps<U: SiteUpdate, R: RngCore + ?Sized>(
                         idle = 0;
                     }
                     None => {
-                        if stage.iter().all(|t| t.load(Ordering::Acquire) >= last) {
+                        if s >= n as u64 && stage.iter().all(|t| t.load(Ordering::Acquire) >= last)
+                        {
                             break;
                         }
                         idle = idle.saturating_add(1);
@@ -632,6 +646,36 @@ pub(crate) fn drive_sweeps<U: SiteUpdate, R: RngCore + ?Sized>(
         updates: updates.into_inner(),
         accepted: accepted.into_inner(),
     }
+}
+
+/// Chunks `ks` (of `chunk` variables) of colour class `c` (variables `class`), in order: one
+/// pipeline block. A function of its own so that the kernel and the views arrive as arguments
+/// (which the compiler knows no store through the state can change) rather than through the
+/// shared closure of the pipeline.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn run_block<U: SiteUpdate>(
+    u: &U,
+    x: &SharedState<'_>,
+    seed: u64,
+    c: usize,
+    ks: std::ops::Range<usize>,
+    chunk: usize,
+    class: &[u32],
+    scratch_len: usize,
+    tally: Option<&SharedTally<'_>>,
+) -> (u64, u64) {
+    let x = x.local();
+    let tally = tally.map(SharedTally::local);
+    let (mut up, mut acc) = (0, 0);
+    for k in ks {
+        let a = k * chunk;
+        let vars = &class[a..(a + chunk).min(class.len())];
+        let (nu, na) = run_chunk(u, &x, seed, c, k, vars, scratch_len, tally.as_ref());
+        up += nu;
+        acc += na;
+    }
+    (up, acc)
 }
 
 /// Update the variables of chunk `k` of colour class `c` in order, with the chunk's own stream

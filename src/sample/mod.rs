@@ -202,6 +202,17 @@ pub(crate) struct SharedTally<'a> {
 unsafe impl Sync for SharedTally<'_> {}
 
 impl SharedTally<'_> {
+    /// A copy of the view for one task (kept in registers; see `gibbs::SharedState::local`).
+    #[inline(always)]
+    pub(crate) fn local(&self) -> SharedTally<'_> {
+        SharedTally {
+            ptr: self.ptr,
+            len: self.len,
+            offsets: self.offsets,
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
     /// Add state `v` of variable `i`; the caller is the only one adding variable `i` meanwhile.
     #[inline(always)]
     pub(crate) fn add(&self, i: usize, v: usize) {
