@@ -52,8 +52,12 @@ pub enum BaseArg {
 /// MCMC kernel that moves the AIS particles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KernelArg {
+    /// Blocked Gibbs on models with zero entries, single-site Gibbs on the others (default)
+    Auto,
     /// Single-site Gibbs, systematic scan
     Gibbs,
+    /// Blocked Gibbs: blocks tied by zero entries drawn exactly from their conditional
+    Block,
     /// Chromatic Gibbs: the variables of one colour updated in parallel (large grids)
     Chromatic,
     /// Single-site Metropolis-Hastings
@@ -135,7 +139,9 @@ impl AisArgs {
         };
         let kernel = match self.kernel {
             None => d.kernel,
+            Some(KernelArg::Auto) => AisKernel::Auto,
             Some(KernelArg::Gibbs) => AisKernel::Gibbs,
+            Some(KernelArg::Block) => AisKernel::BlockGibbs,
             Some(KernelArg::Chromatic) => AisKernel::ChromaticGibbs,
             Some(KernelArg::Mh) => AisKernel::MetropolisHastings,
         };
@@ -529,7 +535,9 @@ pub fn base_name(b: Base) -> &'static str {
 
 pub fn kernel_name(k: AisKernel) -> &'static str {
     match k {
+        AisKernel::Auto => "auto",
         AisKernel::Gibbs => "gibbs",
+        AisKernel::BlockGibbs => "block",
         AisKernel::ChromaticGibbs => "chromatic",
         AisKernel::MetropolisHastings => "mh",
     }

@@ -38,6 +38,7 @@ use crate::infer::{EstimateKind, LogZEstimate};
 use crate::model::FactorGraph;
 use crate::num;
 use crate::rng::chain_rng;
+use crate::sample::block::{BlockGibbs, BlockOptions, BlockTables};
 use crate::sample::chains::Progress;
 use crate::sample::gibbs::{Gibbs, GibbsOptions, Scan};
 use crate::sample::mh::MetropolisHastings;
@@ -98,9 +99,16 @@ impl Default for Schedule {
 /// Which MCMC kernel moves the particles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AisKernel {
-    /// Single-site Gibbs, systematic scan (the default).
+    /// The default: [`AisKernel::BlockGibbs`] on models with zero entries, single-site
+    /// systematic Gibbs ([`AisKernel::Gibbs`]) on the others.
     #[default]
+    Auto,
+    /// Single-site Gibbs, systematic scan.
     Gibbs,
+    /// Blocked Gibbs ([`crate::sample::block::BlockGibbs`]): blocks of variables tied by zero
+    /// entries drawn exactly from their tempered conditional, so particles can move across the
+    /// model's deterministic relations.
+    BlockGibbs,
     /// Chromatic Gibbs: each colour class updated in parallel (for large grids with few
     /// particles).
     ChromaticGibbs,
@@ -524,6 +532,7 @@ fn point(t: f64, zeros: bool) -> Point {
 enum AnyKernel {
     Gibbs(Gibbs),
     Mh(MetropolisHastings),
+    Block(BlockGibbs),
 }
 
 impl AnyKernel {
@@ -538,17 +547,40 @@ impl AnyKernel {
             ..GibbsOptions::default()
         };
         Ok(match kind {
-            AisKernel::Gibbs | AisKernel::ChromaticGibbs => {
+            AisKernel::Gibbs | AisKernel::ChromaticGibbs | AisKernel::Auto => {
                 AnyKernel::Gibbs(Gibbs::new(fg, ev, &opts)?)
+            }
+            AisKernel::BlockGibbs => {
+                let o = BlockOptions {
+                    random_scan: reversible,
+                    ..BlockOptions::default()
+                };
+                AnyKernel::Block(BlockGibbs::new(fg, ev, &o)?)
             }
             AisKernel::MetropolisHastings => AnyKernel::Mh(MetropolisHastings::new(fg, ev, &opts)?),
         })
     }
 
-    fn sweep<R: Rng + ?Sized>(&self, x: &mut [usize], t: &Tempering<'_>, rng: &mut R) -> u64 {
+    /// What the kernel precomputes once per temperature (blocked Gibbs: tempered tables).
+    fn prepare(&self, t: &Tempering<'_>) -> Option<BlockTables> {
         match self {
-            AnyKernel::Gibbs(k) => k.sweep(x, t, rng).updates,
-            AnyKernel::Mh(k) => k.sweep(x, t, rng).updates,
+            AnyKernel::Block(k) => Some(k.tables(t)),
+            _ => None,
+        }
+    }
+
+    fn sweep<R: Rng + ?Sized>(
+        &self,
+        x: &mut [usize],
+        t: &Tempering<'_>,
+        prep: Option<&BlockTables>,
+        rng: &mut R,
+    ) -> u64 {
+        match (self, prep) {
+            (AnyKernel::Gibbs(k), _) => k.sweep(x, t, rng).updates,
+            (AnyKernel::Mh(k), _) => k.sweep(x, t, rng).updates,
+            (AnyKernel::Block(k), Some(p)) => k.sweep_with(x, t, p, rng).updates,
+            (AnyKernel::Block(k), None) => k.sweep(x, t, rng).updates,
         }
     }
 }
@@ -558,12 +590,24 @@ struct Kernels<'a> {
     fg: &'a FactorGraph,
     ev: &'a Evidence,
     setup: &'a PathSetup,
+    /// The kernel type, with [`AisKernel::Auto`] resolved.
     kind: AisKernel,
     reversible: bool,
     hard: Option<AnyKernel>,
     soft: Option<(f64, AnyKernel)>,
     /// The first-phase kernel (penalty SOFT_PENALTY_START) is kept: it serves many steps.
     start: Option<AnyKernel>,
+    /// Blocked Gibbs: the kernel of the model itself, whose plan the softened kernels share.
+    block: Option<BlockGibbs>,
+}
+
+/// The kernel type [`AisKernel::Auto`] stands for on a model with (or without) zero entries.
+pub fn resolve_kernel(kind: AisKernel, has_zeros: bool) -> AisKernel {
+    match (kind, has_zeros) {
+        (AisKernel::Auto, true) => AisKernel::BlockGibbs,
+        (AisKernel::Auto, false) => AisKernel::Gibbs,
+        (k, _) => k,
+    }
 }
 
 impl<'a> Kernels<'a> {
@@ -578,32 +622,51 @@ impl<'a> Kernels<'a> {
             fg,
             ev,
             setup,
-            kind,
+            kind: resolve_kernel(kind, setup.fac_min.is_some()),
             reversible,
             hard: None,
             soft: None,
             start: None,
+            block: None,
         }
     }
 
+    /// A kernel for the model `fg` (the model itself or a softened copy of it).
+    fn build(&mut self, fg: &FactorGraph) -> Result<AnyKernel> {
+        if self.kind != AisKernel::BlockGibbs {
+            return AnyKernel::new(fg, self.ev, self.kind, self.reversible);
+        }
+        if self.block.is_none() {
+            let o = BlockOptions {
+                random_scan: self.reversible,
+                ..BlockOptions::default()
+            };
+            self.block = Some(BlockGibbs::new(self.fg, self.ev, &o)?);
+        }
+        Ok(AnyKernel::Block(
+            self.block.as_ref().unwrap().with_values(fg)?,
+        ))
+    }
+
     fn get(&mut self, penalty: f64) -> Result<&AnyKernel> {
-        let (fg, ev, kind, rev) = (self.fg, self.ev, self.kind, self.reversible);
         if !penalty.is_finite() {
             if self.hard.is_none() {
-                self.hard = Some(AnyKernel::new(fg, ev, kind, rev)?);
+                let fg = self.fg;
+                self.hard = Some(self.build(fg)?);
             }
             return Ok(self.hard.as_ref().unwrap());
         }
         if penalty == SOFT_PENALTY_START {
             if self.start.is_none() {
-                let soft = self.setup.softened(fg, penalty)?;
-                self.start = Some(AnyKernel::new(&soft, ev, kind, rev)?);
+                let soft = self.setup.softened(self.fg, penalty)?;
+                self.start = Some(self.build(&soft)?);
             }
             return Ok(self.start.as_ref().unwrap());
         }
         if self.soft.as_ref().is_none_or(|(p, _)| *p != penalty) {
-            let soft = self.setup.softened(fg, penalty)?;
-            self.soft = Some((penalty, AnyKernel::new(&soft, ev, kind, rev)?));
+            let soft = self.setup.softened(self.fg, penalty)?;
+            let k = self.build(&soft)?;
+            self.soft = Some((penalty, k));
         }
         Ok(&self.soft.as_ref().unwrap().1)
     }
@@ -732,6 +795,8 @@ impl Swarm {
         let setup = kernels.setup;
         let k = kernels.get(at.penalty)?;
         let t = setup.tempering(at.beta);
+        let prep = k.prepare(&t);
+        let prep = prep.as_ref();
         let u: u64 = self
             .xs
             .par_iter_mut()
@@ -741,7 +806,7 @@ impl Swarm {
                 let mut u = 0;
                 if l > f64::NEG_INFINITY {
                     for _ in 0..sweeps {
-                        u += k.sweep(x, &t, r);
+                        u += k.sweep(x, &t, prep, r);
                     }
                 }
                 u
