@@ -9,7 +9,7 @@
 //! checks that the mean of N i.i.d. ratios `w_i / Z` lies within 3.29 standard errors of 1
 //! (two-sided alpha = 0.001).
 
-use pgmkit::infer::ais::{ais, AisKernel, AisOptions, Schedule};
+use pgmkit::infer::ais::{ais, AisKernel, AisOptions, Base, Schedule};
 use pgmkit::infer::exact::{self, ExactOptions};
 use pgmkit::rng::chain_rng;
 use pgmkit::sample::block::{BlockGibbs, BlockOptions};
@@ -192,6 +192,7 @@ fn small_blocks_leave_the_tempered_target_invariant() {
             max_table: 4,
             max_block: 3,
             bridge_max: 4,
+            covers: 2,
             random_scan,
         };
         let k = BlockGibbs::new(&fg, &ev, &o).unwrap();
@@ -227,16 +228,28 @@ fn ais_with_block_gibbs_is_unbiased_on_noisy_or_chains() {
     let exact = exact::log_z(&fg, &ev, &ExactOptions::default())
         .unwrap()
         .log_z;
-    for kernel in [AisKernel::Auto, AisKernel::BlockGibbs] {
+    for (kernel, base) in [
+        (AisKernel::Auto, Base::Auto),
+        (AisKernel::BlockGibbs, Base::Network),
+        (AisKernel::BlockGibbs, Base::Uniform),
+    ] {
         let opts = AisOptions {
             particles: 20_000,
             steps: 6,
             schedule: Schedule::Linear,
             kernel,
+            base,
             seed: 21,
             ..AisOptions::default()
         };
         let r = ais(&fg, &ev, &opts, None).unwrap();
+        // a Bayesian network with zeros: the default base is the network itself
+        let used = if base == Base::Uniform {
+            Base::Uniform
+        } else {
+            Base::Network
+        };
+        assert_eq!(r.base, used);
         let ratios: Vec<f64> = r.log_weights.iter().map(|l| (l - exact).exp()).collect();
         let n = ratios.len() as f64;
         let mean = ratios.iter().sum::<f64>() / n;
@@ -248,7 +261,7 @@ fn ais_with_block_gibbs_is_unbiased_on_noisy_or_chains() {
         );
         assert!(
             (mean - 1.0).abs() <= 3.29 * se,
-            "{kernel:?}: mean of Z-hat/Z = {mean:.4} +- {se:.4}"
+            "{kernel:?} {base:?}: mean of Z-hat/Z = {mean:.4} +- {se:.4}"
         );
     }
 }
@@ -276,4 +289,75 @@ fn block_gibbs_ais_is_thread_count_invariant() {
         r.log_weights.iter().map(|l| l.to_bits()).collect()
     };
     assert_eq!(bits(&a), bits(&b));
+}
+
+/// The mixed target `prod_k exp((1 - beta) a_k + beta m_k)` of a kernel with a factor base
+/// (what AIS uses with the network base): one sweep from exact draws leaves it invariant.
+#[test]
+fn factor_base_target_is_invariant() {
+    let (fg, ev) = noisy_or_chains();
+    // a: the model's values with every entry perturbed (zeros stay zeros)
+    let mut a = Vec::new();
+    for (k, f) in fg.factors().iter().enumerate() {
+        for (i, &l) in f.log_values().iter().enumerate() {
+            a.push(if l == f64::NEG_INFINITY {
+                l
+            } else {
+                0.3 * ((i * 7 + k * 3) % 5) as f64 - 0.6
+            });
+        }
+    }
+    let a = std::sync::Arc::new(a);
+    for (max_table, bridge_max) in [(64, 32), (4, 4), (4, 0)] {
+        let o = BlockOptions {
+            max_table,
+            max_block: 3,
+            bridge_max,
+            covers: 2,
+            random_scan: false,
+        };
+        let k = BlockGibbs::new(&fg, &ev, &o)
+            .unwrap()
+            .with_factor_base(a.clone());
+        let beta = 0.45;
+        let t = Tempering { beta, base: None };
+        let n = fg.num_vars();
+        let mut states = Vec::new();
+        for code in 0..(1usize << n) {
+            let x: Vec<usize> = (0..n).map(|i| (code >> i) & 1).collect();
+            if ev.iter().any(|(v, s)| x[v.index()] != s) {
+                continue;
+            }
+            let mut off = 0;
+            let mut l = 0.0;
+            for f in fg.factors() {
+                let m = f.log_value(&x);
+                // flat index of x in f
+                let mut idx = 0;
+                for (v, &c) in f.scope().iter().zip(f.cards()) {
+                    idx = idx * c + x[v.index()];
+                }
+                let b = a[off + idx];
+                off += f.len();
+                l += if m == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+                    f64::NEG_INFINITY
+                } else {
+                    (1.0 - beta) * b + beta * m
+                };
+            }
+            if l > f64::NEG_INFINITY {
+                states.push((x, l));
+            }
+        }
+        let (chi, crit) = chi_square(&states, 60_000, |j| {
+            let mut r = chain_rng(3, j as u64);
+            let mut x = exact_draw(&states, &mut r);
+            k.sweep(&mut x, &t, &mut r);
+            x
+        });
+        assert!(
+            chi <= crit,
+            "max_table {max_table}, bridges {bridge_max}: chi-square {chi:.1} > {crit:.1}"
+        );
+    }
 }

@@ -41,8 +41,13 @@ pub enum ScheduleArg {
 /// Base distribution of the AIS path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BaseArg {
+    /// The network (evidence likelihood annealed in) for Bayesian networks with zeros under
+    /// blocked Gibbs, uniform otherwise (default)
+    Auto,
     /// Uniform over the states of every free variable
     Uniform,
+    /// The Bayesian network with the evidence clamped (needs the block kernel)
+    Network,
     /// The naive mean-field solution (mixed with 0.1% of uniform); falls back to uniform when
     /// mean field fails
     #[value(alias = "mean-field")]
@@ -134,7 +139,9 @@ impl AisArgs {
         };
         let base = match self.base {
             None => d.base,
+            Some(BaseArg::Auto) => Base::Auto,
             Some(BaseArg::Uniform) => Base::Uniform,
+            Some(BaseArg::Network) => Base::Network,
             Some(BaseArg::Mf) => Base::MeanField,
         };
         let kernel = match self.kernel {
@@ -528,7 +535,9 @@ pub fn schedule_name(s: Schedule) -> &'static str {
 
 pub fn base_name(b: Base) -> &'static str {
     match b {
+        Base::Auto => "auto",
         Base::Uniform => "uniform",
+        Base::Network => "network",
         Base::MeanField => "mf",
     }
 }

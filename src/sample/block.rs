@@ -47,6 +47,10 @@ pub struct BlockOptions {
     /// variables lie in different blocks seeds one more block, grown breadth-first along the
     /// factors with zeros (within the table limit); 0 or 1 = no bridges (default 32).
     pub bridge_max: usize,
+    /// Partitions (covers) of the free variables, all visited by a sweep: each further cover
+    /// merges first the factors with zeros that every earlier cover cut between blocks, so
+    /// that a boundary of one cover lies inside a block of another (default 3).
+    pub covers: usize,
     /// Random scan over blocks (a reversible kernel) instead of the systematic block order.
     pub random_scan: bool,
 }
@@ -57,6 +61,7 @@ impl Default for BlockOptions {
             max_table: 64,
             max_block: 512,
             bridge_max: 32,
+            covers: 3,
             random_scan: false,
         }
     }
@@ -71,9 +76,7 @@ const MAX_DIGITS: usize = 24;
 struct FacUse {
     /// Offset of the factor's values in the flat value array.
     off: usize,
-    /// Stride in the factor table of each bucket digit (0 when the digit is not in its scope).
-    strides: Vec<usize>,
-    /// Variables of the factor outside the block, with their strides.
+    /// Variables of the factor outside the block, with their strides in the factor table.
     outside: Vec<(u32, usize)>,
     /// Offset (from `off` plus the outside part) of each bucket table entry.
     idx: Vec<u32>,
@@ -84,8 +87,6 @@ struct FacUse {
 struct MsgUse {
     /// Offset of the message in the scratch buffer.
     off: usize,
-    /// Stride in the message of each bucket digit (0 when not in the message's scope).
-    strides: Vec<usize>,
     /// Offset (from `off`) of each bucket table entry.
     idx: Vec<u32>,
 }
@@ -131,6 +132,9 @@ struct Plan {
 pub struct BlockGibbs {
     plan: Arc<Plan>,
     vals: Arc<Vec<f64>>,
+    /// Factor values of a base that is itself a product of the model's factor shapes (the
+    /// network base of AIS): the target is then `prod_k exp((1 - beta) a_k + beta m_k)`.
+    factor_base: Option<Arc<Vec<f64>>>,
     random_scan: bool,
 }
 
@@ -173,6 +177,18 @@ impl BlockGibbs {
     /// Errors: evidence naming a state out of range or for more variables than the model has;
     /// `max_table < 2` or `max_block == 0`.
     pub fn new(fg: &FactorGraph, ev: &Evidence, opts: &BlockOptions) -> Result<BlockGibbs> {
+        Self::with_extra_blocks(fg, ev, opts, &[])
+    }
+
+    /// As [`BlockGibbs::new`], plus the given blocks (visited after the planned ones, in the
+    /// order given). A given block keeps only its free variables; it is dropped when its
+    /// elimination would need a bucket table over `max_table * 64` entries.
+    pub fn with_extra_blocks(
+        fg: &FactorGraph,
+        ev: &Evidence,
+        opts: &BlockOptions,
+        extra: &[Vec<u32>],
+    ) -> Result<BlockGibbs> {
         if opts.max_table < 2 || opts.max_block == 0 {
             return Err(Error::InvalidArgument(format!(
                 "blocked Gibbs needs max_table >= 2 and max_block >= 1, got {} and {}",
@@ -202,7 +218,21 @@ impl BlockGibbs {
                 clamped[i] = Some(0);
             }
         }
-        let blocks = partition(fg, &cards, &clamped, opts);
+        let mut blocks = partition(fg, &cards, &clamped, opts);
+        {
+            let var_factors = fg.var_factors();
+            let limit = opts.max_table.saturating_mul(64).min(1 << 22);
+            for b in extra {
+                let b: Vec<u32> = b
+                    .iter()
+                    .copied()
+                    .filter(|&v| (v as usize) < n && clamped[v as usize].is_none())
+                    .collect();
+                if b.len() > 1 && elimination(fg, &cards, &var_factors, &b, limit).is_some() {
+                    blocks.push(b);
+                }
+            }
+        }
         let mut fac_off = Vec::with_capacity(fg.factors().len());
         let mut fac_len = Vec::with_capacity(fg.factors().len());
         let mut off = 0;
@@ -235,6 +265,7 @@ impl BlockGibbs {
         Ok(BlockGibbs {
             plan: Arc::new(plan),
             vals: Arc::new(vals),
+            factor_base: None,
             random_scan: opts.random_scan,
         })
     }
@@ -257,8 +288,19 @@ impl BlockGibbs {
         Ok(BlockGibbs {
             plan: self.plan.clone(),
             vals: Arc::new(flat_values(fg)),
+            factor_base: self.factor_base.clone(),
             random_scan: self.random_scan,
         })
+    }
+
+    /// The kernel for the tempered target `prod_k exp((1 - beta) a_k(x) + beta m_k(x))`, where
+    /// `a` holds a base's log values in the layout of the model's factors (all factors one
+    /// after the other, each row-major) and `m` the model's; the per-variable base of
+    /// [`Tempering`] is then ignored (and should be `None`). Panics if `a` has the wrong length.
+    pub fn with_factor_base(mut self, a: Arc<Vec<f64>>) -> BlockGibbs {
+        assert_eq!(a.len(), self.vals.len(), "factor base of the wrong length");
+        self.factor_base = Some(a);
+        self
     }
 
     /// The blocks (model variable indices, in elimination order), in sweep order.
@@ -277,13 +319,44 @@ impl BlockGibbs {
     pub fn tables(&self, temp: &Tempering<'_>) -> BlockTables {
         let beta = temp.beta;
         let mut pv = vec![1.0; self.vals.len()];
-        if beta > 0.0 {
+        if let Some(a) = &self.factor_base {
+            // mixed values, then each factor scaled to a largest entry of 1
+            for ((o, &m), &b) in pv.iter_mut().zip(self.vals.iter()).zip(a.iter()) {
+                let hard = (m == f64::NEG_INFINITY && beta > 0.0)
+                    || (b == f64::NEG_INFINITY && beta < 1.0);
+                *o = if hard {
+                    f64::NEG_INFINITY
+                } else {
+                    let mut l = 0.0;
+                    if beta > 0.0 {
+                        l += beta * m;
+                    }
+                    if beta < 1.0 {
+                        l += (1.0 - beta) * b;
+                    }
+                    l
+                };
+            }
+            let mut start = 0;
+            for &len in &self.plan.fac_len {
+                let f = &mut pv[start..start + len];
+                let mx = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                for o in f.iter_mut() {
+                    *o = if *o == f64::NEG_INFINITY || mx == f64::NEG_INFINITY {
+                        0.0
+                    } else {
+                        num::exp(*o - mx)
+                    };
+                }
+                start += len;
+            }
+        } else if beta > 0.0 {
             let mut start = 0;
             for &len in &self.plan.fac_len {
                 let f = &self.vals[start..start + len];
                 let m = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 for (o, &l) in pv[start..start + len].iter_mut().zip(f) {
-                    *o = if l == f64::NEG_INFINITY {
+                    *o = if l == f64::NEG_INFINITY || m == f64::NEG_INFINITY {
                         0.0
                     } else {
                         num::exp(beta * (l - m))
@@ -340,7 +413,7 @@ impl BlockGibbs {
                 accepted += if self.forward_linear(bi, state, tables, &mut s) {
                     self.backward(bi, state, rng, &s, false)
                 } else {
-                    self.update_block(bi, state, temp, rng, &mut s)
+                    self.update_block_log(bi, state, tables, rng, &mut s)
                 };
             }
             SweepStats {
@@ -446,80 +519,52 @@ impl BlockGibbs {
         changed
     }
 
-    /// Exact draw of block `bi` from its tempered conditional in log space; returns the
-    /// variables changed.
-    fn update_block<R: Rng + ?Sized>(
+    /// Exact draw of block `bi` from its tempered conditional in log space (the logs of the
+    /// linear tables: a product that would underflow is a sum here); returns the variables
+    /// changed.
+    fn update_block_log<R: Rng + ?Sized>(
         &self,
         bi: usize,
         x: &mut [usize],
-        temp: &Tempering<'_>,
+        tables: &BlockTables,
         rng: &mut R,
         s: &mut [f64],
     ) -> u64 {
         let bp = &self.plan.blocks[bi];
-        let vals = &self.vals[..];
-        let beta = temp.beta;
-        let mut digits = [0usize; MAX_DIGITS];
-        // forward: bucket tables and messages
+        let pv = &tables.pv[..];
         for b in &bp.buckets {
-            let nd = b.cards.len();
             let t = b.table_off;
-            s[t..t + b.size].fill(0.0);
-            if beta > 0.0 {
-                for fu in &b.facs {
-                    let mut off = fu.off;
-                    for &(v, st) in &fu.outside {
-                        off += x[v as usize] * st;
+            let (head, tail) = s.split_at_mut(t);
+            let tab = &mut tail[..b.size];
+            match &tables.pb {
+                Some(pb) => {
+                    let p = &pb[b.var as usize];
+                    for (j, v) in tab.iter_mut().enumerate() {
+                        *v = num::ln(p[j % b.card]);
                     }
-                    add_strided(
-                        &mut s[t..t + b.size],
-                        vals,
-                        off,
-                        &fu.strides,
-                        &b.cards,
-                        &mut digits[..nd],
-                    );
                 }
-                if beta != 1.0 {
-                    s[t..t + b.size].iter_mut().for_each(|v| *v *= beta);
+                None => tab.fill(0.0),
+            }
+            for fu in &b.facs {
+                let mut off = fu.off;
+                for &(v, st) in &fu.outside {
+                    off += x[v as usize] * st;
+                }
+                let f = &pv[off..];
+                for (v, &i) in tab.iter_mut().zip(&fu.idx) {
+                    *v += num::ln(f[i as usize]);
                 }
             }
             for mu in &b.msgs {
-                // messages live in the same buffer, before this bucket's table
-                let (head, tail) = s.split_at_mut(t);
-                add_strided(
-                    &mut tail[..b.size],
-                    head,
-                    mu.off,
-                    &mu.strides,
-                    &b.cards,
-                    &mut digits[..nd],
-                );
-            }
-            if let Some(base) = temp.base {
-                let w = 1.0 - beta;
-                if w != 0.0 {
-                    let lp = &base[b.var as usize];
-                    for (j, v) in s[t..t + b.size].iter_mut().enumerate() {
-                        *v += w * lp[j % b.card];
-                    }
+                let m = &head[mu.off..];
+                for (v, &i) in tab.iter_mut().zip(&mu.idx) {
+                    *v += m[i as usize];
                 }
             }
             if !b.sep.is_empty() {
                 let nsep = b.size / b.card;
                 for k in 0..nsep {
-                    let row = t + k * b.card;
-                    let m = s[row..row + b.card]
-                        .iter()
-                        .copied()
-                        .fold(f64::NEG_INFINITY, f64::max);
-                    let msg = if m == f64::NEG_INFINITY {
-                        m
-                    } else {
-                        let sum: f64 = s[row..row + b.card].iter().map(|&l| num::exp(l - m)).sum();
-                        m + sum.ln()
-                    };
-                    s[b.msg_off + k] = msg;
+                    head[b.msg_off + k] = num::log_sum_exp(&tab[k * b.card..(k + 1) * b.card]);
                 }
             }
         }
@@ -540,45 +585,6 @@ impl BlockGibbs {
             .iter()
             .zip(state)
             .all(|(c, s)| c.is_none_or(|c| c == *s)));
-    }
-}
-
-/// `dst[i] += src[off + sum_j digit_j(i) * strides[j]]` over the row-major index i of `cards`.
-#[inline]
-fn add_strided(
-    dst: &mut [f64],
-    src: &[f64],
-    off: usize,
-    strides: &[usize],
-    cards: &[usize],
-    digits: &mut [usize],
-) {
-    let nd = cards.len();
-    let last = nd - 1;
-    let (cl, sl) = (cards[last], strides[last]);
-    digits.fill(0);
-    let mut o = off;
-    let mut i = 0;
-    loop {
-        for j in 0..cl {
-            dst[i + j] += src[o + j * sl];
-        }
-        i += cl;
-        if i >= dst.len() {
-            return;
-        }
-        // carry over the slower digits
-        let mut d = last;
-        loop {
-            d -= 1;
-            digits[d] += 1;
-            o += strides[d];
-            if digits[d] < cards[d] {
-                break;
-            }
-            o -= cards[d] * strides[d];
-            digits[d] = 0;
-        }
     }
 }
 
@@ -637,47 +643,52 @@ fn partition(
 ) -> Vec<Vec<u32>> {
     let n = cards.len();
     let var_factors = fg.var_factors();
-    let mut block_of: Vec<usize> = (0..n).collect();
-    let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
-    for f in fg.factors() {
-        if !f.log_values().contains(&f64::NEG_INFINITY) {
-            continue;
-        }
-        let ids: BTreeSet<usize> = f
-            .scope()
-            .iter()
-            .filter(|v| clamped[v.index()].is_none())
-            .map(|v| block_of[v.index()])
-            .collect();
-        if ids.len() < 2 {
-            continue;
-        }
-        let size: usize = ids.iter().map(|&b| members[b].len()).sum();
-        if size > opts.max_block {
-            continue;
-        }
-        let merged: Vec<u32> = ids.iter().flat_map(|&b| members[b].clone()).collect();
-        if elimination(fg, cards, &var_factors, &merged, opts.max_table).is_none() {
-            continue;
-        }
-        let first = *ids.iter().next().unwrap();
-        for &b in ids.iter().skip(1) {
-            let m = std::mem::take(&mut members[b]);
-            for &v in &m {
-                block_of[v as usize] = first;
+    let zero_factors: Vec<usize> = (0..fg.factors().len())
+        .filter(|&k| fg.factors()[k].log_values().contains(&f64::NEG_INFINITY))
+        .collect();
+    // one partition per cover; each later cover merges first the zero factors that every
+    // earlier cover cut
+    let mut cut_everywhere: Vec<bool> = vec![true; fg.factors().len()];
+    let mut blocks: Vec<Vec<u32>> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<u32>> = std::collections::HashSet::new();
+    for cover in 0..opts.covers.max(1) {
+        let order: Vec<usize> = if cover == 0 {
+            zero_factors.clone()
+        } else {
+            let first = zero_factors.iter().copied().filter(|&k| cut_everywhere[k]);
+            let rest = zero_factors.iter().copied().filter(|&k| !cut_everywhere[k]);
+            first.chain(rest).collect()
+        };
+        let (members, bo) = merge_pass(fg, cards, clamped, &var_factors, &order, opts);
+        for &k in &zero_factors {
+            let ids: BTreeSet<usize> = fg.factors()[k]
+                .scope()
+                .iter()
+                .filter(|v| clamped[v.index()].is_none())
+                .map(|v| bo[v.index()])
+                .collect();
+            if ids.len() < 2 {
+                cut_everywhere[k] = false;
             }
-            members[first].extend(m);
+        }
+        for mut m in members {
+            if m.is_empty() || clamped[m[0] as usize].is_some() || (cover > 0 && m.len() < 2) {
+                continue;
+            }
+            m.sort_unstable();
+            if seen.insert(m.clone()) {
+                blocks.push(m);
+            }
+        }
+        if !cut_everywhere.iter().any(|&c| c) {
+            break;
         }
     }
-    let mut blocks: Vec<Vec<u32>> = members
-        .into_iter()
-        .filter(|m| !m.is_empty() && clamped[m[0] as usize].is_none())
-        .collect();
     if opts.bridge_max < 2 {
         return blocks;
     }
     // bridges: a block grown breadth-first along the zero factors around every zero factor
-    // that the partition cuts
+    // that every cover cuts
     let has_zero: Vec<bool> = fg
         .factors()
         .iter()
@@ -695,8 +706,7 @@ fn partition(
             .filter(|v| clamped[v.index()].is_none())
             .map(|v| v.0)
             .collect();
-        let ids: BTreeSet<usize> = seed.iter().map(|&v| block_of[v as usize]).collect();
-        if ids.len() < 2
+        if !cut_everywhere[k]
             || seed.len() > opts.bridge_max
             || elimination(fg, cards, &var_factors, &seed, opts.max_table).is_none()
         {
@@ -736,6 +746,56 @@ fn partition(
     }
     blocks.extend(bridges);
     blocks
+}
+
+/// Whether variable elimination over `block` (greedy min-weight order) keeps every bucket
+/// table within `limit` entries.
+pub fn fits(fg: &FactorGraph, block: &[u32], limit: usize) -> bool {
+    elimination(fg, &fg.cards(), &fg.var_factors(), block, limit).is_some()
+}
+
+/// One partition: blocks merged along the zero factors in `order` (see the module docs);
+/// the members of each block id and the block id of every variable.
+fn merge_pass(
+    fg: &FactorGraph,
+    cards: &[usize],
+    clamped: &[Option<usize>],
+    var_factors: &[Vec<usize>],
+    order: &[usize],
+    opts: &BlockOptions,
+) -> (Vec<Vec<u32>>, Vec<usize>) {
+    let n = cards.len();
+    let mut block_of: Vec<usize> = (0..n).collect();
+    let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
+    for &k in order {
+        let f = &fg.factors()[k];
+        let ids: BTreeSet<usize> = f
+            .scope()
+            .iter()
+            .filter(|v| clamped[v.index()].is_none())
+            .map(|v| block_of[v.index()])
+            .collect();
+        if ids.len() < 2 {
+            continue;
+        }
+        let size: usize = ids.iter().map(|&b| members[b].len()).sum();
+        if size > opts.max_block {
+            continue;
+        }
+        let merged: Vec<u32> = ids.iter().flat_map(|&b| members[b].clone()).collect();
+        if elimination(fg, cards, var_factors, &merged, opts.max_table).is_none() {
+            continue;
+        }
+        let first = *ids.iter().next().unwrap();
+        for &b in ids.iter().skip(1) {
+            let m = std::mem::take(&mut members[b]);
+            for &v in &m {
+                block_of[v as usize] = first;
+            }
+            members[first].extend(m);
+        }
+    }
+    (members, block_of)
 }
 
 /// Greedy min-weight elimination order of `block` on the interaction graph of all factors
@@ -906,7 +966,6 @@ fn build_plan(
                 let idx = gather(&strides, &dcards);
                 FacUse {
                     off: fac_off[k],
-                    strides,
                     outside,
                     idx,
                 }
@@ -927,7 +986,6 @@ fn build_plan(
                 let idx = gather(&strides, &dcards);
                 MsgUse {
                     off: msg_offs[*from],
-                    strides,
                     idx,
                 }
             })
