@@ -482,11 +482,11 @@ impl Row {
         self.sweeps = Some(o.sweeps);
         self.schedule = Some(schedule_name(o.schedule));
         self.base = Some(base_name(res.base));
-        self.kernel = Some(kernel_name(o.kernel));
+        self.kernel = Some(kernel_name(res.kernel));
         self.dead_particles = Some(res.dead);
         self.log_weight_var = finite(res.log_weight_var);
         self.updates = Some(res.updates);
-        if res.base != o.base {
+        if o.base == Base::MeanField && res.base != Base::MeanField {
             self.notes.push(format!(
                 "mean field failed, so the AIS path starts from the {} base",
                 base_name(res.base)

@@ -218,8 +218,11 @@ pub struct AisResult {
     pub betas: Vec<f64>,
     /// Per-temperature diagnostics (forward runs with `diagnostics` on).
     pub per_temperature: Vec<TemperatureDiag>,
-    /// Base actually used (mean field falls back to uniform when it fails).
+    /// Base actually used ([`Base::Auto`] resolved; mean field falls back to uniform when it
+    /// fails).
     pub base: Base,
+    /// Kernel actually used ([`AisKernel::Auto`] resolved).
+    pub kernel: AisKernel,
     /// Single-site updates made.
     pub updates: u64,
     /// Wall-clock seconds (including the pilot and the mean-field base).
@@ -1531,6 +1534,7 @@ pub fn ais(
         betas: path.iter().map(|p| p.beta).collect(),
         per_temperature,
         base: setup.base,
+        kernel: setup.kernel(opts.kernel),
         updates,
         seconds: t0.elapsed().as_secs_f64(),
     })
@@ -1624,6 +1628,7 @@ pub fn reverse_ais(
         betas: path.iter().map(|p| p.beta).collect(),
         per_temperature: Vec::new(),
         base: setup.base,
+        kernel: setup.kernel(opts.kernel),
         updates,
         seconds: t0.elapsed().as_secs_f64(),
     })
