@@ -14,6 +14,12 @@
 //! estimate of `Z / Z0 = Z`; [`AisResult::log_z`] is its log (log-mean-exp of the log weights),
 //! which is a stochastic lower bound on ln Z in expectation (Jensen).
 //!
+//! On models with zero entries the defaults change (everything else keeps the path above):
+//! the kernel is blocked Gibbs ([`AisKernel::Auto`], [`crate::sample::block`]), and when the
+//! model is a Bayesian network (every factor a CPT, whatever the file format) the base is the
+//! network itself with the evidence clamped ([`Base::Network`]), so that only the evidence
+//! likelihood is annealed.
+//!
 //! Reverse AIS starts from exact draws of the model (when they exist: exact sampling for small
 //! width, or a forward sample of a Bayesian network on simulated evidence) and runs the path
 //! backwards; the mean of its weights estimates `1 / Z`, so `-ln mean(w)` is a stochastic
