@@ -41,8 +41,13 @@ pub enum ScheduleArg {
 /// Base distribution of the AIS path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BaseArg {
+    /// The network (evidence likelihood annealed in) for Bayesian networks with zeros under
+    /// blocked Gibbs, uniform otherwise (default)
+    Auto,
     /// Uniform over the states of every free variable
     Uniform,
+    /// The Bayesian network with the evidence clamped (needs the block kernel)
+    Network,
     /// The naive mean-field solution (mixed with 0.1% of uniform); falls back to uniform when
     /// mean field fails
     #[value(alias = "mean-field")]
@@ -52,8 +57,12 @@ pub enum BaseArg {
 /// MCMC kernel that moves the AIS particles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KernelArg {
+    /// Blocked Gibbs on models with zero entries, single-site Gibbs on the others (default)
+    Auto,
     /// Single-site Gibbs, systematic scan
     Gibbs,
+    /// Blocked Gibbs: blocks tied by zero entries drawn exactly from their conditional
+    Block,
     /// Chromatic Gibbs: the variables of one colour updated in parallel (large grids)
     Chromatic,
     /// Single-site Metropolis-Hastings
@@ -130,12 +139,16 @@ impl AisArgs {
         };
         let base = match self.base {
             None => d.base,
+            Some(BaseArg::Auto) => Base::Auto,
             Some(BaseArg::Uniform) => Base::Uniform,
+            Some(BaseArg::Network) => Base::Network,
             Some(BaseArg::Mf) => Base::MeanField,
         };
         let kernel = match self.kernel {
             None => d.kernel,
+            Some(KernelArg::Auto) => AisKernel::Auto,
             Some(KernelArg::Gibbs) => AisKernel::Gibbs,
+            Some(KernelArg::Block) => AisKernel::BlockGibbs,
             Some(KernelArg::Chromatic) => AisKernel::ChromaticGibbs,
             Some(KernelArg::Mh) => AisKernel::MetropolisHastings,
         };
@@ -469,11 +482,11 @@ impl Row {
         self.sweeps = Some(o.sweeps);
         self.schedule = Some(schedule_name(o.schedule));
         self.base = Some(base_name(res.base));
-        self.kernel = Some(kernel_name(o.kernel));
+        self.kernel = Some(kernel_name(res.kernel));
         self.dead_particles = Some(res.dead);
         self.log_weight_var = finite(res.log_weight_var);
         self.updates = Some(res.updates);
-        if res.base != o.base {
+        if o.base == Base::MeanField && res.base != Base::MeanField {
             self.notes.push(format!(
                 "mean field failed, so the AIS path starts from the {} base",
                 base_name(res.base)
@@ -522,14 +535,18 @@ pub fn schedule_name(s: Schedule) -> &'static str {
 
 pub fn base_name(b: Base) -> &'static str {
     match b {
+        Base::Auto => "auto",
         Base::Uniform => "uniform",
+        Base::Network => "network",
         Base::MeanField => "mf",
     }
 }
 
 pub fn kernel_name(k: AisKernel) -> &'static str {
     match k {
+        AisKernel::Auto => "auto",
         AisKernel::Gibbs => "gibbs",
+        AisKernel::BlockGibbs => "block",
         AisKernel::ChromaticGibbs => "chromatic",
         AisKernel::MetropolisHastings => "mh",
     }

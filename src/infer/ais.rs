@@ -14,6 +14,12 @@
 //! estimate of `Z / Z0 = Z`; [`AisResult::log_z`] is its log (log-mean-exp of the log weights),
 //! which is a stochastic lower bound on ln Z in expectation (Jensen).
 //!
+//! On models with zero entries the defaults change (everything else keeps the path above):
+//! the kernel is blocked Gibbs ([`AisKernel::Auto`], [`crate::sample::block`]), and when the
+//! model is a Bayesian network (every factor a CPT, whatever the file format) the base is the
+//! network itself with the evidence clamped ([`Base::Network`]), so that only the evidence
+//! likelihood is annealed.
+//!
 //! Reverse AIS starts from exact draws of the model (when they exist: exact sampling for small
 //! width, or a forward sample of a Bayesian network on simulated evidence) and runs the path
 //! backwards; the mean of its weights estimates `1 / Z`, so `-ln mean(w)` is a stochastic
@@ -38,6 +44,7 @@ use crate::infer::{EstimateKind, LogZEstimate};
 use crate::model::FactorGraph;
 use crate::num;
 use crate::rng::chain_rng;
+use crate::sample::block::{BlockGibbs, BlockOptions, BlockTables};
 use crate::sample::chains::Progress;
 use crate::sample::gibbs::{Gibbs, GibbsOptions, Scan};
 use crate::sample::mh::MetropolisHastings;
@@ -55,11 +62,25 @@ pub const MF_BASE_UNIFORM_MIX: f64 = 1e-3;
 /// The tractable distribution the path starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Base {
-    /// Uniform over the states of every free variable: the default. It lets the early, hot
-    /// part of the path visit every mode, which matters on frustrated and strongly coupled
-    /// models (a mean-field base sits in one mode and can underestimate badly there).
+    /// The default: [`Base::Network`] when the model has zero entries, every factor is a
+    /// conditional probability table (a Bayesian network, whatever the file format) and the
+    /// kernel is blocked Gibbs; [`Base::Uniform`] otherwise.
     #[default]
+    Auto,
+    /// Uniform over the states of every free variable. It lets the early, hot part of the
+    /// path visit every mode, which matters on frustrated and strongly coupled models (a
+    /// mean-field base sits in one mode and can underestimate badly there).
     Uniform,
+    /// The Bayesian network itself with the evidence clamped and the evidence variables' own
+    /// tables left out: `p0(x) = prod over free variables i of P(x_i | parents)`, which is
+    /// normalised and sampled exactly forwards, and which satisfies every deterministic
+    /// relation among the free variables. The path then anneals only the likelihood of the
+    /// evidence, `prod over observed j of P(e_j | parents)^beta` (its zeros softened first,
+    /// as in the two-phase path), so its length is about ln 1/P(e) instead of the entropy of
+    /// a uniform start. Needs every factor to be a table normalised over one of its variables,
+    /// each variable the child of exactly one factor, acyclic (checked; an error otherwise),
+    /// and the blocked Gibbs kernel (the base is not fully factorised).
+    Network,
     /// The naive mean-field solution (mixed with a little of the uniform distribution,
     /// [`MF_BASE_UNIFORM_MIX`]); falls back to uniform when mean field fails. It starts the
     /// path close to the model, which pays on weakly coupled, unimodal models (on the UAI
@@ -98,9 +119,16 @@ impl Default for Schedule {
 /// Which MCMC kernel moves the particles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AisKernel {
-    /// Single-site Gibbs, systematic scan (the default).
+    /// The default: [`AisKernel::BlockGibbs`] on models with zero entries, single-site
+    /// systematic Gibbs ([`AisKernel::Gibbs`]) on the others.
     #[default]
+    Auto,
+    /// Single-site Gibbs, systematic scan.
     Gibbs,
+    /// Blocked Gibbs ([`crate::sample::block::BlockGibbs`]): blocks of variables tied by zero
+    /// entries drawn exactly from their tempered conditional, so particles can move across the
+    /// model's deterministic relations.
+    BlockGibbs,
     /// Chromatic Gibbs: each colour class updated in parallel (for large grids with few
     /// particles).
     ChromaticGibbs,
@@ -196,8 +224,11 @@ pub struct AisResult {
     pub betas: Vec<f64>,
     /// Per-temperature diagnostics (forward runs with `diagnostics` on).
     pub per_temperature: Vec<TemperatureDiag>,
-    /// Base actually used (mean field falls back to uniform when it fails).
+    /// Base actually used ([`Base::Auto`] resolved; mean field falls back to uniform when it
+    /// fails).
     pub base: Base,
+    /// Kernel actually used ([`AisKernel::Auto`] resolved).
+    pub kernel: AisKernel,
     /// Single-site updates made.
     pub updates: u64,
     /// Wall-clock seconds (including the pilot and the mean-field base).
@@ -251,6 +282,10 @@ struct PathSetup {
     /// Per factor: the smallest finite log entry (the soft value of its zeros is this minus the
     /// penalty); `None` when the model has no zero entries (the path is then a plain geometric one).
     fac_min: Option<Vec<f64>>,
+    /// The network base ([`Base::Network`]), when used.
+    net: Option<NetBase>,
+    /// Whether the model has zero entries (any factor, not only those the path softens).
+    model_zeros: bool,
 }
 
 impl PathSetup {
@@ -258,6 +293,7 @@ impl PathSetup {
         fg: &FactorGraph,
         ev: &Evidence,
         base: Base,
+        kernel: AisKernel,
         time_limit: Option<Duration>,
     ) -> Result<Self> {
         let n = fg.num_vars();
@@ -321,6 +357,38 @@ impl PathSetup {
             .factors()
             .iter()
             .any(|f| f.log_values().contains(&f64::NEG_INFINITY));
+        let model_zeros = has_zeros;
+        let block = resolve_kernel(kernel, has_zeros) == AisKernel::BlockGibbs;
+        let net = match base {
+            Base::Network if !block => {
+                return Err(Error::InvalidArgument(
+                    "the network base needs the blocked Gibbs kernel".into(),
+                ))
+            }
+            Base::Network => Some(NetBase::new(fg, ev).ok_or_else(|| {
+                Error::InvalidArgument(
+                    "the network base needs a Bayesian network: every factor a table \
+                     normalised over one of its variables, each variable the child of exactly \
+                     one factor, no cycles"
+                        .into(),
+                )
+            })?),
+            Base::Auto if block && has_zeros => NetBase::new(fg, ev),
+            _ => None,
+        };
+        if net.is_some() {
+            used = Base::Network;
+        }
+        // the zeros that the path softens: every zero, or only the evidence factors' zeros
+        // when the base is the network (the others are zeros of the base too)
+        let has_zeros = match &net {
+            Some(nb) => fg
+                .factors()
+                .iter()
+                .zip(&nb.evidence_factor)
+                .any(|(f, &e)| e && f.log_values().contains(&f64::NEG_INFINITY)),
+            None => has_zeros,
+        };
         let fac_min = has_zeros.then(|| {
             fg.factors()
                 .iter()
@@ -336,12 +404,24 @@ impl PathSetup {
         });
         Ok(PathSetup {
             base_lp,
-            uniform: used == Base::Uniform,
+            uniform: used != Base::MeanField,
+            net,
+            model_zeros,
             base: used,
             template,
             free,
             fac_min,
         })
+    }
+
+    /// The kernel type `kind` stands for on this model (the network base always runs blocked
+    /// Gibbs: it is the only kernel that targets a base that is not fully factorised).
+    fn kernel(&self, kind: AisKernel) -> AisKernel {
+        if self.net.is_some() {
+            AisKernel::BlockGibbs
+        } else {
+            resolve_kernel(kind, self.model_zeros)
+        }
     }
 
     /// The model with every zero entry of factor f replaced by `fac_min[f] - penalty`.
@@ -354,12 +434,14 @@ impl PathSetup {
             .factors()
             .iter()
             .zip(mins)
-            .map(|(f, &m)| {
+            .enumerate()
+            .map(|(k, (f, &m))| {
+                let soft = self.net.as_ref().is_none_or(|nb| nb.evidence_factor[k]);
                 let vals: Vec<f64> = f
                     .log_values()
                     .iter()
                     .map(|&l| {
-                        if l == f64::NEG_INFINITY {
+                        if l == f64::NEG_INFINITY && soft {
                             m - penalty
                         } else {
                             l
@@ -374,13 +456,20 @@ impl PathSetup {
 
     /// `(ln p0(x), sum of finite factor logs, sum over zero entries of fac_min, zero entries)`.
     fn parts(&self, fg: &FactorGraph, x: &[usize]) -> Parts {
-        let lp0 = self.free.iter().map(|&i| self.base_lp[i][x[i]]).sum();
+        let lp0 = match &self.net {
+            Some(nb) => nb.log_p0(x),
+            None => self.free.iter().map(|&i| self.base_lp[i][x[i]]).sum(),
+        };
         let mut fin = 0.0;
         let mut zmin = 0.0;
         let mut nz = 0u32;
         for (k, f) in fg.factors().iter().enumerate() {
             let l = f.log_value(x);
-            if l == f64::NEG_INFINITY {
+            if l == f64::NEG_INFINITY && self.net.as_ref().is_some_and(|nb| !nb.evidence_factor[k])
+            {
+                // a zero of the base as well: the path never visits it
+                fin = f64::NEG_INFINITY;
+            } else if l == f64::NEG_INFINITY {
                 nz += 1;
                 if let Some(m) = &self.fac_min {
                     zmin += m[k];
@@ -406,6 +495,10 @@ impl PathSetup {
     /// An exact draw from the base.
     fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<usize> {
         let mut x = self.template.clone();
+        if let Some(nb) = &self.net {
+            nb.draw(&mut x, rng);
+            return x;
+        }
         for &i in &self.free {
             let u: f64 = rng.random();
             let lp = &self.base_lp[i];
@@ -421,6 +514,311 @@ impl PathSetup {
             x[i] = s;
         }
         x
+    }
+}
+
+/// Largest bucket table of a cluster block of the network base (see `NetBase::root_blocks`).
+const NET_BLOCK_TABLE: usize = 4096;
+
+/// The network base of [`Base::Network`]: the Bayesian network behind a factor graph whose
+/// factors are all conditional probability tables, with the evidence clamped.
+struct NetBase {
+    /// Per factor: is its child observed (its table is then the evidence likelihood)?
+    evidence_factor: Vec<bool>,
+    /// Per factor with a free child: its table normalised exactly over the child.
+    norm: Vec<Option<crate::factor::TableFactor>>,
+    /// Factors with a free child, parents first: (factor, position of the child in its scope).
+    order: Vec<(usize, usize)>,
+    /// The child variable of every factor.
+    child: Vec<usize>,
+}
+
+impl NetBase {
+    /// The network, if every factor is a table normalised over one of its variables (within
+    /// [`num::tol::CPT_SUM`]), every variable is the child of exactly one factor, and the
+    /// parent relation has no cycle.
+    fn new(fg: &FactorGraph, ev: &Evidence) -> Option<NetBase> {
+        let n = fg.num_vars();
+        let factors = fg.factors();
+        if factors.len() != n {
+            return None;
+        }
+        let strides = |f: &crate::factor::TableFactor| -> Vec<usize> {
+            let c = f.cards();
+            let mut st = vec![1usize; c.len()];
+            for j in (0..c.len().saturating_sub(1)).rev() {
+                st[j] = st[j + 1] * c[j + 1];
+            }
+            st
+        };
+        // child candidates of each factor
+        let normalised_over = |f: &crate::factor::TableFactor, j: usize| -> bool {
+            let st = strides(f);
+            let c = f.cards();
+            let l = f.log_values();
+            (0..l.len()).filter(|&i| (i / st[j]) % c[j] == 0).all(|i| {
+                let sum: f64 = (0..c[j]).map(|a| num::exp(l[i + a * st[j]])).sum();
+                (sum - 1.0).abs() <= num::tol::CPT_SUM
+            })
+        };
+        let cands: Vec<Vec<usize>> = factors
+            .iter()
+            .map(|f| {
+                (0..f.scope().len())
+                    .filter(|&j| normalised_over(f, j))
+                    .collect()
+            })
+            .collect();
+        let mut by_count: Vec<usize> = (0..factors.len()).collect();
+        by_count.sort_by_key(|&k| cands[k].len());
+        let mut child_pos = vec![usize::MAX; factors.len()];
+        let mut taken = vec![false; n];
+        for &k in &by_count {
+            let j = *cands[k]
+                .iter()
+                .find(|&&j| !taken[factors[k].scope()[j].index()])?;
+            taken[factors[k].scope()[j].index()] = true;
+            child_pos[k] = j;
+        }
+        // topological order (Kahn) over factors by their children
+        let child = |k: usize| factors[k].scope()[child_pos[k]].index();
+        let mut fac_of = vec![0usize; n];
+        for k in 0..factors.len() {
+            fac_of[child(k)] = k;
+        }
+        let mut indeg = vec![0usize; factors.len()];
+        let mut kids: Vec<Vec<usize>> = vec![Vec::new(); factors.len()];
+        for (k, f) in factors.iter().enumerate() {
+            for (j, v) in f.scope().iter().enumerate() {
+                if j != child_pos[k] {
+                    indeg[k] += 1;
+                    kids[fac_of[v.index()]].push(k);
+                }
+            }
+        }
+        let mut queue: Vec<usize> = (0..factors.len()).filter(|&k| indeg[k] == 0).collect();
+        let mut topo = Vec::with_capacity(factors.len());
+        while let Some(k) = queue.pop() {
+            topo.push(k);
+            for &c in &kids[k] {
+                indeg[c] -= 1;
+                if indeg[c] == 0 {
+                    queue.push(c);
+                }
+            }
+        }
+        if topo.len() != factors.len() {
+            return None;
+        }
+        let evidence_factor: Vec<bool> = (0..factors.len())
+            .map(|k| ev.get(crate::var::VarId(child(k) as u32)).is_some())
+            .collect();
+        let mut norm = vec![None; factors.len()];
+        for (k, f) in factors.iter().enumerate() {
+            if evidence_factor[k] {
+                continue;
+            }
+            let j = child_pos[k];
+            let st = strides(f);
+            let c = f.cards();
+            let mut l = f.log_values().to_vec();
+            for i in 0..l.len() {
+                if (i / st[j]) % c[j] != 0 {
+                    continue;
+                }
+                let col: Vec<f64> = (0..c[j]).map(|a| l[i + a * st[j]]).collect();
+                let z = num::log_sum_exp(&col);
+                if !z.is_finite() {
+                    return None;
+                }
+                for a in 0..c[j] {
+                    l[i + a * st[j]] -= z;
+                }
+            }
+            norm[k] =
+                Some(crate::factor::TableFactor::new(f.scope().to_vec(), c.to_vec(), l).ok()?);
+        }
+        let order = topo
+            .into_iter()
+            .filter(|&k| !evidence_factor[k])
+            .map(|k| (k, child_pos[k]))
+            .collect();
+        let child = (0..factors.len()).map(child).collect();
+        Some(NetBase {
+            evidence_factor,
+            norm,
+            order,
+            child,
+        })
+    }
+
+    /// Blocks for the blocked Gibbs kernel that follow the network's deterministic parts:
+    /// every free variable whose own table has no zeros (a disease) gets a block with its
+    /// descendants reached through free variables whose tables have zeros (in a noisy-OR
+    /// network written as chains of OR gates: the part of every chain below the disease's
+    /// link, down to the finding), so that switching it re-draws, in one exact move, what it
+    /// determines.
+    fn root_blocks(&self, fg: &FactorGraph, ev: &Evidence) -> Vec<Vec<u32>> {
+        let n = fg.num_vars();
+        let free = |v: usize| ev.get(crate::var::VarId(v as u32)).is_none();
+        let has_zero: Vec<bool> = fg
+            .factors()
+            .iter()
+            .map(|f| f.log_values().contains(&f64::NEG_INFINITY))
+            .collect();
+        let mut det = vec![false; n];
+        for (k, &c) in self.child.iter().enumerate() {
+            det[c] = has_zero[k] && free(c);
+        }
+        // clusters: deterministic free variables joined along the factors with zeros
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for (k, f) in fg.factors().iter().enumerate() {
+            if !has_zero[k] {
+                continue;
+            }
+            let d: Vec<usize> = f
+                .scope()
+                .iter()
+                .map(|v| v.index())
+                .filter(|&v| det[v])
+                .collect();
+            for w in d.windows(2) {
+                let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
+                parent[a] = b;
+            }
+        }
+        let cards = fg.cards();
+        let var_factors = fg.var_factors();
+        let is_root = |v: usize| !det[v] && free(v) && cards[v] >= 2;
+        // the roots next to each cluster, and the clusters next to each root
+        let mut cluster_members: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut cluster_roots: Vec<std::collections::BTreeSet<u32>> =
+            vec![std::collections::BTreeSet::new(); n];
+        let mut root_clusters: Vec<std::collections::BTreeSet<usize>> =
+            vec![std::collections::BTreeSet::new(); n];
+        for v in 0..n {
+            if !det[v] {
+                continue;
+            }
+            let c = find(&mut parent, v);
+            cluster_members[c].push(v as u32);
+            for &k in &var_factors[v] {
+                for w in fg.factors()[k].scope() {
+                    if is_root(w.index()) {
+                        cluster_roots[c].insert(w.0);
+                        root_clusters[w.index()].insert(c);
+                    }
+                }
+            }
+        }
+        // one block per cluster with its roots, when its elimination stays small
+        let mut out = Vec::new();
+        let mut whole = vec![false; n];
+        for c in 0..n {
+            if cluster_members[c].is_empty() {
+                continue;
+            }
+            let mut b = cluster_members[c].clone();
+            b.extend(cluster_roots[c].iter().copied());
+            if crate::sample::block::fits(fg, &b, NET_BLOCK_TABLE) {
+                whole[c] = true;
+                out.push(b);
+            }
+        }
+        // children along the network's arcs
+        let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (k, f) in fg.factors().iter().enumerate() {
+            let c = self.child[k];
+            for v in f.scope() {
+                if v.index() != c {
+                    kids[v.index()].push(c);
+                }
+            }
+        }
+        let mut mark = vec![usize::MAX; n];
+        for r in 0..n {
+            if !is_root(r) {
+                continue;
+            }
+            let rc = &root_clusters[r];
+            if rc.len() <= 1 && rc.iter().all(|&c| whole[c]) {
+                continue; // its cluster's block moves it
+            }
+            // the deterministic descendants of r (whose tables have zeros), breadth-first
+            let mut b = vec![r as u32];
+            mark[r] = r;
+            let mut i = 0;
+            while i < b.len() {
+                let v = b[i] as usize;
+                i += 1;
+                for &c in &kids[v] {
+                    if det[c] && mark[c] != r {
+                        mark[c] = r;
+                        b.push(c as u32);
+                    }
+                }
+            }
+            if b.len() > 1 {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    /// `ln p0(x)`.
+    fn log_p0(&self, x: &[usize]) -> f64 {
+        self.norm.iter().flatten().map(|f| f.log_value(x)).sum()
+    }
+
+    /// Forward sampling of the free variables (evidence already in `x`).
+    fn draw<R: Rng + ?Sized>(&self, x: &mut [usize], rng: &mut R) {
+        for &(k, j) in &self.order {
+            let f = self.norm[k].as_ref().expect("free child");
+            let c = f.cards();
+            let mut st = 1usize;
+            let mut off = 0usize;
+            let mut sj = 0usize;
+            for (i, v) in f.scope().iter().enumerate().rev() {
+                if i == j {
+                    sj = st;
+                } else {
+                    off += x[v.index()] * st;
+                }
+                st *= c[i];
+            }
+            let l = f.log_values();
+            let u: f64 = rng.random();
+            let mut acc = 0.0;
+            let mut s = c[j] - 1;
+            for a in 0..c[j] {
+                acc += num::exp(l[off + a * sj]);
+                if u < acc {
+                    s = a;
+                    break;
+                }
+            }
+            x[f.scope()[j].index()] = s;
+        }
+    }
+
+    /// Flat per-factor log values of the base (the normalised tables; 0 for evidence factors),
+    /// in factor order: what the blocked Gibbs kernel mixes with the model's values.
+    fn factor_base(&self, fg: &FactorGraph) -> Vec<f64> {
+        let mut out = Vec::with_capacity(fg.num_parameters());
+        for (k, f) in fg.factors().iter().enumerate() {
+            match &self.norm[k] {
+                Some(t) => out.extend_from_slice(t.log_values()),
+                None => out.extend(std::iter::repeat_n(0.0, f.len())),
+            }
+        }
+        out
     }
 }
 
@@ -524,6 +922,7 @@ fn point(t: f64, zeros: bool) -> Point {
 enum AnyKernel {
     Gibbs(Gibbs),
     Mh(MetropolisHastings),
+    Block(BlockGibbs),
 }
 
 impl AnyKernel {
@@ -538,17 +937,40 @@ impl AnyKernel {
             ..GibbsOptions::default()
         };
         Ok(match kind {
-            AisKernel::Gibbs | AisKernel::ChromaticGibbs => {
+            AisKernel::Gibbs | AisKernel::ChromaticGibbs | AisKernel::Auto => {
                 AnyKernel::Gibbs(Gibbs::new(fg, ev, &opts)?)
+            }
+            AisKernel::BlockGibbs => {
+                let o = BlockOptions {
+                    random_scan: reversible,
+                    ..BlockOptions::default()
+                };
+                AnyKernel::Block(BlockGibbs::new(fg, ev, &o)?)
             }
             AisKernel::MetropolisHastings => AnyKernel::Mh(MetropolisHastings::new(fg, ev, &opts)?),
         })
     }
 
-    fn sweep<R: Rng + ?Sized>(&self, x: &mut [usize], t: &Tempering<'_>, rng: &mut R) -> u64 {
+    /// What the kernel precomputes once per temperature (blocked Gibbs: tempered tables).
+    fn prepare(&self, t: &Tempering<'_>) -> Option<BlockTables> {
         match self {
-            AnyKernel::Gibbs(k) => k.sweep(x, t, rng).updates,
-            AnyKernel::Mh(k) => k.sweep(x, t, rng).updates,
+            AnyKernel::Block(k) => Some(k.tables(t)),
+            _ => None,
+        }
+    }
+
+    fn sweep<R: Rng + ?Sized>(
+        &self,
+        x: &mut [usize],
+        t: &Tempering<'_>,
+        prep: Option<&BlockTables>,
+        rng: &mut R,
+    ) -> u64 {
+        match (self, prep) {
+            (AnyKernel::Gibbs(k), _) => k.sweep(x, t, rng).updates,
+            (AnyKernel::Mh(k), _) => k.sweep(x, t, rng).updates,
+            (AnyKernel::Block(k), Some(p)) => k.sweep_with(x, t, p, rng).updates,
+            (AnyKernel::Block(k), None) => k.sweep(x, t, rng).updates,
         }
     }
 }
@@ -558,12 +980,26 @@ struct Kernels<'a> {
     fg: &'a FactorGraph,
     ev: &'a Evidence,
     setup: &'a PathSetup,
+    /// The kernel type, with [`AisKernel::Auto`] resolved.
     kind: AisKernel,
     reversible: bool,
     hard: Option<AnyKernel>,
     soft: Option<(f64, AnyKernel)>,
     /// The first-phase kernel (penalty SOFT_PENALTY_START) is kept: it serves many steps.
     start: Option<AnyKernel>,
+    /// Blocked Gibbs: the kernel of the model itself, whose plan the softened kernels share.
+    block: Option<BlockGibbs>,
+    /// The network base's factor values (shared by every kernel of the path).
+    net_vals: Option<std::sync::Arc<Vec<f64>>>,
+}
+
+/// The kernel type [`AisKernel::Auto`] stands for on a model with (or without) zero entries.
+pub fn resolve_kernel(kind: AisKernel, has_zeros: bool) -> AisKernel {
+    match (kind, has_zeros) {
+        (AisKernel::Auto, true) => AisKernel::BlockGibbs,
+        (AisKernel::Auto, false) => AisKernel::Gibbs,
+        (k, _) => k,
+    }
 }
 
 impl<'a> Kernels<'a> {
@@ -578,32 +1014,67 @@ impl<'a> Kernels<'a> {
             fg,
             ev,
             setup,
-            kind,
+            kind: setup.kernel(kind),
             reversible,
             hard: None,
             soft: None,
             start: None,
+            block: None,
+            net_vals: None,
         }
     }
 
+    /// A kernel for the model `fg` (the model itself or a softened copy of it).
+    fn build(&mut self, fg: &FactorGraph) -> Result<AnyKernel> {
+        if self.kind != AisKernel::BlockGibbs {
+            return AnyKernel::new(fg, self.ev, self.kind, self.reversible);
+        }
+        if self.block.is_none() {
+            let mut o = BlockOptions {
+                random_scan: self.reversible,
+                ..BlockOptions::default()
+            };
+            // with the network base, the blocks that follow the network's deterministic parts
+            // do the work; one partition without bridges is enough besides them
+            let extra = match &self.setup.net {
+                Some(nb) => {
+                    o.covers = 1;
+                    o.bridge_max = 0;
+                    nb.root_blocks(self.fg, self.ev)
+                }
+                None => Vec::new(),
+            };
+            self.block = Some(BlockGibbs::with_extra_blocks(self.fg, self.ev, &o, &extra)?);
+        }
+        let mut k = self.block.as_ref().unwrap().with_values(fg)?;
+        if let Some(nb) = &self.setup.net {
+            if self.net_vals.is_none() {
+                self.net_vals = Some(std::sync::Arc::new(nb.factor_base(self.fg)));
+            }
+            k = k.with_factor_base(self.net_vals.clone().unwrap());
+        }
+        Ok(AnyKernel::Block(k))
+    }
+
     fn get(&mut self, penalty: f64) -> Result<&AnyKernel> {
-        let (fg, ev, kind, rev) = (self.fg, self.ev, self.kind, self.reversible);
         if !penalty.is_finite() {
             if self.hard.is_none() {
-                self.hard = Some(AnyKernel::new(fg, ev, kind, rev)?);
+                let fg = self.fg;
+                self.hard = Some(self.build(fg)?);
             }
             return Ok(self.hard.as_ref().unwrap());
         }
         if penalty == SOFT_PENALTY_START {
             if self.start.is_none() {
-                let soft = self.setup.softened(fg, penalty)?;
-                self.start = Some(AnyKernel::new(&soft, ev, kind, rev)?);
+                let soft = self.setup.softened(self.fg, penalty)?;
+                self.start = Some(self.build(&soft)?);
             }
             return Ok(self.start.as_ref().unwrap());
         }
         if self.soft.as_ref().is_none_or(|(p, _)| *p != penalty) {
-            let soft = self.setup.softened(fg, penalty)?;
-            self.soft = Some((penalty, AnyKernel::new(&soft, ev, kind, rev)?));
+            let soft = self.setup.softened(self.fg, penalty)?;
+            let k = self.build(&soft)?;
+            self.soft = Some((penalty, k));
         }
         Ok(&self.soft.as_ref().unwrap().1)
     }
@@ -732,6 +1203,8 @@ impl Swarm {
         let setup = kernels.setup;
         let k = kernels.get(at.penalty)?;
         let t = setup.tempering(at.beta);
+        let prep = k.prepare(&t);
+        let prep = prep.as_ref();
         let u: u64 = self
             .xs
             .par_iter_mut()
@@ -741,7 +1214,7 @@ impl Swarm {
                 let mut u = 0;
                 if l > f64::NEG_INFINITY {
                     for _ in 0..sweeps {
-                        u += k.sweep(x, &t, r);
+                        u += k.sweep(x, &t, prep, r);
                     }
                 }
                 u
@@ -965,7 +1438,7 @@ pub fn ais(
 ) -> Result<AisResult> {
     validate(opts)?;
     let t0 = Instant::now();
-    let setup = PathSetup::new(fg, ev, opts.base, opts.time_limit)?;
+    let setup = PathSetup::new(fg, ev, opts.base, opts.kernel, opts.time_limit)?;
     let (path, pilot_updates) = prepare(fg, ev, opts, &setup, t0)?;
     let k = path.len() - 1;
     let checkpoints = if opts.diagnostics {
@@ -1067,6 +1540,7 @@ pub fn ais(
         betas: path.iter().map(|p| p.beta).collect(),
         per_temperature,
         base: setup.base,
+        kernel: setup.kernel(opts.kernel),
         updates,
         seconds: t0.elapsed().as_secs_f64(),
     })
@@ -1094,7 +1568,7 @@ pub fn reverse_ais(
         ));
     }
     let t0 = Instant::now();
-    let setup = PathSetup::new(fg, ev, opts.base, opts.time_limit)?;
+    let setup = PathSetup::new(fg, ev, opts.base, opts.kernel, opts.time_limit)?;
     let cards = fg.cards();
     for (j, x) in exact.iter().enumerate() {
         let ok = x.len() == cards.len()
@@ -1160,6 +1634,7 @@ pub fn reverse_ais(
         betas: path.iter().map(|p| p.beta).collect(),
         per_temperature: Vec::new(),
         base: setup.base,
+        kernel: setup.kernel(opts.kernel),
         updates,
         seconds: t0.elapsed().as_secs_f64(),
     })

@@ -1,0 +1,1016 @@
+//! Blocked Gibbs: every block of variables is drawn *exactly* from its tempered conditional.
+//!
+//! Single-site Gibbs is reducible on models with deterministic structure: when a zero entry of
+//! a factor ties several variables (an OR gate, a Mendelian inheritance table, a hard clause),
+//! moving one of them needs the others to move at the same time. [`BlockGibbs`] partitions the
+//! free variables into blocks, grown by merging the variables of the factors that contain zeros
+//! (in factor order) while the block's conditional stays cheap to sample: the merge is kept only
+//! if variable elimination over the block (greedy min-weight order on the block's interaction
+//! graph, every factor that touches the block counted) has no bucket table larger than
+//! [`BlockOptions::max_table`] entries and the block has at most [`BlockOptions::max_block`]
+//! variables. Free variables in no zero factor are blocks of one.
+//!
+//! A block update conditions every factor touching the block on the variables outside it,
+//! eliminates the block's variables in the planned order (log-space bucket elimination: each
+//! bucket table is the sum of its reduced factors times beta, its incoming messages and, for a
+//! non-uniform base, `(1 - beta)` times the base term of its variable), and then draws the
+//! variables backwards, each from its bucket given the variables drawn after it. That is an
+//! exact draw from `p_beta(x_B | x_rest)`, so the update leaves `p_beta` invariant; a sweep
+//! visits the blocks in order (systematic scan) or, for the reversible kernel that reverse AIS
+//! needs, draws as many blocks uniformly at random.
+//!
+//! The plan (blocks, orders, strides) depends on the factor scopes only, so a kernel for a
+//! model with other factor values (the softened models of AIS) shares it ([`BlockGibbs::with_values`]).
+//! A block update allocates nothing: the bucket tables live in a per-thread scratch buffer that
+//! is fully overwritten before it is read (results do not depend on the thread).
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::error::{Error, Result};
+use crate::model::FactorGraph;
+use crate::num;
+use crate::sample::{SweepStats, Tempering, Transition};
+use crate::var::Evidence;
+
+/// Options of [`BlockGibbs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockOptions {
+    /// Largest bucket table (entries) a block's elimination may create (default 64).
+    pub max_table: usize,
+    /// Most variables in one block (default 512).
+    pub max_block: usize,
+    /// Most variables of a bridge block: after the partition, every factor with zeros whose
+    /// variables lie in different blocks seeds one more block, grown breadth-first along the
+    /// factors with zeros (within the table limit); 0 or 1 = no bridges (default 32).
+    pub bridge_max: usize,
+    /// Partitions (covers) of the free variables, all visited by a sweep: each further cover
+    /// merges first the factors with zeros that every earlier cover cut between blocks, so
+    /// that a boundary of one cover lies inside a block of another (default 3).
+    pub covers: usize,
+    /// Random scan over blocks (a reversible kernel) instead of the systematic block order.
+    pub random_scan: bool,
+}
+
+impl Default for BlockOptions {
+    fn default() -> Self {
+        BlockOptions {
+            max_table: 64,
+            max_block: 512,
+            bridge_max: 32,
+            covers: 3,
+            random_scan: false,
+        }
+    }
+}
+
+/// Most digits (variables) of one bucket table (bounded by `max_table`, since every free
+/// variable has at least two states).
+const MAX_DIGITS: usize = 24;
+
+/// A factor's share of one bucket.
+#[derive(Debug, Clone)]
+struct FacUse {
+    /// Offset of the factor's values in the flat value array.
+    off: usize,
+    /// Variables of the factor outside the block, with their strides in the factor table.
+    outside: Vec<(u32, usize)>,
+    /// Offset (from `off` plus the outside part) of each bucket table entry.
+    idx: Vec<u32>,
+}
+
+/// A message from an earlier bucket.
+#[derive(Debug, Clone)]
+struct MsgUse {
+    /// Offset of the message in the scratch buffer.
+    off: usize,
+    /// Offset (from `off`) of each bucket table entry.
+    idx: Vec<u32>,
+}
+
+/// One variable's bucket: table over `sep` (slow digits, in order) then `var` (fastest).
+#[derive(Debug, Clone)]
+struct Bucket {
+    var: u32,
+    card: usize,
+    sep: Vec<u32>,
+    /// Cards of the digits: sep then var.
+    cards: Vec<usize>,
+    /// Strides of the sep digits in the bucket's message (row-major over `sep`).
+    sep_strides: Vec<usize>,
+    size: usize,
+    table_off: usize,
+    /// Offset of this bucket's message (over `sep`; unused when `sep` is empty).
+    msg_off: usize,
+    facs: Vec<FacUse>,
+    msgs: Vec<MsgUse>,
+}
+
+#[derive(Debug, Clone)]
+struct BlockPlan {
+    /// Buckets in elimination order.
+    buckets: Vec<Bucket>,
+    scratch: usize,
+}
+
+/// The structure shared by kernels of models with the same scopes.
+#[derive(Debug)]
+struct Plan {
+    n: usize,
+    cards: Vec<usize>,
+    clamped: Vec<Option<usize>>,
+    fac_len: Vec<usize>,
+    blocks: Vec<BlockPlan>,
+    free: usize,
+}
+
+/// Blocked Gibbs kernel (see the module docs).
+#[derive(Debug, Clone)]
+pub struct BlockGibbs {
+    plan: Arc<Plan>,
+    vals: Arc<Vec<f64>>,
+    /// Factor values of a base that is itself a product of the model's factor shapes (the
+    /// network base of AIS): the target is then `prod_k exp((1 - beta) a_k + beta m_k)`.
+    factor_base: Option<Arc<Vec<f64>>>,
+    random_scan: bool,
+}
+
+/// Smallest largest entry of a linear bucket table; below it the block is redone in log space.
+const LINEAR_FLOOR: f64 = 1e-250;
+
+/// The tempered factor and base tables of one temperature ([`BlockGibbs::tables`]).
+#[derive(Debug, Clone)]
+pub struct BlockTables {
+    pv: Vec<f64>,
+    pb: Option<Vec<Vec<f64>>>,
+}
+
+/// Index drawn with probability proportional to `w` (total `total` > 0); the last positive
+/// weight if rounding leaves the uniform above the running sum.
+#[inline]
+fn draw<R: Rng + ?Sized>(w: impl Iterator<Item = f64>, total: f64, rng: &mut R) -> usize {
+    let u = rng.random::<f64>() * total;
+    let mut acc = 0.0;
+    let mut last = 0;
+    for (j, p) in w.enumerate() {
+        if p > 0.0 {
+            last = j;
+            acc += p;
+            if u < acc {
+                return j;
+            }
+        }
+    }
+    last
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+impl BlockGibbs {
+    /// Plan the blocks of `fg` under `ev` and precompute the kernel.
+    ///
+    /// Errors: evidence naming a state out of range or for more variables than the model has;
+    /// `max_table < 2` or `max_block == 0`.
+    pub fn new(fg: &FactorGraph, ev: &Evidence, opts: &BlockOptions) -> Result<BlockGibbs> {
+        Self::with_extra_blocks(fg, ev, opts, &[])
+    }
+
+    /// As [`BlockGibbs::new`], plus the given blocks (visited after the planned ones, in the
+    /// order given). A given block keeps only its free variables; it is dropped when its
+    /// elimination would need a bucket table over `max_table * 64` entries.
+    pub fn with_extra_blocks(
+        fg: &FactorGraph,
+        ev: &Evidence,
+        opts: &BlockOptions,
+        extra: &[Vec<u32>],
+    ) -> Result<BlockGibbs> {
+        if opts.max_table < 2 || opts.max_block == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "blocked Gibbs needs max_table >= 2 and max_block >= 1, got {} and {}",
+                opts.max_table, opts.max_block
+            )));
+        }
+        let n = fg.num_vars();
+        if ev.as_slice().len() > n {
+            return Err(Error::InvalidArgument(format!(
+                "evidence is for {} variables but the model has {n}",
+                ev.as_slice().len()
+            )));
+        }
+        let cards = fg.cards();
+        let mut clamped = vec![None; n];
+        for (v, s) in ev.iter() {
+            if s >= cards[v.index()] {
+                return Err(Error::InvalidArgument(format!(
+                    "evidence state {s} of variable {} is out of range",
+                    fg.vars()[v.index()].name
+                )));
+            }
+            clamped[v.index()] = Some(s);
+        }
+        for i in 0..n {
+            if clamped[i].is_none() && cards[i] == 1 {
+                clamped[i] = Some(0);
+            }
+        }
+        let mut blocks = partition(fg, &cards, &clamped, opts);
+        {
+            let var_factors = fg.var_factors();
+            let limit = opts.max_table.saturating_mul(64).min(1 << 22);
+            for b in extra {
+                let b: Vec<u32> = b
+                    .iter()
+                    .copied()
+                    .filter(|&v| (v as usize) < n && clamped[v as usize].is_none())
+                    .collect();
+                if b.len() > 1 && elimination(fg, &cards, &var_factors, &b, limit).is_some() {
+                    blocks.push(b);
+                }
+            }
+        }
+        let mut fac_off = Vec::with_capacity(fg.factors().len());
+        let mut fac_len = Vec::with_capacity(fg.factors().len());
+        let mut off = 0;
+        for f in fg.factors() {
+            fac_off.push(off);
+            fac_len.push(f.len());
+            off += f.len();
+        }
+        let var_factors = fg.var_factors();
+        let plans: Vec<BlockPlan> = blocks
+            .iter()
+            .map(|b| {
+                let order = elimination(fg, &cards, &var_factors, b, usize::MAX)
+                    .expect("no table limit")
+                    .0;
+                build_plan(fg, &cards, &var_factors, &fac_off, &order)
+            })
+            .collect();
+        let free = blocks.iter().map(Vec::len).sum();
+        let plan = Plan {
+            n,
+            cards,
+            clamped,
+
+            fac_len,
+            blocks: plans,
+            free,
+        };
+        let vals = flat_values(fg);
+        Ok(BlockGibbs {
+            plan: Arc::new(plan),
+            vals: Arc::new(vals),
+            factor_base: None,
+            random_scan: opts.random_scan,
+        })
+    }
+
+    /// A kernel with the same plan for a model with the same variables and factor scopes but
+    /// other values (e.g. softened zeros). Errors if the factor table sizes differ.
+    pub fn with_values(&self, fg: &FactorGraph) -> Result<BlockGibbs> {
+        let same = fg.num_vars() == self.plan.n
+            && fg.factors().len() == self.plan.fac_len.len()
+            && fg
+                .factors()
+                .iter()
+                .zip(&self.plan.fac_len)
+                .all(|(f, &l)| f.len() == l);
+        if !same {
+            return Err(Error::InvalidArgument(
+                "blocked Gibbs: the model does not have the factor shapes of the plan".into(),
+            ));
+        }
+        Ok(BlockGibbs {
+            plan: self.plan.clone(),
+            vals: Arc::new(flat_values(fg)),
+            factor_base: self.factor_base.clone(),
+            random_scan: self.random_scan,
+        })
+    }
+
+    /// The kernel for the tempered target `prod_k exp((1 - beta) a_k(x) + beta m_k(x))`, where
+    /// `a` holds a base's log values in the layout of the model's factors (all factors one
+    /// after the other, each row-major) and `m` the model's; the per-variable base of
+    /// [`Tempering`] is then ignored (and should be `None`). Panics if `a` has the wrong length.
+    pub fn with_factor_base(mut self, a: Arc<Vec<f64>>) -> BlockGibbs {
+        assert_eq!(a.len(), self.vals.len(), "factor base of the wrong length");
+        self.factor_base = Some(a);
+        self
+    }
+
+    /// The blocks (model variable indices, in elimination order), in sweep order.
+    pub fn blocks(&self) -> Vec<Vec<u32>> {
+        self.plan
+            .blocks
+            .iter()
+            .map(|b| b.buckets.iter().map(|k| k.var).collect())
+            .collect()
+    }
+
+    /// The tempered tables of `temp` in linear form, for [`BlockGibbs::sweep_with`]: every
+    /// factor raised to beta and scaled to a largest entry of 1 (zeros stay 0), and the base
+    /// raised to 1 - beta (a kernel serves many particles at one temperature, so this is done
+    /// once per temperature instead of once per update).
+    pub fn tables(&self, temp: &Tempering<'_>) -> BlockTables {
+        let beta = temp.beta;
+        let mut pv = vec![1.0; self.vals.len()];
+        if let Some(a) = &self.factor_base {
+            // mixed values, then each factor scaled to a largest entry of 1
+            for ((o, &m), &b) in pv.iter_mut().zip(self.vals.iter()).zip(a.iter()) {
+                let hard = (m == f64::NEG_INFINITY && beta > 0.0)
+                    || (b == f64::NEG_INFINITY && beta < 1.0);
+                *o = if hard {
+                    f64::NEG_INFINITY
+                } else {
+                    let mut l = 0.0;
+                    if beta > 0.0 {
+                        l += beta * m;
+                    }
+                    if beta < 1.0 {
+                        l += (1.0 - beta) * b;
+                    }
+                    l
+                };
+            }
+            let mut start = 0;
+            for &len in &self.plan.fac_len {
+                let f = &mut pv[start..start + len];
+                let mx = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                for o in f.iter_mut() {
+                    *o = if *o == f64::NEG_INFINITY || mx == f64::NEG_INFINITY {
+                        0.0
+                    } else {
+                        num::exp(*o - mx)
+                    };
+                }
+                start += len;
+            }
+        } else if beta > 0.0 {
+            let mut start = 0;
+            for &len in &self.plan.fac_len {
+                let f = &self.vals[start..start + len];
+                let m = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                for (o, &l) in pv[start..start + len].iter_mut().zip(f) {
+                    *o = if l == f64::NEG_INFINITY || m == f64::NEG_INFINITY {
+                        0.0
+                    } else {
+                        num::exp(beta * (l - m))
+                    };
+                }
+                start += len;
+            }
+        }
+        let pb = temp.base.filter(|_| beta < 1.0).map(|b| {
+            b.iter()
+                .map(|lp| {
+                    let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    lp.iter()
+                        .map(|&l| num::exp((1.0 - beta) * (l - m)))
+                        .collect()
+                })
+                .collect()
+        });
+        BlockTables { pv, pb }
+    }
+
+    /// One sweep with the tables of [`BlockGibbs::tables`] for the same `temp` (what AIS does:
+    /// one set of tables per temperature, shared by all particles). Panics as
+    /// [`Transition::sweep`].
+    pub fn sweep_with<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        tables: &BlockTables,
+        rng: &mut R,
+    ) -> SweepStats {
+        self.check(state, temp);
+        assert_eq!(tables.pv.len(), self.vals.len(), "tables of another kernel");
+        let nb = self.plan.blocks.len();
+        let need = self
+            .plan
+            .blocks
+            .iter()
+            .map(|b| b.scratch)
+            .max()
+            .unwrap_or(0);
+        SCRATCH.with(|cell| {
+            let mut s = cell.borrow_mut();
+            if s.len() < need {
+                s.resize(need, 0.0);
+            }
+            let mut accepted = 0;
+            for j in 0..nb {
+                let bi = if self.random_scan {
+                    rng.random_range(0..nb)
+                } else {
+                    j
+                };
+                accepted += if self.forward_linear(bi, state, tables, &mut s) {
+                    self.backward(bi, state, rng, &s, false)
+                } else {
+                    self.update_block_log(bi, state, tables, rng, &mut s)
+                };
+            }
+            SweepStats {
+                updates: self.plan.free as u64,
+                accepted,
+            }
+        })
+    }
+
+    /// Bucket tables and messages of block `bi` in linear form; false when a table's largest
+    /// entry is below [`LINEAR_FLOOR`] (the caller then redoes the block in log space, before
+    /// any draw, so the choice does not depend on the draws).
+    fn forward_linear(&self, bi: usize, x: &[usize], tables: &BlockTables, s: &mut [f64]) -> bool {
+        let bp = &self.plan.blocks[bi];
+        let pv = &tables.pv[..];
+        for b in &bp.buckets {
+            let t = b.table_off;
+            let (head, tail) = s.split_at_mut(t);
+            let tab = &mut tail[..b.size];
+            match &tables.pb {
+                Some(pb) => {
+                    let p = &pb[b.var as usize];
+                    for (j, v) in tab.iter_mut().enumerate() {
+                        *v = p[j % b.card];
+                    }
+                }
+                None => tab.fill(1.0),
+            }
+            for fu in &b.facs {
+                let mut off = fu.off;
+                for &(v, st) in &fu.outside {
+                    off += x[v as usize] * st;
+                }
+                let f = &pv[off..];
+                for (v, &i) in tab.iter_mut().zip(&fu.idx) {
+                    *v *= f[i as usize];
+                }
+            }
+            for mu in &b.msgs {
+                let m = &head[mu.off..];
+                for (v, &i) in tab.iter_mut().zip(&mu.idx) {
+                    *v *= m[i as usize];
+                }
+            }
+            let mx = tab.iter().copied().fold(0.0, f64::max);
+            if mx < LINEAR_FLOOR {
+                return false;
+            }
+            if !b.sep.is_empty() {
+                let nsep = b.size / b.card;
+                let msg = &mut head[b.msg_off..b.msg_off + nsep];
+                let mut mm = 0.0f64;
+                for (k, o) in msg.iter_mut().enumerate() {
+                    *o = tab[k * b.card..(k + 1) * b.card].iter().sum();
+                    mm = mm.max(*o);
+                }
+                let inv = 1.0 / mm;
+                msg.iter_mut().for_each(|o| *o *= inv);
+            }
+        }
+        true
+    }
+
+    /// Backward draws of block `bi` from its bucket tables (log or linear form); returns the
+    /// variables changed.
+    fn backward<R: Rng + ?Sized>(
+        &self,
+        bi: usize,
+        x: &mut [usize],
+        rng: &mut R,
+        s: &[f64],
+        log: bool,
+    ) -> u64 {
+        let bp = &self.plan.blocks[bi];
+        let mut changed = 0;
+        for b in bp.buckets.iter().rev() {
+            let mut k = 0;
+            for (&v, &st) in b.sep.iter().zip(&b.sep_strides) {
+                k += x[v as usize] * st;
+            }
+            let row = b.table_off + k * b.card;
+            let ls = &s[row..row + b.card];
+            let pick = if log {
+                let m = ls.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                if m == f64::NEG_INFINITY {
+                    // only reachable from a state of probability zero: leave the variable alone
+                    continue;
+                }
+                let total: f64 = ls.iter().map(|&l| num::exp(l - m)).sum();
+                draw(ls.iter().map(|&l| num::exp(l - m)), total, rng)
+            } else {
+                let total: f64 = ls.iter().sum();
+                if total.is_nan() || total <= 0.0 {
+                    continue;
+                }
+                draw(ls.iter().copied(), total, rng)
+            };
+            if x[b.var as usize] != pick {
+                x[b.var as usize] = pick;
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    /// Exact draw of block `bi` from its tempered conditional in log space (the logs of the
+    /// linear tables: a product that would underflow is a sum here); returns the variables
+    /// changed.
+    fn update_block_log<R: Rng + ?Sized>(
+        &self,
+        bi: usize,
+        x: &mut [usize],
+        tables: &BlockTables,
+        rng: &mut R,
+        s: &mut [f64],
+    ) -> u64 {
+        let bp = &self.plan.blocks[bi];
+        let pv = &tables.pv[..];
+        for b in &bp.buckets {
+            let t = b.table_off;
+            let (head, tail) = s.split_at_mut(t);
+            let tab = &mut tail[..b.size];
+            match &tables.pb {
+                Some(pb) => {
+                    let p = &pb[b.var as usize];
+                    for (j, v) in tab.iter_mut().enumerate() {
+                        *v = num::ln(p[j % b.card]);
+                    }
+                }
+                None => tab.fill(0.0),
+            }
+            for fu in &b.facs {
+                let mut off = fu.off;
+                for &(v, st) in &fu.outside {
+                    off += x[v as usize] * st;
+                }
+                let f = &pv[off..];
+                for (v, &i) in tab.iter_mut().zip(&fu.idx) {
+                    *v += num::ln(f[i as usize]);
+                }
+            }
+            for mu in &b.msgs {
+                let m = &head[mu.off..];
+                for (v, &i) in tab.iter_mut().zip(&mu.idx) {
+                    *v += m[i as usize];
+                }
+            }
+            if !b.sep.is_empty() {
+                let nsep = b.size / b.card;
+                for k in 0..nsep {
+                    head[b.msg_off + k] = num::log_sum_exp(&tab[k * b.card..(k + 1) * b.card]);
+                }
+            }
+        }
+        self.backward(bi, x, rng, s, true)
+    }
+
+    fn check(&self, state: &[usize], temp: &Tempering<'_>) {
+        assert_eq!(state.len(), self.plan.n, "state of the wrong length");
+        assert!(
+            (0.0..=1.0).contains(&temp.beta),
+            "beta must be in [0, 1], got {}",
+            temp.beta
+        );
+        debug_assert!(state.iter().zip(&self.plan.cards).all(|(s, c)| s < c));
+        debug_assert!(self
+            .plan
+            .clamped
+            .iter()
+            .zip(state)
+            .all(|(c, s)| c.is_none_or(|c| c == *s)));
+    }
+}
+
+/// Offsets `sum_j digit_j(i) * strides[j]` of every row-major index i over `cards`.
+fn gather(strides: &[usize], cards: &[usize]) -> Vec<u32> {
+    let size: usize = cards.iter().product();
+    (0..size)
+        .map(|i| {
+            let mut r = i;
+            let mut o = 0;
+            for j in (0..cards.len()).rev() {
+                o += (r % cards[j]) * strides[j];
+                r /= cards[j];
+            }
+            o as u32
+        })
+        .collect()
+}
+
+fn flat_values(fg: &FactorGraph) -> Vec<f64> {
+    let mut v = Vec::with_capacity(fg.num_parameters());
+    for f in fg.factors() {
+        v.extend_from_slice(f.log_values());
+    }
+    v
+}
+
+impl Transition for BlockGibbs {
+    fn num_vars(&self) -> usize {
+        self.plan.n
+    }
+
+    /// One sweep: every block once in order, or (random scan) as many blocks drawn uniformly.
+    /// Panics if the state has the wrong length or beta is outside [0, 1].
+    fn sweep<R: Rng + ?Sized>(
+        &self,
+        state: &mut [usize],
+        temp: &Tempering<'_>,
+        rng: &mut R,
+    ) -> SweepStats {
+        let tables = self.tables(temp);
+        self.sweep_with(state, temp, &tables, rng)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+// ---------------------------------------------------------------------------------------------
+
+/// Partition the free variables into blocks (see the module docs).
+fn partition(
+    fg: &FactorGraph,
+    cards: &[usize],
+    clamped: &[Option<usize>],
+    opts: &BlockOptions,
+) -> Vec<Vec<u32>> {
+    let n = cards.len();
+    let var_factors = fg.var_factors();
+    let zero_factors: Vec<usize> = (0..fg.factors().len())
+        .filter(|&k| fg.factors()[k].log_values().contains(&f64::NEG_INFINITY))
+        .collect();
+    // one partition per cover; each later cover merges first the zero factors that every
+    // earlier cover cut
+    let mut cut_everywhere: Vec<bool> = vec![true; fg.factors().len()];
+    let mut blocks: Vec<Vec<u32>> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<u32>> = std::collections::HashSet::new();
+    for cover in 0..opts.covers.max(1) {
+        let order: Vec<usize> = if cover == 0 {
+            zero_factors.clone()
+        } else {
+            let first = zero_factors.iter().copied().filter(|&k| cut_everywhere[k]);
+            let rest = zero_factors.iter().copied().filter(|&k| !cut_everywhere[k]);
+            first.chain(rest).collect()
+        };
+        let (members, bo) = merge_pass(fg, cards, clamped, &var_factors, &order, opts);
+        for &k in &zero_factors {
+            let ids: BTreeSet<usize> = fg.factors()[k]
+                .scope()
+                .iter()
+                .filter(|v| clamped[v.index()].is_none())
+                .map(|v| bo[v.index()])
+                .collect();
+            if ids.len() < 2 {
+                cut_everywhere[k] = false;
+            }
+        }
+        for mut m in members {
+            if m.is_empty() || clamped[m[0] as usize].is_some() || (cover > 0 && m.len() < 2) {
+                continue;
+            }
+            m.sort_unstable();
+            if seen.insert(m.clone()) {
+                blocks.push(m);
+            }
+        }
+        if !cut_everywhere.iter().any(|&c| c) {
+            break;
+        }
+    }
+    if opts.bridge_max < 2 {
+        return blocks;
+    }
+    // bridges: a block grown breadth-first along the zero factors around every zero factor
+    // that every cover cuts
+    let has_zero: Vec<bool> = fg
+        .factors()
+        .iter()
+        .map(|f| f.log_values().contains(&f64::NEG_INFINITY))
+        .collect();
+    let mut bridges = Vec::new();
+    let mut in_block = vec![false; n];
+    for (k, f) in fg.factors().iter().enumerate() {
+        if !has_zero[k] {
+            continue;
+        }
+        let seed: Vec<u32> = f
+            .scope()
+            .iter()
+            .filter(|v| clamped[v.index()].is_none())
+            .map(|v| v.0)
+            .collect();
+        if !cut_everywhere[k]
+            || seed.len() > opts.bridge_max
+            || elimination(fg, cards, &var_factors, &seed, opts.max_table).is_none()
+        {
+            continue;
+        }
+        let mut block = seed.clone();
+        for &v in &block {
+            in_block[v as usize] = true;
+        }
+        let mut queue: std::collections::VecDeque<u32> = seed.into_iter().collect();
+        'grow: while let Some(v) = queue.pop_front() {
+            for &k2 in &var_factors[v as usize] {
+                if !has_zero[k2] {
+                    continue;
+                }
+                for w in fg.factors()[k2].scope() {
+                    if block.len() >= opts.bridge_max {
+                        break 'grow;
+                    }
+                    if in_block[w.index()] || clamped[w.index()].is_some() {
+                        continue;
+                    }
+                    block.push(w.0);
+                    if elimination(fg, cards, &var_factors, &block, opts.max_table).is_some() {
+                        in_block[w.index()] = true;
+                        queue.push_back(w.0);
+                    } else {
+                        block.pop();
+                    }
+                }
+            }
+        }
+        for &v in &block {
+            in_block[v as usize] = false;
+        }
+        bridges.push(block);
+    }
+    blocks.extend(bridges);
+    blocks
+}
+
+/// Whether variable elimination over `block` (greedy min-weight order) keeps every bucket
+/// table within `limit` entries.
+pub fn fits(fg: &FactorGraph, block: &[u32], limit: usize) -> bool {
+    elimination(fg, &fg.cards(), &fg.var_factors(), block, limit).is_some()
+}
+
+/// One partition: blocks merged along the zero factors in `order` (see the module docs);
+/// the members of each block id and the block id of every variable.
+fn merge_pass(
+    fg: &FactorGraph,
+    cards: &[usize],
+    clamped: &[Option<usize>],
+    var_factors: &[Vec<usize>],
+    order: &[usize],
+    opts: &BlockOptions,
+) -> (Vec<Vec<u32>>, Vec<usize>) {
+    let n = cards.len();
+    let mut block_of: Vec<usize> = (0..n).collect();
+    let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
+    for &k in order {
+        let f = &fg.factors()[k];
+        let ids: BTreeSet<usize> = f
+            .scope()
+            .iter()
+            .filter(|v| clamped[v.index()].is_none())
+            .map(|v| block_of[v.index()])
+            .collect();
+        if ids.len() < 2 {
+            continue;
+        }
+        let size: usize = ids.iter().map(|&b| members[b].len()).sum();
+        if size > opts.max_block {
+            continue;
+        }
+        let merged: Vec<u32> = ids.iter().flat_map(|&b| members[b].clone()).collect();
+        if elimination(fg, cards, var_factors, &merged, opts.max_table).is_none() {
+            continue;
+        }
+        let first = *ids.iter().next().unwrap();
+        for &b in ids.iter().skip(1) {
+            let m = std::mem::take(&mut members[b]);
+            for &v in &m {
+                block_of[v as usize] = first;
+            }
+            members[first].extend(m);
+        }
+    }
+    (members, block_of)
+}
+
+/// Greedy min-weight elimination order of `block` on the interaction graph of all factors
+/// restricted to the block, and its largest bucket table; `None` if a bucket would exceed
+/// `limit` entries.
+fn elimination(
+    fg: &FactorGraph,
+    cards: &[usize],
+    var_factors: &[Vec<usize>],
+    block: &[u32],
+    limit: usize,
+) -> Option<(Vec<u32>, usize)> {
+    let b = block.len();
+    let local: std::collections::HashMap<u32, usize> =
+        block.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+    let mut adj: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); b];
+    for (i, &v) in block.iter().enumerate() {
+        for &k in &var_factors[v as usize] {
+            for w in fg.factors()[k].scope() {
+                if let Some(&j) = local.get(&w.0) {
+                    if j != i {
+                        adj[i].insert(j);
+                    }
+                }
+            }
+        }
+    }
+    let weight = |i: usize, adj: &Vec<BTreeSet<usize>>| -> f64 {
+        adj[i]
+            .iter()
+            .fold(cards[block[i] as usize] as f64, |a, &j| {
+                a * cards[block[j] as usize] as f64
+            })
+    };
+    let mut done = vec![false; b];
+    let mut order = Vec::with_capacity(b);
+    let mut max_table = 0usize;
+    for _ in 0..b {
+        let mut best = usize::MAX;
+        let mut bw = f64::INFINITY;
+        for (i, &d) in done.iter().enumerate() {
+            if !d {
+                let w = weight(i, &adj);
+                if w < bw {
+                    bw = w;
+                    best = i;
+                }
+            }
+        }
+        if bw > limit as f64 {
+            return None;
+        }
+        max_table = max_table.max(bw as usize);
+        done[best] = true;
+        order.push(block[best]);
+        let nb: Vec<usize> = adj[best].iter().copied().collect();
+        for &p in &nb {
+            adj[p].remove(&best);
+            for &q in &nb {
+                if p != q {
+                    adj[p].insert(q);
+                }
+            }
+        }
+        adj[best].clear();
+    }
+    Some((order, max_table))
+}
+
+/// Bucket plan of a block eliminated in `order`.
+fn build_plan(
+    fg: &FactorGraph,
+    cards: &[usize],
+    var_factors: &[Vec<usize>],
+    fac_off: &[usize],
+    order: &[u32],
+) -> BlockPlan {
+    let m = order.len();
+    let pos: std::collections::HashMap<u32, usize> =
+        order.iter().enumerate().map(|(i, &v)| (v, i)).collect();
+    // factors touching the block, each assigned to its earliest-eliminated block variable
+    let mut assigned: Vec<Vec<usize>> = vec![Vec::new(); m];
+    let mut seen = BTreeSet::new();
+    for &v in order {
+        for &k in &var_factors[v as usize] {
+            if seen.insert(k) {
+                let first = fg.factors()[k]
+                    .scope()
+                    .iter()
+                    .filter_map(|w| pos.get(&w.0).copied())
+                    .min()
+                    .unwrap();
+                assigned[first].push(k);
+            }
+        }
+    }
+    // symbolic elimination: scopes (as elimination positions)
+    let mut incoming: Vec<Vec<(usize, Vec<usize>)>> = vec![Vec::new(); m]; // (from bucket, sep)
+    let mut seps: Vec<Vec<usize>> = Vec::with_capacity(m);
+    for i in 0..m {
+        let mut sc: BTreeSet<usize> = BTreeSet::new();
+        for &k in &assigned[i] {
+            for w in fg.factors()[k].scope() {
+                if let Some(&p) = pos.get(&w.0) {
+                    sc.insert(p);
+                }
+            }
+        }
+        for (_, sep) in &incoming[i] {
+            sc.extend(sep.iter().copied());
+        }
+        sc.remove(&i);
+        let sep: Vec<usize> = sc.into_iter().collect();
+        debug_assert!(sep.iter().all(|&p| p > i));
+        if let Some(&to) = sep.first() {
+            incoming[to].push((i, sep.clone()));
+        }
+        seps.push(sep);
+    }
+    // layout: tables and messages in one buffer, each bucket's message before any later table
+    let mut off = 0;
+    let mut buckets: Vec<Bucket> = Vec::with_capacity(m);
+    let mut msg_offs = vec![0usize; m];
+    for i in 0..m {
+        let var = order[i];
+        let card = cards[var as usize];
+        let sep_vars: Vec<u32> = seps[i].iter().map(|&p| order[p]).collect();
+        let mut dcards: Vec<usize> = sep_vars.iter().map(|&v| cards[v as usize]).collect();
+        dcards.push(card);
+        let size: usize = dcards.iter().product();
+        let nsep = size / card;
+        let mut sep_strides = vec![0usize; sep_vars.len()];
+        let mut st = 1;
+        for j in (0..sep_vars.len()).rev() {
+            sep_strides[j] = st;
+            st *= dcards[j];
+        }
+        // digit index of each elimination position in this bucket
+        let digit_of = |p: usize| -> Option<usize> {
+            if p == i {
+                Some(sep_vars.len())
+            } else {
+                seps[i].iter().position(|&q| q == p)
+            }
+        };
+        let facs = assigned[i]
+            .iter()
+            .map(|&k| {
+                let f = &fg.factors()[k];
+                let fc = f.cards();
+                let mut fstr = vec![0usize; fc.len()];
+                let mut st = 1;
+                for j in (0..fc.len()).rev() {
+                    fstr[j] = st;
+                    st *= fc[j];
+                }
+                let mut strides = vec![0usize; dcards.len()];
+                let mut outside = Vec::new();
+                for (j, w) in f.scope().iter().enumerate() {
+                    match pos.get(&w.0) {
+                        Some(&p) => {
+                            let d = digit_of(p).expect("factor scope inside the bucket");
+                            strides[d] += fstr[j];
+                        }
+                        None => outside.push((w.0, fstr[j])),
+                    }
+                }
+                let idx = gather(&strides, &dcards);
+                FacUse {
+                    off: fac_off[k],
+                    outside,
+                    idx,
+                }
+            })
+            .collect();
+        let msgs = incoming[i]
+            .iter()
+            .map(|(from, sep)| {
+                // strides of the message over its own sep (row-major)
+                let mc: Vec<usize> = sep.iter().map(|&p| cards[order[p] as usize]).collect();
+                let mut strides = vec![0usize; dcards.len()];
+                let mut st = 1;
+                for j in (0..sep.len()).rev() {
+                    let d = digit_of(sep[j]).expect("message scope inside the bucket");
+                    strides[d] += st;
+                    st *= mc[j];
+                }
+                let idx = gather(&strides, &dcards);
+                MsgUse {
+                    off: msg_offs[*from],
+                    idx,
+                }
+            })
+            .collect();
+        msg_offs[i] = off;
+        let msg_off = off;
+        off += if sep_vars.is_empty() { 0 } else { nsep };
+        let table_off = off;
+        off += size;
+        buckets.push(Bucket {
+            var,
+            card,
+            sep: sep_vars,
+            cards: dcards,
+            sep_strides,
+            size,
+            table_off,
+            msg_off,
+            facs,
+            msgs,
+        });
+    }
+    debug_assert!(buckets.iter().all(|b| b.cards.len() <= MAX_DIGITS));
+    BlockPlan {
+        buckets,
+        scratch: off,
+    }
+}
