@@ -89,12 +89,12 @@ pub struct AisArgs {
     #[arg(long, value_enum, value_name = "SPACING")]
     pub schedule: Option<ScheduleArg>,
 
-    /// ais/rais/bdmc: distribution the annealing path starts from [default: uniform]
+    /// ais/rais/bdmc: distribution the annealing path starts from [default: auto]
     #[arg(long, value_enum, value_name = "BASE")]
     pub base: Option<BaseArg>,
 
     /// ais/rais/bdmc: MCMC kernel moving the particles (rais and the reverse half of bdmc
-    /// always use a random-scan kernel, which is reversible) [default: gibbs]
+    /// always use a random-scan kernel, which is reversible) [default: auto]
     #[arg(long, value_enum, value_name = "KERNEL")]
     pub kernel: Option<KernelArg>,
 }
