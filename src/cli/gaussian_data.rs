@@ -21,13 +21,14 @@ use pgmkit::gaussian::data::{
 };
 use pgmkit::gaussian::io::write_gbn;
 use pgmkit::gaussian::{GaussianBn, GaussianModel};
+use pgmkit::score::Score;
 use pgmkit::{DataErrorKind, Error};
 
-use super::args::{self, GlobalArgs};
-use super::data_args::{numbered, CsvArgs, EmArgs, Learn};
+use super::args::GlobalArgs;
+use super::data_args::{CsvArgs, EmArgs, Learn};
 use super::eval_impute::EvalImputeArgs;
 use super::gaussian::{load, LoadedGaussian};
-use super::impute::{ImputeArgs, MethodArg};
+use super::impute::{output_paths, resolve_method, summary, ImputeArgs, MethodArg};
 use super::output::{self, OrderedMap};
 use super::score::{json_f64, ScoreArgs};
 
@@ -123,14 +124,8 @@ fn em_line(out: &mut dyn Write, r: &GaussianEmResult, seconds: f64) -> anyhow::R
 
 /// `pgmkit impute` on a Gaussian model.
 pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let multiple = args::at_least_one("--multiple", a.multiple)?;
-    let sample = match (a.method, multiple) {
-        (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(
-            "--multiple {m} needs --method sample (the conditional mean is the same every time)"
-        ),
-        (Some(MethodArg::Mode), _) | (None, 1) => false,
-        _ => true,
-    };
+    let (multiple, method) = resolve_method(a)?;
+    let sample = method == MethodArg::Sample;
     let g = load(&a.model)?;
     let names = g.file.names.clone();
     let t = Instant::now();
@@ -165,11 +160,7 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
     let draws = if sample { multiple } else { 0 };
     let imp = impute_gaussian(model, &table.data, draws, a.seed)?;
     let impute_s = t.elapsed().as_secs_f64();
-    let paths: Vec<std::path::PathBuf> = if multiple == 1 {
-        vec![a.out.clone()]
-    } else {
-        (1..=multiple).map(|k| numbered(&a.out, k)).collect()
-    };
+    let paths = output_paths(a, multiple);
     let completed: Vec<&DMatrix<f64>> = if sample {
         imp.draws.iter().collect()
     } else {
@@ -181,23 +172,24 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
     let missing: usize = table.data.iter().filter(|v| v.is_nan()).count();
     if let Some(p) = &a.posteriors {
         write_atomic_with(p, |w| {
-            let io = |e| Error::io(p, e);
-            writeln!(w, "row,variable,mean,sd").map_err(io)?;
+            let mut wtr = csv::Writer::from_writer(w);
+            let e = |e: csv::Error| Error::InvalidArgument(format!("writing {}: {e}", p.display()));
+            wtr.write_record(["row", "variable", "mean", "sd"])
+                .map_err(e)?;
             for r in 0..table.data.nrows() {
                 for (v, name) in names.iter().enumerate() {
                     if table.data[(r, v)].is_nan() {
-                        writeln!(
-                            w,
-                            "{},{},{},{}",
-                            r + 1,
-                            csv_field(name),
-                            imp.mean[(r, v)],
-                            imp.sd[(r, v)]
-                        )
-                        .map_err(io)?;
+                        let cells = [
+                            (r + 1).to_string(),
+                            name.clone(),
+                            imp.mean[(r, v)].to_string(),
+                            imp.sd[(r, v)].to_string(),
+                        ];
+                        wtr.write_record(&cells).map_err(e)?;
                     }
                 }
             }
+            wtr.flush().map_err(|x| Error::io(p, x))?;
             Ok(())
         })?;
     }
@@ -214,36 +206,18 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
     if let Some((_, r, s)) = &learned {
         em_line(out, r, *s)?;
     }
-    writeln!(
+    summary(
         out,
-        "imputed {missing} cells per dataset by {} into {}",
+        missing,
         if sample {
             "joint conditional-Gaussian draws"
         } else {
             "conditional means (= the joint MAP of each row's missing block)"
         },
-        paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
-    writeln!(
-        out,
-        "time: read {}, impute {}",
-        output::duration(read_s),
-        output::duration(impute_s)
-    )?;
-    Ok(())
-}
-
-/// Quote a CSV field when needed.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+        &paths,
+        read_s,
+        impute_s,
+    )
 }
 
 /// `pgmkit score` on a Gaussian model: log densities (nats), so bits per row are differential
@@ -260,81 +234,19 @@ pub fn score(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow:
     let total: f64 = per_row.iter().sum();
     let score_s = t.elapsed().as_secs_f64();
     let rows = per_row.len();
-    let missing: usize = table.data.iter().filter(|v| v.is_nan()).count();
     let mean = if rows == 0 { 0.0 } else { total / rows as f64 };
-    let bits = -mean / std::f64::consts::LN_2;
-    if let Some(p) = &a.per_row {
-        write_atomic_with(p, |w| {
-            writeln!(w, "row,log_likelihood").map_err(|e| Error::io(p, e))?;
-            for (r, l) in per_row.iter().enumerate() {
-                writeln!(w, "{},{l}", r + 1).map_err(|e| Error::io(p, e))?;
-            }
-            Ok(())
-        })?;
-    }
-    let mut idx: Vec<usize> = (0..rows).collect();
-    idx.sort_by(|&x, &y| per_row[x].total_cmp(&per_row[y]).then(x.cmp(&y)));
-    let outliers: Vec<(usize, f64)> = idx
-        .into_iter()
-        .take(a.outliers)
-        .map(|r| (r, per_row[r]))
-        .collect();
-    if a.json {
-        let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
-        let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
-        push("model", g.path.display().to_string().into());
-        push("data", a.data.display().to_string().into());
-        push("kind", "continuous".into());
-        push("rows", rows.into());
-        push("vars", names.len().into());
-        push("missing_cells", missing.into());
-        push("total_log_likelihood", json_f64(total));
-        push("mean_log_likelihood", json_f64(mean));
-        push("bits_per_row", json_f64(bits));
-        push("perplexity_per_variable", serde_json::Value::Null);
-        push("impossible_rows", serde_json::json!([]));
-        push(
-            "outliers",
-            serde_json::Value::Array(
-                outliers
-                    .iter()
-                    .map(|&(r, l)| serde_json::json!({"row": r + 1, "log_likelihood": json_f64(l)}))
-                    .collect(),
-            ),
-        );
-        push("read_seconds", read_s.into());
-        push("score_seconds", score_s.into());
-        return output::write_json(out, &m);
-    }
-    if !global.quiet {
-        writeln!(
-            out,
-            "data: {rows} rows x {} variables, {missing} missing cells ({})",
-            names.len(),
-            a.data.display()
-        )?;
-    }
-    writeln!(
-        out,
-        "total log-likelihood: {total:.10} nats (log density: continuous variables)"
-    )?;
-    writeln!(out, "mean log-likelihood:  {mean:.6} nats/row")?;
-    writeln!(out, "bits per row:         {bits:.6} (differential)")?;
-    if !outliers.is_empty() {
-        writeln!(out, "least likely rows (1-based):")?;
-        for (r, l) in outliers {
-            writeln!(out, "  row {:>8}  log-likelihood {l:.6}", r + 1)?;
-        }
-    }
-    if !global.quiet {
-        writeln!(
-            out,
-            "time: read {}, score {}",
-            output::duration(read_s),
-            output::duration(score_s)
-        )?;
-    }
-    Ok(())
+    let s = Score {
+        rows,
+        vars: names.len(),
+        missing_cells: table.data.iter().filter(|v| v.is_nan()).count(),
+        total_log_lik: total,
+        mean_log_lik: mean,
+        bits_per_row: -mean / std::f64::consts::LN_2,
+        perplexity_per_var: f64::NAN,
+        per_row,
+        impossible_rows: Vec::new(),
+    };
+    super::score::report(global, a, out, &g.path, &s, read_s, score_s, true)
 }
 
 /// `pgmkit eval-impute` on a Gaussian model.

@@ -95,15 +95,10 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     if super::gaussian::is_gaussian(&a.model) {
         return super::gaussian_data::impute(global, a, out);
     }
-    let multiple = args::at_least_one("--multiple", a.multiple)?;
-    let method = match (a.method, multiple) {
-        (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(
-            "--multiple {m} needs --method sample (the per-cell mode is the same every time)"
-        ),
-        (Some(MethodArg::Mode), _) => ImputeMethod::Mode,
-        (Some(MethodArg::Sample), _) => ImputeMethod::Sample,
-        (None, 1) => ImputeMethod::Mode,
-        (None, _) => ImputeMethod::Sample,
+    let (multiple, method) = resolve_method(a)?;
+    let method = match method {
+        MethodArg::Mode => ImputeMethod::Mode,
+        MethodArg::Sample => ImputeMethod::Sample,
     };
     let loaded = args::load(&a.model, global)?;
     let bn = args::require_bayes(&loaded, "impute", "a .bif model")?;
@@ -150,11 +145,7 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     let res = res?;
     let impute_s = t.elapsed().as_secs_f64();
     let vars = model.vars();
-    let paths: Vec<PathBuf> = if multiple == 1 {
-        vec![a.out.clone()]
-    } else {
-        (1..=multiple).map(|k| numbered(&a.out, k)).collect()
-    };
+    let paths = output_paths(a, multiple);
     for (d, p) in res.completed.iter().zip(&paths) {
         write_atomic_with(p, |w| {
             write_completed(&table, vars, |r, v| d.get(r, pgmkit::VarId(v as u32)), w)
@@ -215,14 +206,55 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
             output::duration(s)
         )?;
     }
-    writeln!(
+    summary(
         out,
-        "imputed {} cells per dataset by {} into {}",
         res.cells,
         match method {
             ImputeMethod::Mode => "per-cell posterior mode",
             ImputeMethod::Sample => "exact joint draws",
         },
+        &paths,
+        read_s,
+        impute_s,
+    )
+}
+
+/// The number of completed datasets and how to fill cells (`--method` defaults to mode for one
+/// imputation and sample for several; mode with several is an error).
+pub fn resolve_method(a: &ImputeArgs) -> anyhow::Result<(usize, MethodArg)> {
+    let multiple = args::at_least_one("--multiple", a.multiple)?;
+    let method = match (a.method, multiple) {
+        (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(
+            "--multiple {m} needs --method sample (the single-imputation value is the same every time)"
+        ),
+        (Some(m), _) => m,
+        (None, 1) => MethodArg::Mode,
+        (None, _) => MethodArg::Sample,
+    };
+    Ok((multiple, method))
+}
+
+/// `OUT.csv`, or `OUT_1.csv ... OUT_M.csv` for M completed datasets.
+pub fn output_paths(a: &ImputeArgs, multiple: usize) -> Vec<PathBuf> {
+    if multiple == 1 {
+        vec![a.out.clone()]
+    } else {
+        (1..=multiple).map(|k| numbered(&a.out, k)).collect()
+    }
+}
+
+/// The last lines of `impute`'s report.
+pub fn summary(
+    out: &mut dyn Write,
+    cells: usize,
+    how: &str,
+    paths: &[PathBuf],
+    read_s: f64,
+    impute_s: f64,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "imputed {cells} cells per dataset by {how} into {}",
         paths
             .iter()
             .map(|p| p.display().to_string())

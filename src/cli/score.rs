@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Args;
 use pgmkit::data::csv::write_atomic_with;
-use pgmkit::score::score;
+use pgmkit::score::{score, Score};
 
 use super::args::{self, GlobalArgs};
 use super::data_args::{CsvArgs, EmArgs};
@@ -69,6 +69,22 @@ pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::R
     .row_options();
     let s = score(bn, &table.data, &row)?;
     let score_s = t.elapsed().as_secs_f64();
+    report(global, a, out, &loaded.path, &s, read_s, score_s, false)
+}
+
+/// Print a score (and write `--per-row`), for discrete networks and (with `continuous`: log
+/// densities, differential bits, no perplexity) Gaussian models alike.
+#[allow(clippy::too_many_arguments)]
+pub fn report(
+    global: &GlobalArgs,
+    a: &ScoreArgs,
+    out: &mut dyn Write,
+    model: &std::path::Path,
+    s: &Score,
+    read_s: f64,
+    score_s: f64,
+    continuous: bool,
+) -> anyhow::Result<()> {
     if let Some(p) = &a.per_row {
         write_atomic_with(p, |w| {
             writeln!(w, "row,log_likelihood").map_err(|e| pgmkit::Error::io(p, e))?;
@@ -82,15 +98,25 @@ pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::R
     if a.json {
         let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
         let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
-        push("model", loaded.path.display().to_string().into());
+        push("model", model.display().to_string().into());
         push("data", a.data.display().to_string().into());
+        if continuous {
+            push("kind", "continuous".into());
+        }
         push("rows", s.rows.into());
         push("vars", s.vars.into());
         push("missing_cells", s.missing_cells.into());
         push("total_log_likelihood", json_f64(s.total_log_lik));
         push("mean_log_likelihood", json_f64(s.mean_log_lik));
         push("bits_per_row", json_f64(s.bits_per_row));
-        push("perplexity_per_variable", json_f64(s.perplexity_per_var));
+        push(
+            "perplexity_per_variable",
+            if continuous {
+                serde_json::Value::Null
+            } else {
+                json_f64(s.perplexity_per_var)
+            },
+        );
         push("impossible_rows", serde_json::json!(s.impossible_rows));
         push(
             "outliers",
@@ -115,10 +141,24 @@ pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::R
             a.data.display()
         )?;
     }
-    writeln!(out, "total log-likelihood: {:.10} nats", s.total_log_lik)?;
-    writeln!(out, "mean log-likelihood:  {:.6} nats/row", s.mean_log_lik)?;
-    writeln!(out, "bits per row:         {:.6}", s.bits_per_row)?;
-    writeln!(out, "perplexity/variable:  {:.6}", s.perplexity_per_var)?;
+    if continuous {
+        writeln!(
+            out,
+            "total log-likelihood: {:.10} nats (log density: continuous variables)",
+            s.total_log_lik
+        )?;
+        writeln!(out, "mean log-likelihood:  {:.6} nats/row", s.mean_log_lik)?;
+        writeln!(
+            out,
+            "bits per row:         {:.6} (differential)",
+            s.bits_per_row
+        )?;
+    } else {
+        writeln!(out, "total log-likelihood: {:.10} nats", s.total_log_lik)?;
+        writeln!(out, "mean log-likelihood:  {:.6} nats/row", s.mean_log_lik)?;
+        writeln!(out, "bits per row:         {:.6}", s.bits_per_row)?;
+        writeln!(out, "perplexity/variable:  {:.6}", s.perplexity_per_var)?;
+    }
     if !s.impossible_rows.is_empty() {
         writeln!(
             out,

@@ -77,7 +77,8 @@ pub struct CsvTable {
     pub records: Vec<csv::ByteRecord>,
 }
 
-fn data_err(
+/// An [`Error::Data`] at `row`/`col` (1-based; row 0 = header) of the column `name`.
+pub(crate) fn data_err(
     row: Option<usize>,
     col: Option<usize>,
     name: Option<&str>,

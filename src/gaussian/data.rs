@@ -20,6 +20,7 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use super::{missing_patterns, GaussianBn, GaussianModel, Gmrf};
+use crate::data::csv::data_err;
 use crate::error::{DataErrorKind, Error, Result};
 use crate::rng::chain_rng;
 
@@ -38,20 +39,6 @@ pub struct NumericTable {
     /// Every cell's text as read (row-major, `rows x header.len()`), to write observed cells back
     /// unchanged.
     pub text: Vec<Vec<String>>,
-}
-
-fn data_err(
-    row: Option<usize>,
-    col: Option<usize>,
-    name: Option<&str>,
-    kind: DataErrorKind,
-) -> Error {
-    Error::Data {
-        row,
-        col,
-        column_name: name.map(str::to_string),
-        kind,
-    }
 }
 
 /// Read numeric CSV against the variable `names`: every variable needs a column (any order);
