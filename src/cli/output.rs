@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// A JSON object whose keys keep the order they were pushed in (serde_json's own map sorts them).
@@ -35,30 +34,19 @@ pub fn write_file_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let file = std::fs::File::create(&tmp).map_err(|e| pgmkit::Error::io(path, e))?;
-    let res = (|| -> anyhow::Result<()> {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        write(&mut w).with_context(|| format!("writing {}", path.display()))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| pgmkit::Error::io(path, e.into_error()))?;
-        file.sync_all().map_err(|e| pgmkit::Error::io(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| pgmkit::Error::io(path, e))?;
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    // the library's streaming writer, keeping `write`'s own error (and its context chain)
+    let mut failed = None;
+    let res = pgmkit::data::csv::write_atomic_with(path, |w| {
+        write(w).map_err(|e| {
+            let msg = format!("{e:#}");
+            failed = Some(e);
+            pgmkit::Error::InvalidArgument(msg)
+        })
+    });
+    match (res, failed) {
+        (Err(_), Some(e)) => Err(e.context(format!("writing {}", path.display()))),
+        (res, _) => Ok(res?),
     }
-    res
 }
 
 /// A duration for people: `850 us`, `12.3 ms`, `1.42 s`.

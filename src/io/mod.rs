@@ -81,25 +81,8 @@ pub fn load_model(path: &Path, opts: &LoadOptions) -> Result<Model> {
 
 /// Write `contents` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+    crate::data::csv::write_atomic_with(path, |w| {
+        w.write_all(contents).map_err(|e| Error::io(path, e))
     })
 }
 
