@@ -120,6 +120,33 @@ pub enum Error {
         /// The configured limit in bytes.
         limit: f64,
     },
+    /// An allocation whose size comes from the input (a count option, a size in a file) would
+    /// exceed the memory limit; refused before anything is allocated.
+    #[error("{what} would need {} but the memory limit is {}; use a smaller value (or raise --memory-limit)", fmt_bytes(*.bytes), fmt_bytes(*.limit))]
+    AllocationTooLarge {
+        /// What would have been allocated (e.g. "particle states (1000000000 particles x 100 variables)").
+        what: String,
+        /// Bytes it would need.
+        bytes: f64,
+        /// The limit in force, in bytes.
+        limit: f64,
+    },
+    /// A time budget ran out before any result could be formed (e.g. not one AIS particle
+    /// finished). Work cut short by a budget that still gives a result reports it in the result
+    /// instead.
+    #[error("the time limit of {limit_seconds} s ran out before {what}; raise --time-limit or ask for less work")]
+    TimeLimit {
+        /// What could not be completed in time.
+        what: String,
+        /// The budget in seconds.
+        limit_seconds: f64,
+    },
+    /// A computed number overflowed (infinite or NaN) where a finite result is required.
+    #[error("numeric overflow: {what}")]
+    Overflow {
+        /// What overflowed, and why.
+        what: String,
+    },
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -188,6 +215,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Bytes for people (`1.5 GiB`).
+fn fmt_bytes(b: f64) -> String {
+    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if !b.is_finite() {
+        return format!("{b} bytes");
+    }
+    let mut x = b;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b:.0} bytes")
+    } else if x < 1e4 {
+        format!("{x:.1} {}", UNITS[u])
+    } else {
+        format!("{b:.3e} bytes")
+    }
 }
 
 impl Error {

@@ -11,6 +11,7 @@ pub mod impute;
 pub mod infer;
 pub mod io;
 pub mod learn;
+pub mod limits;
 pub mod model;
 pub mod num;
 pub mod rng;

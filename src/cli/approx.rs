@@ -15,6 +15,7 @@ use pgmkit::infer::variational::{
     BeliefPropagation, MeanField, StopReason, StopRule, Trw, VariationalResult,
 };
 use pgmkit::infer::{EstimateKind, LogZEstimate};
+use pgmkit::limits::Deadline;
 use pgmkit::model::{FactorGraph, Model};
 use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::Evidence;
@@ -183,7 +184,7 @@ pub struct IterArgs {
     /// is raised (never lowered) to use the budget and no new batch of particles starts once it
     /// is spent (the result then depends on the machine's speed); mf/bp/trw: stop after the
     /// sweep that passes it (the TRW bound stays a certified upper bound)
-    #[arg(long, value_name = "SECONDS", value_parser = parse_positive_f64)]
+    #[arg(long, value_name = "SECONDS", value_parser = super::args::parse_seconds)]
     pub time_limit: Option<f64>,
 }
 
@@ -235,14 +236,6 @@ impl IterArgs {
         };
         stop.validate()?;
         Ok(stop)
-    }
-}
-
-fn parse_positive_f64(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err(format!("'{s}' is not a positive number")),
-        Err(e) => Err(format!("'{s}' is not a number: {e}")),
     }
 }
 
@@ -394,6 +387,10 @@ pub struct Row {
     pub dead_particles: Option<usize>,
     pub log_weight_var: Option<f64>,
     pub updates: Option<u64>,
+    /// True when `--time-limit` cut the run short (fewer particles or steps than asked for, or
+    /// iterations stopped by the clock); the fields above say what actually ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_limited: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forward: Option<AisPart>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -447,6 +444,7 @@ impl Row {
             dead_particles: None,
             log_weight_var: None,
             updates: None,
+            time_limited: None,
             forward: None,
             reverse: None,
             gap: None,
@@ -492,11 +490,19 @@ impl Row {
                 base_name(res.base)
             ));
         }
-        if res.log_weights.len() < o.particles {
+        if res.time_limited || o.time_limit.is_some() {
+            self.time_limited = Some(self.time_limited.unwrap_or(false) || res.time_limited);
+        }
+        if res.time_limited {
             self.notes.push(format!(
-                "the time limit stopped AIS after {} of {} particles",
+                "the time limit cut the run to {} particles x {} steps (asked {} x {}); rerun \
+                 with --particles {} --steps {} and no time limit to reproduce it",
                 res.log_weights.len(),
-                o.particles
+                res.betas.len().saturating_sub(1),
+                o.particles,
+                o.steps,
+                res.log_weights.len(),
+                res.betas.len().saturating_sub(1),
             ));
         }
     }
@@ -507,6 +513,9 @@ impl Row {
         self.converged = Some(c.converged());
         self.delta = finite(c.delta);
         self.stop_reason = Some(c.reason);
+        if c.reason == StopReason::TimeLimit {
+            self.time_limited = Some(true);
+        }
         if !c.converged() {
             self.notes.push(format!(
                 "the iterations did not converge ({} after {} sweeps, last change {:.1e}){}",
@@ -564,6 +573,8 @@ pub struct Ctx<'a> {
     pub stop: StopRule,
     pub seed: u64,
     pub lw_samples: usize,
+    /// The `--time-limit` budget of the whole command.
+    pub deadline: Deadline,
     fg: OnceCell<FactorGraph>,
 }
 
@@ -588,7 +599,22 @@ impl<'a> Ctx<'a> {
             stop,
             seed,
             lw_samples,
+            deadline: super::command_deadline(stop.max_time),
             fg: OnceCell::new(),
+        }
+    }
+
+    /// The AIS options for a run that may use `share` of the time left (all of the options
+    /// without a time limit).
+    pub fn ais_for(&self, share: f64) -> AisOptions {
+        self.ais.with_deadline(self.deadline.share(share))
+    }
+
+    /// The stop rule for a run that may use `share` of the time left.
+    pub fn stop_for(&self, share: f64) -> StopRule {
+        StopRule {
+            max_time: self.deadline.share(share).remaining(),
+            ..self.stop
         }
     }
 
@@ -702,11 +728,11 @@ pub fn run_lw(ctx: &Ctx) -> anyhow::Result<Row> {
 }
 
 /// Forward AIS.
-pub fn run_ais(ctx: &Ctx) -> anyhow::Result<Row> {
+pub fn run_ais(ctx: &Ctx, share: f64) -> anyhow::Result<Row> {
     let t = Instant::now();
     let bar = Bar::new(ctx.global, ctx.ais_units(), &ctx.ais_label("ais"), "sweeps");
     let progress = |k: u64| bar.inc(k);
-    let res = ais::ais(ctx.fg(), ctx.ev, &ctx.ais, Some(&progress))?;
+    let res = ais::ais(ctx.fg(), ctx.ev, &ctx.ais_for(share), Some(&progress))?;
     bar.finish();
     Ok(ais_row(ctx, &res, t.elapsed().as_secs_f64()))
 }
@@ -718,13 +744,24 @@ fn ais_row(ctx: &Ctx, res: &AisResult, seconds: f64) -> Row {
 }
 
 /// Exact samples for reverse AIS, with a clear error when exact inference does not fit.
-pub fn exact_samples(ctx: &Ctx, method: &str) -> anyhow::Result<(Vec<Vec<usize>>, f64)> {
+pub fn exact_samples(
+    ctx: &Ctx,
+    method: &str,
+    share: f64,
+) -> anyhow::Result<(Vec<Vec<usize>>, f64)> {
     let t = Instant::now();
     let bar = Bar::spinner(
         ctx.global,
         &format!("{method}: drawing {} exact samples", ctx.ais.particles),
     );
-    let res = ais::exact_samples(ctx.fg(), ctx.ev, ctx.ais.particles, ctx.seed, &ctx.exact);
+    let res = ais::exact_samples_until(
+        ctx.fg(),
+        ctx.ev,
+        ctx.ais.particles,
+        ctx.seed,
+        &ctx.exact,
+        ctx.deadline.share(share),
+    );
     bar.finish();
     match res {
         Ok(s) => Ok((s, t.elapsed().as_secs_f64())),
@@ -738,9 +775,9 @@ pub fn exact_samples(ctx: &Ctx, method: &str) -> anyhow::Result<(Vec<Vec<usize>>
 }
 
 /// Reverse AIS from exact samples: a stochastic upper bound.
-pub fn run_rais(ctx: &Ctx) -> anyhow::Result<Row> {
+pub fn run_rais(ctx: &Ctx, share: f64) -> anyhow::Result<Row> {
     let t = Instant::now();
-    let (samples, _) = exact_samples(ctx, "rais")?;
+    let (samples, _) = exact_samples(ctx, "rais", 0.2 * share)?;
     let bar = Bar::new(
         ctx.global,
         ctx.ais_units(),
@@ -748,7 +785,13 @@ pub fn run_rais(ctx: &Ctx) -> anyhow::Result<Row> {
         "sweeps",
     );
     let progress = |k: u64| bar.inc(k);
-    let res = ais::reverse_ais(ctx.fg(), ctx.ev, &ctx.ais, &samples, Some(&progress))?;
+    let res = ais::reverse_ais(
+        ctx.fg(),
+        ctx.ev,
+        &ctx.ais_for(share),
+        &samples,
+        Some(&progress),
+    )?;
     bar.finish();
     Ok(rais_row(ctx, &res, t.elapsed().as_secs_f64()))
 }
@@ -763,9 +806,9 @@ fn rais_row(ctx: &Ctx, res: &AisResult, seconds: f64) -> Row {
 
 /// BDMC: forward AIS and reverse AIS from exact samples. Returns the bdmc row and the rows that
 /// `ais` and `rais` alone would give with the same options (the same runs).
-pub fn run_bdmc(ctx: &Ctx) -> anyhow::Result<(Row, Row, Row)> {
+pub fn run_bdmc(ctx: &Ctx, share: f64) -> anyhow::Result<(Row, Row, Row)> {
     let t = Instant::now();
-    let (samples, sample_seconds) = exact_samples(ctx, "bdmc")?;
+    let (samples, sample_seconds) = exact_samples(ctx, "bdmc", 0.2 * share)?;
     let bar = Bar::new(
         ctx.global,
         ctx.ais_units().saturating_mul(2),
@@ -773,7 +816,13 @@ pub fn run_bdmc(ctx: &Ctx) -> anyhow::Result<(Row, Row, Row)> {
         "sweeps",
     );
     let progress = |k: u64| bar.inc(k);
-    let b = ais::bdmc(ctx.fg(), ctx.ev, &ctx.ais, Some(&samples), Some(&progress))?;
+    let b = ais::bdmc(
+        ctx.fg(),
+        ctx.ev,
+        &ctx.ais_for(share),
+        Some(&samples),
+        Some(&progress),
+    )?;
     bar.finish();
     let seconds = t.elapsed().as_secs_f64();
     let mut r = Row::new("bdmc", b.forward.log_z, Kind::Sandwich, seconds);
@@ -846,9 +895,16 @@ pub fn variational(
 }
 
 /// mf, bp or trw as a log Z row.
-pub fn run_variational(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
+pub fn run_variational(ctx: &Ctx, method: Method, share: f64) -> anyhow::Result<Row> {
     let t = Instant::now();
-    let r = variational(ctx.global, ctx.fg(), ctx.ev, method, ctx.stop, ctx.seed)?;
+    let r = variational(
+        ctx.global,
+        ctx.fg(),
+        ctx.ev,
+        method,
+        ctx.stop_for(share),
+        ctx.seed,
+    )?;
     Ok(variational_row(
         method,
         &r,
@@ -898,7 +954,8 @@ pub fn run_auto(ctx: &Ctx) -> anyhow::Result<Row> {
         }
         Err(reason) => reason,
     };
-    let ais = run_ais(ctx)?;
+    // the budget: ais 70% of what is left, then mf half the rest, trw the remainder
+    let ais = run_ais(ctx, 0.7)?;
     let mut r = ais.clone();
     r.method = "auto";
     r.notes.clear();
@@ -909,7 +966,7 @@ pub fn run_auto(ctx: &Ctx) -> anyhow::Result<Row> {
     let mut src: Vec<(&'static str, &'static str)> =
         vec![("log_z", "ais"), ("std_err", "ais"), ("ess", "ais")];
     let mut components = vec![ais];
-    match run_variational(ctx, Method::Mf) {
+    match run_variational(ctx, Method::Mf, 0.5) {
         Ok(mf) => {
             r.lower = mf.lower;
             src.push(("lower", "mf"));
@@ -917,7 +974,7 @@ pub fn run_auto(ctx: &Ctx) -> anyhow::Result<Row> {
         }
         Err(e) => r.notes.push(format!("mf (lower bound) failed: {e}")),
     }
-    match run_variational(ctx, Method::Trw) {
+    match run_variational(ctx, Method::Trw, 1.0) {
         Ok(trw) => {
             r.upper = trw.upper;
             src.push(("upper", "trw"));
@@ -990,8 +1047,9 @@ pub fn run_all(ctx: &Ctx) -> anyhow::Result<(Vec<Row>, Vec<Skipped>)> {
     rows.extend(exact);
 
     // ais, rais, bdmc
+    // the budget: ais/rais/bdmc 60% of what is left after exact, then mf, bp, trw, lw
     if exact_log_z.is_some() {
-        match run_bdmc(ctx) {
+        match run_bdmc(ctx, 0.6) {
             Ok((bdmc, fwd, rev)) => {
                 rows.push(fwd);
                 rows.push(rev);
@@ -999,7 +1057,7 @@ pub fn run_all(ctx: &Ctx) -> anyhow::Result<(Vec<Row>, Vec<Skipped>)> {
             }
             Err(e) => {
                 let msg = super::one_line(&e);
-                match run_ais(ctx) {
+                match run_ais(ctx, 0.6) {
                     Ok(r) => rows.push(r),
                     Err(e2) => skip("ais", format!("failed: {}", super::one_line(&e2))),
                 }
@@ -1008,7 +1066,7 @@ pub fn run_all(ctx: &Ctx) -> anyhow::Result<(Vec<Row>, Vec<Skipped>)> {
             }
         }
     } else {
-        match run_ais(ctx) {
+        match run_ais(ctx, 0.6) {
             Ok(r) => rows.push(r),
             Err(e) => skip("ais", format!("failed: {}", super::one_line(&e))),
         }
@@ -1018,8 +1076,12 @@ pub fn run_all(ctx: &Ctx) -> anyhow::Result<(Vec<Row>, Vec<Skipped>)> {
     }
 
     // variational
-    for m in [Method::Mf, Method::Bp, Method::Trw] {
-        match run_variational(ctx, m) {
+    for (m, share) in [
+        (Method::Mf, 1.0 / 3.0),
+        (Method::Bp, 0.5),
+        (Method::Trw, 1.0),
+    ] {
+        match run_variational(ctx, m, share) {
             Ok(r) => rows.push(r),
             Err(e) => {
                 let msg = super::one_line(&e);

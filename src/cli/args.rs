@@ -261,6 +261,20 @@ impl ModelQuery {
     }
 }
 
+/// A `--time-limit` value: positive seconds, at most [`pgmkit::limits::MAX_SECONDS`].
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let x = s
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("'{s}' is not a number of seconds: {e}"))?;
+    pgmkit::limits::seconds("the time limit", x)
+        .map(|_| x)
+        .map_err(|e| match e {
+            pgmkit::Error::InvalidArgument(m) => m,
+            e => e.to_string(),
+        })
+}
+
 fn parse_positive_f64(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),

@@ -2,7 +2,6 @@
 //! model, and the EM settings.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use pgmkit::data::csv::{read_csv_path, CsvOptions, CsvTable, ExtraColumns};
@@ -75,8 +74,8 @@ pub struct EmArgs {
     #[arg(long, value_name = "TOL", default_value_t = 1e-6)]
     pub tol: f64,
 
-    /// EM: wall-clock budget in seconds
-    #[arg(long, value_name = "SECONDS")]
+    /// EM: wall-clock budget in seconds (the whole command, loading included)
+    #[arg(long, value_name = "SECONDS", value_parser = super::args::parse_seconds)]
     pub time_limit: Option<f64>,
 
     /// EM: extra random restarts (re-draw the CPTs of latent families; keep the best run)
@@ -115,10 +114,11 @@ impl EmArgs {
     pub fn options(&self, seed: u64) -> anyhow::Result<EmOptions> {
         let mut stop = StopRule::new(self.max_iters, self.tol);
         if let Some(t) = self.time_limit {
-            if !(t.is_finite() && t > 0.0) {
-                anyhow::bail!("--time-limit must be a positive number of seconds (got {t})");
-            }
-            stop = stop.with_max_time(Duration::from_secs_f64(t));
+            let limit = pgmkit::limits::seconds("--time-limit", t)?;
+            let left = super::command_deadline(Some(limit))
+                .remaining()
+                .unwrap_or(limit);
+            stop = stop.with_max_time(left);
         }
         let prior = match (self.prior_count, self.bdeu) {
             (Some(a), _) => Prior::Dirichlet(a),

@@ -508,7 +508,7 @@ pub fn marginals(
         };
         return output::write_json(out, &j);
     }
-    let w = names.iter().map(|s| s.len()).max().unwrap_or(0).max(8);
+    let w = super::output::align_width(names.iter().map(|s| s.as_str())).max(8);
     if !global.quiet {
         writeln!(out, "model       {}", g.path.display())?;
         writeln!(out, "evidence    {}", evidence_text(&ev, names))?;

@@ -10,7 +10,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nalgebra::DMatrix;
 use pgmkit::data::csv::{open_maybe_gz, write_atomic_with};
@@ -92,8 +92,10 @@ fn em_options(em: &EmArgs) -> anyhow::Result<GaussianEmOptions> {
         anyhow::bail!("--restarts is for latent discrete variables; Gaussian EM has one optimum start (column moments)");
     }
     let time_limit = match em.time_limit {
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(t) => anyhow::bail!("--time-limit must be a positive number of seconds (got {t})"),
+        Some(t) => {
+            let limit = pgmkit::limits::seconds("--time-limit", t)?;
+            super::command_deadline(Some(limit)).remaining()
+        }
         None => None,
     };
     if em.tol.is_nan() || em.tol < 0.0 {

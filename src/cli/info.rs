@@ -238,7 +238,7 @@ fn write_text(out: &mut dyn Write, s: &Summary, model: &Model, quiet: bool) -> a
     match &s.variables {
         Some(list) if !list.is_empty() => {
             writeln!(out, "variables and states:")?;
-            let w = list.iter().map(|v| v.name.len()).max().unwrap_or(0);
+            let w = super::output::align_width(list.iter().map(|v| v.name.as_str()));
             for v in list {
                 let obs = v
                     .observed

@@ -111,10 +111,10 @@ fn estimate(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
     match method {
         Method::Exact => Ok(approx::run_exact(ctx)?),
         Method::Lw => approx::run_lw(ctx),
-        Method::Ais => approx::run_ais(ctx),
-        Method::Rais => approx::run_rais(ctx),
-        Method::Bdmc => Ok(approx::run_bdmc(ctx)?.0),
-        Method::Mf | Method::Bp | Method::Trw => approx::run_variational(ctx, method),
+        Method::Ais => approx::run_ais(ctx, 1.0),
+        Method::Rais => approx::run_rais(ctx, 1.0),
+        Method::Bdmc => Ok(approx::run_bdmc(ctx, 1.0)?.0),
+        Method::Mf | Method::Bp | Method::Trw => approx::run_variational(ctx, method, 1.0),
         Method::Auto => approx::run_auto(ctx),
         Method::Gibbs | Method::Mh => anyhow::bail!(
             "--method {} estimates marginals, not log Z; use --method exact, lw (Bayesian              network), ais, rais, bdmc, mf, bp, trw, auto or all",

@@ -451,7 +451,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             }
         }
         let p = &est.marginals[i];
-        let w = v.states.iter().map(|s| s.len()).max().unwrap_or(0);
+        let w = super::output::align_width(v.states.iter().map(|s| s.as_str()));
         for (s, (st, pi)) in v.states.iter().zip(p).enumerate() {
             match est.mcse.as_ref().filter(|_| ev.get(id).is_none()) {
                 Some(m) => writeln!(out, "  {st:<w$}  {pi:.6} ± {:.6}", m[i][s])?,

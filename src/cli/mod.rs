@@ -117,8 +117,18 @@ enum Command {
     Demo,
 }
 
+/// When the command started: `--time-limit` budgets count from here (loading included).
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The deadline of a `--time-limit` budget for the whole command (counted from its start).
+pub fn command_deadline(limit: Option<std::time::Duration>) -> pgmkit::limits::Deadline {
+    let start = *START.get_or_init(std::time::Instant::now);
+    pgmkit::limits::Deadline::from(start, limit)
+}
+
 /// Parse the command line, run, and turn the outcome into an exit code.
 pub fn main() -> ExitCode {
+    START.get_or_init(std::time::Instant::now);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -19,6 +19,20 @@ impl<V: Serialize> Serialize for OrderedMap<V> {
     }
 }
 
+/// Columns are aligned to names of at most this many characters; longer names simply push their
+/// line to the right. (It also keeps every width far below `format!`'s limit of 65,535.)
+pub const MAX_ALIGN: usize = 64;
+
+/// The column width for aligning `names`: the longest name, capped at [`MAX_ALIGN`].
+pub fn align_width<'a>(names: impl IntoIterator<Item = &'a str>) -> usize {
+    names
+        .into_iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_ALIGN)
+}
+
 /// Write `value` as pretty JSON followed by a newline.
 pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;

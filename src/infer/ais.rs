@@ -41,6 +41,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::infer::variational::{MeanField, StopRule};
 use crate::infer::{EstimateKind, LogZEstimate};
+use crate::limits::Deadline;
 use crate::model::FactorGraph;
 use crate::num;
 use crate::rng::chain_rng;
@@ -166,6 +167,23 @@ pub struct AisOptions {
     /// unbiased); the result then depends on the machine's speed. `None` = exactly `particles` and
     /// `steps`, reproducible for any number of threads.
     pub time_limit: Option<Duration>,
+    /// Memory limit in bytes for the particle states and the path (checked before anything is
+    /// allocated; default [`crate::limits::DEFAULT_MEMORY_LIMIT`]).
+    pub memory_limit: f64,
+}
+
+impl AisOptions {
+    /// These options with the time limit set to what is left of `deadline` (unchanged without
+    /// one).
+    pub fn with_deadline(&self, deadline: Deadline) -> AisOptions {
+        match deadline.remaining() {
+            None => self.clone(),
+            Some(left) => AisOptions {
+                time_limit: Some(left),
+                ..self.clone()
+            },
+        }
+    }
 }
 
 impl Default for AisOptions {
@@ -181,6 +199,7 @@ impl Default for AisOptions {
             replicates: 1,
             diagnostics: false,
             time_limit: None,
+            memory_limit: crate::limits::DEFAULT_MEMORY_LIMIT,
         }
     }
 }
@@ -233,6 +252,10 @@ pub struct AisResult {
     pub updates: u64,
     /// Wall-clock seconds (including the pilot and the mean-field base).
     pub seconds: f64,
+    /// True when the time limit changed the run: fewer particles than asked for, or fewer
+    /// steps (the fields above then describe what actually ran: `log_weights.len()` particles
+    /// and `betas.len() - 1` steps).
+    pub time_limited: bool,
 }
 
 impl AisResult {
@@ -822,7 +845,33 @@ impl NetBase {
     }
 }
 
-fn validate(opts: &AisOptions) -> Result<()> {
+fn validate(opts: &AisOptions, num_vars: usize) -> Result<()> {
+    use crate::limits::check_bytes;
+    // particle states (all particles at once without a time limit, batches of 32 with one),
+    // their log weights, and the path's points
+    let live = batch_size(opts) as f64;
+    check_bytes(
+        &format!(
+            "AIS particle states ({} particles x {num_vars} variables)",
+            opts.particles
+        ),
+        live * (num_vars as f64 * 8.0 + 64.0) + opts.particles as f64 * 8.0,
+        opts.memory_limit,
+    )?;
+    check_bytes(
+        &format!("the AIS path ({} steps)", opts.steps),
+        (opts.steps as f64 + 1.0) * 48.0,
+        opts.memory_limit,
+    )?;
+    let work = opts.particles as f64 * opts.steps as f64 * opts.sweeps as f64 * num_vars as f64;
+    if opts.time_limit.is_none() && work > MAX_UPDATES {
+        return Err(Error::InvalidArgument(format!(
+            "AIS with {} particles x {} steps x {} sweeps over {num_vars} variables would make \
+             {work:.2e} single-site updates (years of computing); ask for less, or give a time \
+             limit",
+            opts.particles, opts.steps, opts.sweeps
+        )));
+    }
     if opts.particles < 2 {
         return Err(Error::InvalidArgument(
             "AIS needs at least 2 particles (for a standard error)".into(),
@@ -1235,6 +1284,7 @@ fn choose_path(
     setup: &PathSetup,
     kernels: &mut Kernels<'_>,
     opts: &AisOptions,
+    deadline: Deadline,
 ) -> Result<(Option<Vec<f64>>, u64)> {
     let target = match opts.schedule {
         Schedule::Adaptive { target_cess } => target_cess,
@@ -1254,7 +1304,7 @@ fn choose_path(
     };
     let mut ts = vec![0.0];
     let mut t = 0.0;
-    while t < 1.0 && ts.len() <= MAX_PILOT_STEPS {
+    while t < 1.0 && ts.len() <= MAX_PILOT_STEPS && !deadline.passed() {
         let parts = sw.parts(setup, fg);
         let z = num::log_sum_exp(&sw.lw);
         if z == f64::NEG_INFINITY {
@@ -1315,7 +1365,7 @@ fn choose_path(
         }
     }
     if *ts.last().unwrap() < 1.0 {
-        // pilot failed (all particles dead, or too many steps): sigmoid spacing
+        // pilot failed (all particles dead, too many steps, or out of time): sigmoid spacing
         return Ok((None, sw.updates));
     }
     Ok((Some(ts), sw.updates))
@@ -1344,6 +1394,16 @@ fn checkpoint_steps(k: usize) -> Vec<usize> {
 
 /// Most particles a time-limited run takes (it stops earlier when the budget is spent).
 const MAX_TIMED_PARTICLES: usize = 1 << 20;
+/// Most single-site updates an AIS run without a time limit may ask for (about three years at
+/// 10^8 updates per second): more is refused as a mistaken option value.
+const MAX_UPDATES: f64 = 1e16;
+/// Share of the time left that the requested particles may take before the fitting lowers
+/// the number of steps.
+const LOWER_SHARE: f64 = 0.8;
+/// Particles per batch of a time-limited run.
+const TIMED_BATCH: usize = 32;
+/// Fewest steps the time-limit fitting lowers a schedule to.
+const MIN_FITTED_STEPS: usize = 10;
 /// Largest number of steps the time-limit fitting chooses.
 const MAX_FITTED_STEPS: usize = 1_000_000;
 /// Share of the time limit the fitted schedule aims to use.
@@ -1357,15 +1417,17 @@ fn prepare(
     ev: &Evidence,
     opts: &AisOptions,
     setup: &PathSetup,
-    t0: Instant,
+    deadline: Deadline,
 ) -> Result<(Vec<Point>, u64)> {
     let mut kernels = Kernels::new(fg, ev, setup, opts.kernel, false);
-    let (curve, mut updates) = choose_path(fg, setup, &mut kernels, opts)?;
+    // the pilot may take at most a quarter of the budget (then the sigmoid spacing is used)
+    let (curve, mut updates) = choose_path(fg, setup, &mut kernels, opts, deadline.share(0.25))?;
     let mut steps = opts.steps;
-    if let Some(limit) = opts.time_limit {
+    if let Some(limit) = deadline.remaining() {
         // probe: a few transitions of a few particles at the middle of the path
         let zeros = setup.fac_min.is_some();
-        let probe_n = rayon::current_num_threads().max(2);
+        // a batch of the size the run uses, so that per-step overheads are measured too
+        let probe_n = TIMED_BATCH;
         let mut rngs: Vec<_> = (0..probe_n)
             .map(|i| chain_rng(opts.seed, PILOT_STREAM + 1000 + i as u64))
             .collect();
@@ -1380,7 +1442,9 @@ fn prepare(
         sw.transition(&mut kernels, at, opts.sweeps, None)?; // builds the kernel
         let tp = Instant::now();
         let mut rounds = 0usize;
-        while rounds < 4 || (tp.elapsed().as_secs_f64() < 0.05 && rounds < 1000) {
+        while (rounds < 4 && !deadline.passed())
+            || (tp.elapsed().as_secs_f64() < 0.05 && rounds < 1000)
+        {
             let parts = sw.parts(setup, fg);
             sw.reweight(&parts, at, at);
             sw.transition(&mut kernels, at, opts.sweeps, None)?;
@@ -1388,11 +1452,19 @@ fn prepare(
         }
         updates += sw.updates;
         // seconds per particle-step with all threads busy
-        let per = tp.elapsed().as_secs_f64() / (rounds * probe_n) as f64;
-        let left = limit.as_secs_f64() - t0.elapsed().as_secs_f64();
+        let per = tp.elapsed().as_secs_f64() / (rounds.max(1) * probe_n) as f64;
+        let left = limit.as_secs_f64() - tp.elapsed().as_secs_f64();
         if left > 0.0 && per > 0.0 {
-            let fit = (FIT_SHARE * left / (per * opts.particles as f64)) as usize;
-            steps = steps.max(fit.min(MAX_FITTED_STEPS));
+            // raised to use the budget, or lowered (to at least MIN_FITTED_STEPS) so that the
+            // requested particles can finish within it
+            let fit = |share: f64| (share * left / (per * opts.particles as f64)) as usize;
+            if fit(FIT_SHARE) >= steps {
+                steps = fit(FIT_SHARE).min(MAX_FITTED_STEPS).max(steps);
+            } else if fit(LOWER_SHARE) < steps {
+                steps = fit(LOWER_SHARE).max(MIN_FITTED_STEPS).min(steps);
+            }
+        } else {
+            steps = steps.min(MIN_FITTED_STEPS);
         }
     }
     let ts = match curve {
@@ -1413,7 +1485,7 @@ fn prepare(
 /// the particles that run do not depend on the number of threads).
 fn batch_size(opts: &AisOptions) -> usize {
     if opts.time_limit.is_some() {
-        32
+        TIMED_BATCH
     } else {
         opts.particles
     }
@@ -1436,10 +1508,11 @@ pub fn ais(
     opts: &AisOptions,
     progress: Option<Progress<'_>>,
 ) -> Result<AisResult> {
-    validate(opts)?;
+    validate(opts, fg.num_vars())?;
     let t0 = Instant::now();
+    let deadline = Deadline::from(t0, opts.time_limit);
     let setup = PathSetup::new(fg, ev, opts.base, opts.kernel, opts.time_limit)?;
-    let (path, pilot_updates) = prepare(fg, ev, opts, &setup, t0)?;
+    let (path, pilot_updates) = prepare(fg, ev, opts, &setup, deadline)?;
     let k = path.len() - 1;
     let checkpoints = if opts.diagnostics {
         checkpoint_steps(k)
@@ -1460,7 +1533,7 @@ pub fn ais(
             let elapsed = t0.elapsed();
             if start < opts.particles {
                 // the minimum, unless the budget is already spent
-                elapsed < tl || start < 2
+                elapsed < tl
             } else {
                 // more particles while the next batch should fit in the budget
                 let per_batch = run_start.elapsed() / batches.max(1);
@@ -1468,7 +1541,10 @@ pub fn ais(
             }
         }
     };
-    while wanted(start, batches) {
+    // a batch still running when the deadline passes is dropped whole (its particles have not
+    // reached the model), so the estimate uses finished particles only
+    let mut cut = false;
+    'batches: while wanted(start, batches) {
         let end = if start < opts.particles {
             (start + bs).min(opts.particles)
         } else {
@@ -1486,6 +1562,10 @@ pub fn ais(
         };
         let mut next_cp = 0;
         for step in 1..=k {
+            if deadline.passed() {
+                cut = true;
+                break 'batches;
+            }
             let parts = sw.parts(&setup, fg);
             sw.reweight(&parts, path[step - 1], path[step]);
             if step < k {
@@ -1500,6 +1580,19 @@ pub fn ais(
         log_weights.extend(sw.lw);
         start = end;
         batches += 1;
+    }
+    cut |= log_weights.len() < opts.particles || k < opts.steps;
+    if log_weights.len() < 2 {
+        return Err(Error::TimeLimit {
+            what: format!(
+                "two AIS particles could finish ({k} steps of a batch of {bs} particles did not \
+                 fit)"
+            ),
+            limit_seconds: opts.time_limit.map_or(0.0, |t| t.as_secs_f64()),
+        });
+    }
+    for w in cp_weights.iter_mut() {
+        w.truncate(log_weights.len());
     }
     let dead = log_weights
         .iter()
@@ -1543,6 +1636,7 @@ pub fn ais(
         kernel: setup.kernel(opts.kernel),
         updates,
         seconds: t0.elapsed().as_secs_f64(),
+        time_limited: cut,
     })
 }
 
@@ -1561,13 +1655,14 @@ pub fn reverse_ais(
     exact: &[Vec<usize>],
     progress: Option<Progress<'_>>,
 ) -> Result<AisResult> {
-    validate(opts)?;
+    validate(opts, fg.num_vars())?;
     if exact.is_empty() {
         return Err(Error::InvalidArgument(
             "reverse AIS needs at least one exact sample of the model".into(),
         ));
     }
     let t0 = Instant::now();
+    let deadline = Deadline::from(t0, opts.time_limit);
     let setup = PathSetup::new(fg, ev, opts.base, opts.kernel, opts.time_limit)?;
     let cards = fg.cards();
     for (j, x) in exact.iter().enumerate() {
@@ -1580,14 +1675,15 @@ pub fn reverse_ais(
             )));
         }
     }
-    let (path, pilot_updates) = prepare(fg, ev, opts, &setup, t0)?;
+    let (path, pilot_updates) = prepare(fg, ev, opts, &setup, deadline)?;
     let k = path.len() - 1;
     let mut kernels = Kernels::new(fg, ev, &setup, opts.kernel, true);
     let mut log_weights: Vec<f64> = Vec::with_capacity(opts.particles);
     let mut updates = pilot_updates;
     let bs = batch_size(opts);
     let mut start = 0;
-    while start < opts.particles {
+    let mut cut = false;
+    'batches: while start < opts.particles {
         let end = (start + bs).min(opts.particles);
         let rngs: Vec<_> = (start..end)
             .map(|i| chain_rng(opts.seed, REVERSE_STREAM + i as u64))
@@ -1602,6 +1698,10 @@ pub fn reverse_ais(
             updates: 0,
         };
         for step in (1..=k).rev() {
+            if deadline.passed() {
+                cut = true;
+                break 'batches;
+            }
             let parts = sw.parts(&setup, fg);
             sw.reweight(&parts, path[step], path[step - 1]);
             if step > 1 {
@@ -1611,11 +1711,19 @@ pub fn reverse_ais(
         updates += sw.updates;
         log_weights.extend(sw.lw);
         start = end;
-        if let Some(tl) = opts.time_limit {
-            if t0.elapsed() >= tl && log_weights.len() >= 2 {
-                break;
-            }
+        if deadline.passed() {
+            break;
         }
+    }
+    cut |= log_weights.len() < opts.particles || k < opts.steps;
+    if log_weights.len() < 2 {
+        return Err(Error::TimeLimit {
+            what: format!(
+                "two reverse-AIS particles could finish ({k} steps of a batch of {bs} particles \
+                 did not fit)"
+            ),
+            limit_seconds: opts.time_limit.map_or(0.0, |t| t.as_secs_f64()),
+        });
     }
     let (lme, std_err, ess, log_weight_var, mean_log_weight) = weight_stats(&log_weights);
     let replicate_log_z = replicates(&log_weights, opts.replicates)
@@ -1637,6 +1745,7 @@ pub fn reverse_ais(
         kernel: setup.kernel(opts.kernel),
         updates,
         seconds: t0.elapsed().as_secs_f64(),
+        time_limited: cut,
     })
 }
 
@@ -1650,22 +1759,25 @@ pub fn bdmc(
     progress: Option<Progress<'_>>,
 ) -> Result<Bdmc> {
     let t0 = Instant::now();
+    let deadline = Deadline::from(t0, opts.time_limit);
     let owned;
     let exact = match exact {
         Some(e) => e,
         None => {
-            owned = exact_samples(
+            owned = exact_samples_until(
                 fg,
                 ev,
                 opts.particles,
                 opts.seed,
                 &crate::infer::exact::ExactOptions::default(),
+                deadline.share(0.2),
             )?;
             &owned
         }
     };
-    let forward = ais(fg, ev, opts, progress)?;
-    let reverse = reverse_ais(fg, ev, opts, exact, progress)?;
+    // with a time limit, the forward run gets half of what is left and the reverse run the rest
+    let forward = ais(fg, ev, &opts.with_deadline(deadline.share(0.5)), progress)?;
+    let reverse = reverse_ais(fg, ev, &opts.with_deadline(deadline), exact, progress)?;
     Ok(Bdmc {
         lower: forward.log_z,
         upper: reverse.log_z,
@@ -1675,14 +1787,16 @@ pub fn bdmc(
     })
 }
 
-/// `n` exact independent draws from the model under evidence, by sequential conditioning:
-/// the free variables are drawn one after the other from their exact marginal given the
-/// evidence and the variables drawn before (draw j uses `chain_rng(seed, j)`; parallel over
-/// draws).
+/// `n` exact independent draws from the model under evidence (draw j uses
+/// `chain_rng(seed, j)`-style streams; parallel over draws, the same for any thread count).
 ///
-/// Complexity: n * (free variables) exact marginal computations; meant for models whose
-/// junction tree is small (tests, BDMC on moderate models). Errors as
-/// [`crate::infer::exact::marginals`] (e.g. [`Error::TooLarge`]).
+/// When a greedy elimination of all free variables keeps every bucket table within 2^20
+/// entries, the draws come from one bucket-elimination plan (forward filtering, backward
+/// sampling: [`BlockGibbs::joint`]), each draw costing about the size of that plan. Otherwise the
+/// free variables are drawn one after the other from their exact marginal given the evidence and
+/// the variables drawn before: n * (free variables) exact marginal computations, meant for
+/// models whose junction tree is small. Errors as [`crate::infer::exact::marginals`] (e.g.
+/// [`Error::TooLarge`], [`Error::ZeroProbabilityEvidence`]).
 pub fn exact_samples(
     fg: &FactorGraph,
     ev: &Evidence,
@@ -1690,13 +1804,72 @@ pub fn exact_samples(
     seed: u64,
     exact_opts: &crate::infer::exact::ExactOptions,
 ) -> Result<Vec<Vec<usize>>> {
+    exact_samples_until(fg, ev, n, seed, exact_opts, Deadline::NONE)
+}
+
+/// Largest bucket table of the one-plan exact sampler of [`exact_samples`].
+const JOINT_SAMPLER_TABLE: usize = 1 << 20;
+
+/// As [`exact_samples`], but stops at `deadline`: the draws finished by then (a prefix of the
+/// `n` draws [`exact_samples`] gives). [`Error::TimeLimit`] when not one draw finished.
+pub fn exact_samples_until(
+    fg: &FactorGraph,
+    ev: &Evidence,
+    n: usize,
+    seed: u64,
+    exact_opts: &crate::infer::exact::ExactOptions,
+    deadline: Deadline,
+) -> Result<Vec<Vec<usize>>> {
+    crate::limits::check_alloc(
+        &format!("{n} exact samples of {} variables", fg.num_vars()),
+        n,
+        fg.num_vars().saturating_mul(8).saturating_add(24),
+        exact_opts.memory_limit,
+    )?;
+    let out_of_time = || Error::TimeLimit {
+        what: "one exact sample of the model was drawn".into(),
+        limit_seconds: 0.0,
+    };
+    if let Some(joint) = BlockGibbs::joint(fg, ev, JOINT_SAMPLER_TABLE)? {
+        let template: Vec<usize> = (0..fg.num_vars())
+            .map(|i| ev.get(crate::var::VarId(i as u32)).unwrap_or(0))
+            .collect();
+        let temp = Tempering::TARGET;
+        let tables = joint.tables(&temp);
+        let draws: Vec<Option<Vec<usize>>> = (0..n)
+            .into_par_iter()
+            .map(|j| {
+                if deadline.passed() {
+                    return None;
+                }
+                let mut rng = chain_rng(seed, REVERSE_STREAM * 2 + j as u64);
+                let mut x = template.clone();
+                joint.sweep_with(&mut x, &temp, &tables, &mut rng);
+                Some(x)
+            })
+            .collect();
+        let draws: Vec<Vec<usize>> = draws.into_iter().map_while(|d| d).collect();
+        if draws.is_empty() && n > 0 {
+            return Err(out_of_time());
+        }
+        if draws
+            .iter()
+            .any(|x| fg.log_potential(x) == f64::NEG_INFINITY)
+        {
+            // only a state of probability zero is left alone by a bucket draw: the evidence
+            // (or the model) has no state of positive probability; let exact inference say so
+            crate::infer::exact::log_z(fg, ev, exact_opts)?;
+            return Err(Error::ZeroProbabilityEvidence);
+        }
+        return Ok(draws);
+    }
     use crate::infer::exact;
     // first call: checks width and evidence, and gives the first variable's marginal
     let post0 = exact::marginals(fg, ev, exact_opts)?;
     let free: Vec<usize> = (0..fg.num_vars())
         .filter(|&i| ev.get(crate::var::VarId(i as u32)).is_none())
         .collect();
-    (0..n)
+    let draws: Vec<Option<Vec<usize>>> = (0..n)
         .into_par_iter()
         .map(|j| {
             let mut rng = chain_rng(seed, REVERSE_STREAM * 2 + j as u64);
@@ -1705,6 +1878,9 @@ pub fn exact_samples(
                 .collect();
             let mut post = post0.clone();
             for (idx, &i) in free.iter().enumerate() {
+                if deadline.passed() {
+                    return Ok(None);
+                }
                 if idx > 0 {
                     post = exact::marginals(fg, &Evidence::from_options(cur.clone()), exact_opts)?;
                 }
@@ -1721,7 +1897,12 @@ pub fn exact_samples(
                 }
                 cur[i] = Some(s);
             }
-            Ok(cur.into_iter().map(|s| s.unwrap_or(0)).collect())
+            Ok(Some(cur.into_iter().map(|s| s.unwrap_or(0)).collect()))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    let draws: Vec<Vec<usize>> = draws.into_iter().map_while(|d| d).collect();
+    if draws.is_empty() && n > 0 {
+        return Err(out_of_time());
+    }
+    Ok(draws)
 }

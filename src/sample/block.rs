@@ -196,6 +196,58 @@ impl BlockGibbs {
             )));
         }
         let n = fg.num_vars();
+        let (cards, clamped) = Self::clamp(fg, ev)?;
+        let mut blocks = partition(fg, &cards, &clamped, opts);
+        {
+            let var_factors = fg.var_factors();
+            let limit = opts.max_table.saturating_mul(64).min(1 << 22);
+            for b in extra {
+                let b: Vec<u32> = b
+                    .iter()
+                    .copied()
+                    .filter(|&v| (v as usize) < n && clamped[v as usize].is_none())
+                    .collect();
+                if b.len() > 1 && elimination(fg, &cards, &var_factors, &b, limit).is_some() {
+                    blocks.push(b);
+                }
+            }
+        }
+        Ok(Self::assemble(
+            fg,
+            cards,
+            clamped,
+            &blocks,
+            opts.random_scan,
+        ))
+    }
+
+    /// One block of every free variable, so that one sweep is an exact independent draw from
+    /// the model under `ev` (forward-filtering backward-sampling by bucket elimination), or
+    /// `None` when the elimination (greedy min-weight order) would need a bucket table over
+    /// `max_table` entries.
+    ///
+    /// Errors: as [`BlockGibbs::new`].
+    pub fn joint(fg: &FactorGraph, ev: &Evidence, max_table: usize) -> Result<Option<BlockGibbs>> {
+        let (cards, clamped) = Self::clamp(fg, ev)?;
+        let free: Vec<u32> = (0..fg.num_vars())
+            .filter(|&i| clamped[i].is_none())
+            .map(|i| i as u32)
+            .collect();
+        let blocks = if free.is_empty() {
+            Vec::new()
+        } else {
+            let var_factors = fg.var_factors();
+            if elimination(fg, &cards, &var_factors, &free, max_table).is_none() {
+                return Ok(None);
+            }
+            vec![free]
+        };
+        Ok(Some(Self::assemble(fg, cards, clamped, &blocks, false)))
+    }
+
+    /// Cardinalities and the clamped state (evidence, and single-state variables) of `ev`.
+    fn clamp(fg: &FactorGraph, ev: &Evidence) -> Result<(Vec<usize>, Vec<Option<usize>>)> {
+        let n = fg.num_vars();
         if ev.as_slice().len() > n {
             return Err(Error::InvalidArgument(format!(
                 "evidence is for {} variables but the model has {n}",
@@ -218,21 +270,18 @@ impl BlockGibbs {
                 clamped[i] = Some(0);
             }
         }
-        let mut blocks = partition(fg, &cards, &clamped, opts);
-        {
-            let var_factors = fg.var_factors();
-            let limit = opts.max_table.saturating_mul(64).min(1 << 22);
-            for b in extra {
-                let b: Vec<u32> = b
-                    .iter()
-                    .copied()
-                    .filter(|&v| (v as usize) < n && clamped[v as usize].is_none())
-                    .collect();
-                if b.len() > 1 && elimination(fg, &cards, &var_factors, &b, limit).is_some() {
-                    blocks.push(b);
-                }
-            }
-        }
+        Ok((cards, clamped))
+    }
+
+    /// The kernel over the given blocks (each eliminated in its greedy min-weight order).
+    fn assemble(
+        fg: &FactorGraph,
+        cards: Vec<usize>,
+        clamped: Vec<Option<usize>>,
+        blocks: &[Vec<u32>],
+        random_scan: bool,
+    ) -> BlockGibbs {
+        let n = fg.num_vars();
         let mut fac_off = Vec::with_capacity(fg.factors().len());
         let mut fac_len = Vec::with_capacity(fg.factors().len());
         let mut off = 0;
@@ -262,12 +311,12 @@ impl BlockGibbs {
             free,
         };
         let vals = flat_values(fg);
-        Ok(BlockGibbs {
+        BlockGibbs {
             plan: Arc::new(plan),
             vals: Arc::new(vals),
             factor_base: None,
-            random_scan: opts.random_scan,
-        })
+            random_scan,
+        }
     }
 
     /// A kernel with the same plan for a model with the same variables and factor scopes but
