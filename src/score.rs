@@ -14,7 +14,6 @@ use crate::learn::mle::check_shape;
 use crate::learn::rows::{eliminate, min_weight_order, RowEngine, RowOptions};
 use crate::model::{BayesNet, BayesNetBuilder};
 use crate::num;
-use crate::sample::ancestral::forward_sample;
 
 /// Scores of a dataset under a model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -308,26 +307,47 @@ fn kl_exact(p: &BayesNet, q: &BayesNet, limit: usize) -> Result<KlEstimate> {
     })
 }
 
+/// Sampling blocks per chunk of Monte Carlo KL (256 x 1024 rows in memory at a time).
+const KL_CHUNK_BLOCKS: usize = 256;
+
 fn kl_mc(p: &BayesNet, q: &BayesNet, samples: usize, seed: u64) -> Result<KlEstimate> {
     if samples < 2 {
         return Err(Error::InvalidArgument(
             "Monte Carlo KL needs at least 2 samples".into(),
         ));
     }
-    let s = forward_sample(p, samples, seed)?;
+    // streamed in chunks of whole sampling blocks (the same rows as one big draw), so memory
+    // stays bounded for any number of samples; sums are taken around the first chunk's mean
+    let sampler = crate::sample::ancestral::ForwardSampler::new(p)?;
+    let block = crate::sample::ancestral::BLOCK_ROWS;
+    let chunk = block * KL_CHUNK_BLOCKS;
     let n = p.num_vars();
-    let d: Vec<f64> = (0..samples)
-        .into_par_iter()
-        .map_init(
-            || vec![0usize; n],
-            |row, r| {
-                s.row_into(r, row);
-                p.log_prob(row) - q.log_prob(row)
-            },
-        )
-        .collect();
-    let mean = d.iter().sum::<f64>() / samples as f64;
-    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (samples - 1) as f64;
+    let (mut shift, mut sum, mut sumsq) = (None, 0.0, 0.0);
+    let mut start = 0;
+    while start < samples {
+        let k = chunk.min(samples - start);
+        let s = sampler.sample_codes_from(start / block, k, seed)?;
+        let d: Vec<f64> = (0..k)
+            .into_par_iter()
+            .map_init(
+                || vec![0usize; n],
+                |row, r| {
+                    s.row_into(r, row);
+                    p.log_prob(row) - q.log_prob(row)
+                },
+            )
+            .collect();
+        let c = *shift.get_or_insert_with(|| d.iter().sum::<f64>() / k as f64);
+        for x in d {
+            sum += x - c;
+            sumsq += (x - c) * (x - c);
+        }
+        start += k;
+    }
+    let c = shift.unwrap_or(0.0);
+    let m = samples as f64;
+    let mean = c + sum / m;
+    let var = ((sumsq - sum * sum / m) / (m - 1.0)).max(0.0);
     Ok(KlEstimate {
         kl: mean,
         std_err: Some((var / samples as f64).sqrt()),

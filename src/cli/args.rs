@@ -19,8 +19,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub renormalize: bool,
 
-    /// Number of worker threads [default: one per CPU, or RAYON_NUM_THREADS]
-    #[arg(long, global = true, value_name = "T", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Number of worker threads, 1 to 1024 [default: one per CPU, or RAYON_NUM_THREADS]
+    #[arg(long, global = true, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
 
     /// Print only the results: no headers, notes or timings

@@ -11,7 +11,7 @@ use std::time::Instant;
 use nalgebra::DMatrix;
 use pgmkit::continuous::{continuous_ais, ContinuousAisOptions};
 use pgmkit::gaussian::io::{self as gio, GaussianFile};
-use pgmkit::gaussian::{GaussianModel, MvNormal};
+use pgmkit::gaussian::{GaussianModel, MvNormal, SAMPLE_CHUNK};
 use pgmkit::rng::chain_rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -561,66 +561,109 @@ pub fn marginals(
 /// Rows per random stream when sampling a conditional (thread-count invariant).
 const BLOCK: usize = 64;
 
-/// `rows` exact draws from the model given the evidence (observed columns hold their value):
-/// ancestral for a BN without evidence, exact Cholesky draws otherwise. Row blocks of 64 draw
-/// from `chain_rng(seed, block)`, so the rows do not depend on the number of threads.
-pub fn draw(
+/// A sampler of rows from the model given the evidence (observed columns hold their value):
+/// ancestral for a BN without evidence, exact Cholesky draws otherwise. Row blocks draw from
+/// `chain_rng(seed, block)`, so the rows do not depend on the number of threads, nor on the
+/// chunks they are asked for in (chunks start at multiples of [`SAMPLE_CHUNK`]).
+enum Drawer {
+    /// The model itself.
+    Joint(GaussianModel),
+    /// The free variables of a conditioned Gaussian BN (dense conditional).
+    BnConditional(Vec<usize>, MvNormal),
+    /// The free variables of a conditioned GMRF (`None`: nothing is free).
+    MrfConditional(Vec<usize>, Option<pgmkit::gaussian::Gmrf>),
+}
+
+impl Drawer {
+    fn new(g: &GaussianModel, ev: &[(usize, f64)]) -> anyhow::Result<Drawer> {
+        if ev.is_empty() {
+            return Ok(Drawer::Joint(g.clone()));
+        }
+        Ok(match g {
+            GaussianModel::Bn(bn) => {
+                let c = bn.condition(ev)?;
+                let mvn = MvNormal::new(c.mean.clone(), c.cov.clone())?;
+                Drawer::BnConditional(c.free, mvn)
+            }
+            GaussianModel::Mrf(m) => {
+                let c = m.condition(ev)?;
+                Drawer::MrfConditional(c.free, c.gmrf)
+            }
+        })
+    }
+
+    /// Rows `first..first + rows` (`first` a multiple of [`SAMPLE_CHUNK`]) over all `n` columns.
+    fn chunk(
+        &self,
+        n: usize,
+        ev: &[(usize, f64)],
+        first: usize,
+        rows: usize,
+        seed: u64,
+    ) -> DMatrix<f64> {
+        let (free, draws) = match self {
+            Drawer::Joint(g) => return g.sample_chunk(first, rows, seed),
+            Drawer::BnConditional(free, mvn) => {
+                let na = free.len();
+                let mut data = vec![0.0; rows * na];
+                if na > 0 {
+                    data.par_chunks_mut(BLOCK * na)
+                        .enumerate()
+                        .for_each(|(b, chunk)| {
+                            let mut rng = chain_rng(seed, (first / BLOCK + b) as u64);
+                            for row in chunk.chunks_mut(na) {
+                                row.copy_from_slice(&mvn.sample(&mut rng));
+                            }
+                        });
+                }
+                (free, DMatrix::from_row_slice(rows, na, &data))
+            }
+            Drawer::MrfConditional(free, cg) => {
+                let d = match cg {
+                    Some(cg) => {
+                        cg.sample_blocks(first / pgmkit::gaussian::gmrf::SAMPLE_BLOCK, rows, seed)
+                    }
+                    None => DMatrix::zeros(rows, 0),
+                };
+                (free, d)
+            }
+        };
+        let mut out = DMatrix::zeros(rows, n);
+        for &(i, v) in ev {
+            out.column_mut(i).fill(v);
+        }
+        for (k, &i) in free.iter().enumerate() {
+            out.set_column(i, &draws.column(k));
+        }
+        out
+    }
+}
+
+/// Draw `rows` rows and write them as CSV with a header (values in the shortest form that
+/// reads back to the same `f64`), streaming: at most [`SAMPLE_CHUNK`] rows are in memory.
+fn write_draws(
+    out: &mut dyn Write,
     g: &GaussianModel,
+    names: &[String],
     ev: &[(usize, f64)],
     rows: usize,
     seed: u64,
-) -> anyhow::Result<DMatrix<f64>> {
-    if ev.is_empty() {
-        return Ok(g.sample_n(rows, seed));
-    }
+) -> anyhow::Result<()> {
+    let drawer = Drawer::new(g, ev)?;
     let n = g.dim();
-    let (free, draws) = match g {
-        GaussianModel::Bn(bn) => {
-            let c = bn.condition(ev)?;
-            let mvn = MvNormal::new(c.mean.clone(), c.cov.clone())?;
-            let na = c.free.len();
-            let mut data = vec![0.0; rows * na];
-            if na > 0 {
-                data.par_chunks_mut(BLOCK * na)
-                    .enumerate()
-                    .for_each(|(b, chunk)| {
-                        let mut rng = chain_rng(seed, b as u64);
-                        for row in chunk.chunks_mut(na) {
-                            row.copy_from_slice(&mvn.sample(&mut rng));
-                        }
-                    });
-            }
-            (c.free, DMatrix::from_row_slice(rows, na, &data))
-        }
-        GaussianModel::Mrf(m) => {
-            let c = m.condition(ev)?;
-            let d = match &c.gmrf {
-                Some(cg) => cg.sample_n(rows, seed),
-                None => DMatrix::zeros(rows, 0),
-            };
-            (c.free, d)
-        }
-    };
-    let mut out = DMatrix::zeros(rows, n);
-    for &(i, v) in ev {
-        out.column_mut(i).fill(v);
-    }
-    for (k, &i) in free.iter().enumerate() {
-        out.set_column(i, &draws.column(k));
-    }
-    Ok(out)
-}
-
-/// Write a numeric matrix as CSV with a header (values in the shortest form that reads back to
-/// the same `f64`).
-pub fn write_csv(out: &mut dyn Write, names: &[String], data: &DMatrix<f64>) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(names)?;
     let mut rec: Vec<String> = Vec::with_capacity(names.len());
-    for r in 0..data.nrows() {
-        rec.clear();
-        rec.extend(data.row(r).iter().map(|v| format!("{v:?}")));
-        w.write_record(&rec)?;
+    let mut first = 0;
+    while first < rows {
+        let k = SAMPLE_CHUNK.min(rows - first);
+        let data = drawer.chunk(n, ev, first, k, seed);
+        for r in 0..data.nrows() {
+            rec.clear();
+            rec.extend(data.row(r).iter().map(|v| format!("{v:?}")));
+            w.write_record(&rec)?;
+        }
+        first += k;
     }
     w.flush()?;
     Ok(())
@@ -638,11 +681,10 @@ pub fn sample(
     let g = load(model)?;
     let ev = evidence(ev_spec, &g.file)?;
     let t = Instant::now();
-    let data = draw(g.model(), &ev, n, seed)?;
     let names = g.names();
     match out_path {
         Some(p) => {
-            output::write_file_atomic(p, |w| write_csv(w, names, &data))?;
+            output::write_file_atomic(p, |w| write_draws(w, g.model(), names, &ev, n, seed))?;
             if !global.quiet {
                 let how = match (g.model(), ev.is_empty()) {
                     (GaussianModel::Bn(_), true) => "ancestral sampling",
@@ -658,6 +700,6 @@ pub fn sample(
             }
             Ok(())
         }
-        None => write_csv(out, names, &data),
+        None => write_draws(out, g.model(), names, &ev, n, seed),
     }
 }

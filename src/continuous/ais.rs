@@ -196,6 +196,27 @@ fn setup<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<
             opts.particles, opts.steps
         )));
     }
+    crate::limits::check_bytes(
+        &format!(
+            "AIS particles ({} particles x {n} dimensions)",
+            opts.particles
+        ),
+        opts.particles as f64 * (n as f64 * 32.0 + 64.0),
+        crate::limits::DEFAULT_MEMORY_LIMIT,
+    )?;
+    crate::limits::check_bytes(
+        &format!("the AIS path ({} steps)", opts.steps),
+        (opts.steps as f64 + 1.0) * 32.0,
+        crate::limits::DEFAULT_MEMORY_LIMIT,
+    )?;
+    let work = opts.particles as f64 * opts.steps as f64 * opts.moves.max(1) as f64 * n as f64;
+    if work > 1e15 {
+        return Err(Error::InvalidArgument(format!(
+            "AIS with {} particles x {} steps in {n} dimensions would take {work:.2e} gradient \
+             coordinates (years of computing); ask for less",
+            opts.particles, opts.steps
+        )));
+    }
     if let AisMove::Hmc { leapfrog_steps: 0 } = opts.kernel {
         return Err(Error::InvalidArgument(
             "HMC needs at least one leapfrog step".into(),

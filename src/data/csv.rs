@@ -92,6 +92,49 @@ pub(crate) fn data_err(
     }
 }
 
+/// Longest line a CSV reader accepts (64 MiB): a longer one is an error, not an ever-growing
+/// buffer (e.g. `--data /dev/zero`, or a binary file given by mistake).
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// A reader that fails with [`std::io::ErrorKind::InvalidData`] once a line (bytes between
+/// newlines) exceeds `max` bytes. Every CSV reader of the crate reads through one.
+#[derive(Debug)]
+pub struct LineLimit<R> {
+    inner: R,
+    max: usize,
+    run: usize,
+}
+
+impl<R: Read> LineLimit<R> {
+    /// Wrap `inner`, allowing lines of at most `max` bytes.
+    pub fn new(inner: R, max: usize) -> Self {
+        LineLimit { inner, max, run: 0 }
+    }
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        for &b in &buf[..k] {
+            if b == b'\n' {
+                self.run = 0;
+            } else {
+                self.run += 1;
+                if self.run > self.max {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "a line is longer than {} MiB (is this a CSV file?)",
+                            self.max >> 20
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(k)
+    }
+}
+
 /// Open a file for reading, decompressing it when it starts with the gzip magic bytes.
 pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -130,7 +173,7 @@ pub fn read_csv<R: Read>(reader: R, vars: &[Variable], opts: &CsvOptions) -> Res
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(reader);
+        .from_reader(LineLimit::new(reader, MAX_LINE_BYTES));
     let mut header = csv::ByteRecord::new();
     if !rdr
         .read_byte_record(&mut header)

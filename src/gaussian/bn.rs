@@ -346,6 +346,12 @@ impl GaussianBn {
     /// The joint multivariate normal. Errors only if rounding makes the covariance numerically
     /// indefinite ([`Error::NotPositiveDefinite`]).
     pub fn joint(&self) -> Result<MvNormal> {
+        let n = self.num_vars();
+        crate::limits::check_bytes(
+            &format!("the joint covariance of {n} variables (dense {n} x {n}, and its factor)"),
+            3.0 * 8.0 * n as f64 * n as f64,
+            crate::limits::DEFAULT_MEMORY_LIMIT,
+        )?;
         MvNormal::new(self.mean(), self.covariance())
     }
 
@@ -432,13 +438,20 @@ impl GaussianBn {
     /// [`SAMPLE_BLOCK`] and block `b` draws from `chain_rng(seed, b)`, so the result does not
     /// depend on the number of threads.
     pub fn sample_n(&self, rows: usize, seed: u64) -> DMatrix<f64> {
+        self.sample_blocks(0, rows, seed)
+    }
+
+    /// Rows `first_block * SAMPLE_BLOCK ..` of the draws [`Self::sample_n`] gives (`rows` of
+    /// them): what a caller streaming many rows in chunks of a multiple of [`SAMPLE_BLOCK`]
+    /// rows asks for, chunk by chunk.
+    pub fn sample_blocks(&self, first_block: usize, rows: usize, seed: u64) -> DMatrix<f64> {
         let n = self.num_vars();
         let mut data = vec![0.0; rows * n];
         if n > 0 {
             data.par_chunks_mut(SAMPLE_BLOCK * n)
                 .enumerate()
                 .for_each(|(b, chunk)| {
-                    let mut rng = chain_rng(seed, b as u64);
+                    let mut rng = chain_rng(seed, (first_block + b) as u64);
                     for row in chunk.chunks_mut(n) {
                         self.sample_into(&mut rng, row);
                     }

@@ -53,7 +53,10 @@ pub fn read_numeric_csv<R: Read>(
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
+        .from_reader(crate::data::csv::LineLimit::new(
+            reader,
+            crate::data::csv::MAX_LINE_BYTES,
+        ));
     let mut records = rdr.records();
     let header: Vec<String> = match records.next() {
         None => return Err(data_err(Some(0), None, None, DataErrorKind::Empty)),

@@ -351,13 +351,20 @@ impl Gmrf {
     /// `rows` exact draws (a `rows x n` matrix) in parallel: block `b` of [`SAMPLE_BLOCK`] rows
     /// draws from `chain_rng(seed, b)`, so the result does not depend on the number of threads.
     pub fn sample_n(&self, rows: usize, seed: u64) -> DMatrix<f64> {
+        self.sample_blocks(0, rows, seed)
+    }
+
+    /// Rows `first_block * SAMPLE_BLOCK ..` of the draws [`Self::sample_n`] gives (`rows` of
+    /// them): what a caller streaming many rows in chunks of a multiple of [`SAMPLE_BLOCK`]
+    /// rows asks for, chunk by chunk.
+    pub fn sample_blocks(&self, first_block: usize, rows: usize, seed: u64) -> DMatrix<f64> {
         let n = self.dim();
         let mut data = vec![0.0; rows * n];
         if n > 0 {
             data.par_chunks_mut(SAMPLE_BLOCK * n)
                 .enumerate()
                 .for_each(|(b, chunk)| {
-                    let mut rng = chain_rng(seed, b as u64);
+                    let mut rng = chain_rng(seed, (first_block + b) as u64);
                     for row in chunk.chunks_mut(n) {
                         row.copy_from_slice(&self.sample(&mut rng));
                     }

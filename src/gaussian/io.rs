@@ -273,6 +273,10 @@ impl GaussianFile {
     }
 }
 
+/// Smallest memory a GMRF variable takes (mean, information, name, precision entries and their
+/// factor), for the size check before reading.
+const GMRF_BYTES_PER_VAR: f64 = 256.0;
+
 /// Parse a Gaussian MRF from JSON text:
 ///
 /// ```json
@@ -299,6 +303,30 @@ pub fn parse_gmrf(text: &str) -> Result<(Gmrf, Vec<String>)> {
             "\"format\" is \"{}\", expected \"{GMRF_FORMAT}\"",
             j.format
         )));
+    }
+    // sizes come from the file: refuse what cannot fit before allocating (a variable costs at
+    // least its mean, information, name and a few factor entries)
+    let declared = match (&j.precision, &j.lattice) {
+        (Some(p), None) => Some(p.n),
+        (None, Some(l)) => {
+            Some(
+                l.rows
+                    .checked_mul(l.cols)
+                    .ok_or_else(|| Error::AllocationTooLarge {
+                        what: format!("a {} x {} GMRF lattice", l.rows, l.cols),
+                        bytes: l.rows as f64 * l.cols as f64 * GMRF_BYTES_PER_VAR,
+                        limit: crate::limits::DEFAULT_MEMORY_LIMIT,
+                    })?,
+            )
+        }
+        _ => None,
+    };
+    if let Some(n) = declared {
+        crate::limits::check_bytes(
+            &format!("a GMRF of {n} variables"),
+            n as f64 * GMRF_BYTES_PER_VAR,
+            crate::limits::DEFAULT_MEMORY_LIMIT,
+        )?;
     }
     let lambda = match (&j.precision, &j.lattice) {
         (Some(p), None) => {

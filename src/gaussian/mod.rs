@@ -109,12 +109,22 @@ impl GaussianModel {
 
     /// `rows` exact draws (`rows x dim`), thread-count invariant for a given seed.
     pub fn sample_n(&self, rows: usize, seed: u64) -> DMatrix<f64> {
+        self.sample_chunk(0, rows, seed)
+    }
+
+    /// Rows `first_row..first_row + rows` of the draws [`Self::sample_n`] gives; `first_row`
+    /// must be a multiple of [`SAMPLE_CHUNK`] (else the rows come from other streams).
+    pub fn sample_chunk(&self, first_row: usize, rows: usize, seed: u64) -> DMatrix<f64> {
         match self {
-            GaussianModel::Bn(b) => b.sample_n(rows, seed),
-            GaussianModel::Mrf(g) => g.sample_n(rows, seed),
+            GaussianModel::Bn(b) => b.sample_blocks(first_row / bn::SAMPLE_BLOCK, rows, seed),
+            GaussianModel::Mrf(g) => g.sample_blocks(first_row / gmrf::SAMPLE_BLOCK, rows, seed),
         }
     }
 }
+
+/// Rows per chunk when streaming draws ([`GaussianModel::sample_chunk`]): a multiple of the
+/// sampling blocks of both model kinds.
+pub const SAMPLE_CHUNK: usize = 1 << 16;
 
 /// Check that `a` is square of size `n`, finite and symmetric (relative tolerance
 /// [`SYMMETRY_TOL`]); `what` names the matrix in errors.

@@ -113,7 +113,20 @@ impl SparseSym {
                 });
             }
         }
-        let n = rows * cols;
+        let n = rows
+            .checked_mul(cols)
+            .filter(|&n| n <= isize::MAX as usize / 128)
+            .ok_or_else(|| Error::AllocationTooLarge {
+                what: format!("a {rows} x {cols} lattice"),
+                bytes: rows as f64 * cols as f64 * 128.0,
+                limit: crate::limits::DEFAULT_MEMORY_LIMIT,
+            })?;
+        crate::limits::check_alloc(
+            &format!("a {rows} x {cols} lattice"),
+            n,
+            128,
+            crate::limits::DEFAULT_MEMORY_LIMIT,
+        )?;
         let mut t: Vec<(usize, usize, f64)> = (0..n).map(|i| (i, i, d)).collect();
         t.extend(grid_edges(rows, cols, boundary).into_iter().map(|(i, j)| {
             if i == j {

@@ -68,8 +68,9 @@ use crate::model::FactorGraph;
 use crate::var::{VarId, Variable};
 
 /// Largest total number of table entries (summed over all factors) that one `.fg` file may
-/// declare (2^26, i.e. 512 MiB of `f64`).
-pub const MAX_TOTAL_ENTRIES: usize = 1 << 26;
+/// declare (2^24, i.e. 128 MiB of `f64`; a sparse listing of a larger table would otherwise cost
+/// gigabytes and seconds to store densely).
+pub const MAX_TOTAL_ENTRIES: usize = 1 << 24;
 
 /// A factor as read: its entries are kept sparse until the whole file has been checked, so that
 /// no dense table is allocated for a file that turns out to be bad.

@@ -610,24 +610,32 @@ impl ForwardSampler {
     /// Errors: [`Error::InvalidArgument`] when `n == 0`, when `n * num_vars()` overflows, or when
     /// a variable has more than 65536 states.
     pub fn sample_codes(&self, n: usize, seed: u64) -> Result<Samples> {
+        self.sample_codes_from(0, n, seed)
+    }
+
+    /// Rows `first_block * BLOCK_ROWS ..` (`n` of them) of the rows [`Self::sample_codes`]
+    /// draws: for consumers that stream many rows in chunks of whole blocks.
+    ///
+    /// Errors: as [`Self::sample_codes`].
+    pub fn sample_codes_from(&self, first_block: usize, n: usize, seed: u64) -> Result<Samples> {
         check_n(n)?;
         let nv = self.num_vars();
         let cells = num_cells(n, nv)?;
         let codes = match code_width(self.plan.cards())? {
-            1 => Codes::U8(self.fill_codes::<u8>(cells, seed)),
-            _ => Codes::U16(self.fill_codes::<u16>(cells, seed)),
+            1 => Codes::U8(self.fill_codes::<u8>(first_block, cells, seed)),
+            _ => Codes::U16(self.fill_codes::<u16>(first_block, cells, seed)),
         };
         Ok(Samples::new(self.plan.cards().to_vec(), n, codes))
     }
 
-    fn fill_codes<T: Code>(&self, cells: usize, seed: u64) -> Vec<T> {
+    fn fill_codes<T: Code>(&self, first_block: usize, cells: usize, seed: u64) -> Vec<T> {
         let nv = self.num_vars();
         let mut codes = vec![T::default(); cells];
         codes
             .par_chunks_mut(BLOCK_ROWS * nv)
             .enumerate()
             .for_each(|(b, chunk)| {
-                let mut rng = chain_rng(seed, b as u64);
+                let mut rng = chain_rng(seed, (first_block + b) as u64);
                 for row in chunk.chunks_exact_mut(nv) {
                     self.plan.fill::<false, _, T>(&mut rng, row);
                 }
