@@ -67,7 +67,7 @@ pub enum Error {
     #[error("invalid model: {0}")]
     InvalidModel(String),
     /// The directed graph of a Bayesian network has a cycle; the cycle is listed by variable name.
-    #[error("the network has a directed cycle: {}", .0.join(" -> "))]
+    #[error("the network has a directed cycle: {}", fmt_cycle(.0))]
     Cycle(Vec<String>),
     /// A CPT column does not sum to one within the tolerance (and renormalisation was not requested).
     #[error("CPT of '{var}' is not normalised: parent configuration {config} sums to {sum} (tolerance {tol:e}); load with renormalisation to fix it")]
@@ -215,6 +215,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A cycle for people: all of a short one, the ends of a long one.
+fn fmt_cycle(names: &[String]) -> String {
+    const SHOW: usize = 8;
+    if names.len() <= 2 * SHOW + 1 {
+        return names.join(" -> ");
+    }
+    format!(
+        "{} -> ... ({} more) ... -> {} ({} variables in the cycle)",
+        names[..SHOW].join(" -> "),
+        names.len() - 2 * SHOW,
+        names[names.len() - SHOW..].join(" -> "),
+        names.len() - 1
+    )
 }
 
 /// Bytes for people (`1.5 GiB`).

@@ -307,6 +307,52 @@ fn kl_exact(p: &BayesNet, q: &BayesNet, limit: usize) -> Result<KlEstimate> {
     })
 }
 
+/// Why `KL(P || Q)` is infinite: a description of a state that P gives positive probability
+/// and Q probability zero (the first such state among up to `tries` forward draws of P: the
+/// variable, its state and its parents' states whose CPD entry in Q is 0), or `None` when no
+/// draw found one (the divergence may still be infinite on a rarer state).
+///
+/// Errors: the two networks do not have the same variables and states.
+pub fn kl_infinite_witness(
+    p: &BayesNet,
+    q: &BayesNet,
+    tries: usize,
+    seed: u64,
+) -> Result<Option<String>> {
+    let q = align(p, q)?;
+    let tries = tries.max(1);
+    let s = crate::sample::ancestral::ForwardSampler::new(p)?.sample_codes(tries, seed)?;
+    let vars = p.vars();
+    let mut row = vec![0usize; p.num_vars()];
+    for r in 0..tries {
+        s.row_into(r, &mut row);
+        for cpd in q.cpds() {
+            if cpd.log_prob(vars, &row) == f64::NEG_INFINITY {
+                let child = &vars[cpd.child.index()];
+                let given: Vec<String> = cpd
+                    .parents
+                    .iter()
+                    .map(|v| {
+                        let var = &vars[v.index()];
+                        format!("{}={}", var.name, var.states[row[v.index()]])
+                    })
+                    .collect();
+                let given = if given.is_empty() {
+                    String::new()
+                } else {
+                    format!(" | {}", given.join(", "))
+                };
+                return Ok(Some(format!(
+                    "Q has P({}={}{given}) = 0 on a state that P can produce",
+                    child.name,
+                    child.states[row[cpd.child.index()]]
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Sampling blocks per chunk of Monte Carlo KL (256 x 1024 rows in memory at a time).
 const KL_CHUNK_BLOCKS: usize = 256;
 

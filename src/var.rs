@@ -158,7 +158,8 @@ impl Evidence {
     }
 
     /// Parse `"VAR=STATE,VAR2=STATE2"` against the model's variables. States are matched by name,
-    /// then by 0-based index. Whitespace around items is ignored; an empty string is no evidence.
+    /// then by 0-based index. Whitespace around items is ignored; an empty (or all-blank) string
+    /// is no evidence, but an empty item (`"a=yes,"`, `"a=yes,,b=no"`) is a parse error.
     pub fn parse_spec(vars: &[Variable], spec: &str) -> Result<Self> {
         let mut ev = Evidence::new(vars.len());
         let index: std::collections::HashMap<&str, usize> = vars
@@ -167,8 +168,17 @@ impl Evidence {
             .map(|(i, v)| (v.name.as_str(), i))
             .collect();
         let mut col = 1;
+        let blank = spec.trim().is_empty();
         for item in spec.split(',') {
             let trimmed = item.trim();
+            if trimmed.is_empty() && !blank {
+                return Err(Error::Parse {
+                    format: crate::error::Format::EvidenceSpec,
+                    line: 1,
+                    col,
+                    msg: "empty item (a stray comma?); expected VAR=STATE".into(),
+                });
+            }
             if !trimmed.is_empty() {
                 let (name, state) = trimmed.split_once('=').ok_or_else(|| Error::Parse {
                     format: crate::error::Format::EvidenceSpec,

@@ -318,13 +318,20 @@ pub fn kind_id(m: &Model) -> &'static str {
 
 /// Load a model file with the global options.
 pub fn load(path: &Path, global: &GlobalArgs) -> anyhow::Result<Loaded> {
-    let format = ModelFormat::from_path(path)?;
+    if super::gaussian::is_gaussian(path) {
+        anyhow::bail!(
+            "{}: a Gaussian model (JSON); this command reads discrete models only (.bif, .uai, \
+             .fg)",
+            path.display()
+        );
+    }
+    let format = ModelFormat::from_path(path).map_err(|e| file_error(path, e))?;
     let opts = LoadOptions {
         renormalize: global.renormalize,
         ..LoadOptions::default()
     };
     let t = Instant::now();
-    let model = pgmkit::io::load_model(path, &opts)?;
+    let model = pgmkit::io::load_model(path, &opts).map_err(|e| file_error(path, e))?;
     Ok(Loaded {
         path: path.to_path_buf(),
         format,
@@ -333,16 +340,29 @@ pub fn load(path: &Path, global: &GlobalArgs) -> anyhow::Result<Loaded> {
     })
 }
 
+/// An error met while reading `path`, naming the file exactly once (I/O errors already do).
+pub fn file_error(path: &Path, e: pgmkit::Error) -> anyhow::Error {
+    let shown = path.display().to_string();
+    if e.to_string().contains(&shown) {
+        e.into()
+    } else {
+        anyhow::Error::new(e).context(shown)
+    }
+}
+
 /// Evidence from `--evidence`: a `.evid` file when the value names an existing file or ends with
 /// `.evid`, else a `VAR=STATE,...` list. No value = no evidence.
 pub fn evidence(spec: Option<&str>, vars: &[Variable]) -> anyhow::Result<Evidence> {
     let Some(spec) = spec else {
         return Ok(Evidence::new(vars.len()));
     };
+    if spec.trim().is_empty() {
+        anyhow::bail!("--evidence is empty; leave it out for no evidence");
+    }
     let path = Path::new(spec);
     if spec.ends_with(".evid") || path.is_file() {
         let text = pgmkit::io::read_text(path)?;
-        Ok(pgmkit::io::uai::parse_evid(&text, vars)?)
+        pgmkit::io::uai::parse_evid(&text, vars).map_err(|e| file_error(path, e))
     } else {
         Ok(Evidence::parse_spec(vars, spec)?)
     }

@@ -65,7 +65,7 @@ impl LoadedGaussian {
 /// Read a Gaussian model file.
 pub fn load(path: &Path) -> anyhow::Result<LoadedGaussian> {
     let t = Instant::now();
-    let file = gio::read_gaussian(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let file = gio::read_gaussian(path).map_err(|e| super::args::file_error(path, e))?;
     Ok(LoadedGaussian {
         path: path.to_path_buf(),
         file,

@@ -59,7 +59,23 @@ pub fn run(global: &GlobalArgs, a: &KlArgs, out: &mut dyn Write) -> anyhow::Resu
         KlMethodArg::Mc => KlMethod::MonteCarlo { samples, seed },
     };
     let t = Instant::now();
-    let k = kl_divergence(p, q, method, 1 << 24)?;
+    let k = kl_divergence(p, q, method, 1 << 24).map_err(|e| match e {
+        pgmkit::Error::UnknownVariable(v) => anyhow::anyhow!(
+            "variable '{v}' of {} is not in {} (KL needs two networks over the same variables \
+             and states)",
+            a.p.display(),
+            a.q.display()
+        ),
+        e => e.into(),
+    })?;
+    if k.kl.is_infinite() {
+        let why = pgmkit::score::kl_infinite_witness(p, q, 100_000, seed)?
+            .unwrap_or_else(|| "Q gives probability zero to a state that P can produce".into());
+        anyhow::bail!(
+            "KL(P || Q) is infinite: {why}; learn Q with a prior (e.g. --prior-count 1) so that \
+             no CPT entry is exactly zero"
+        );
+    }
     let secs = t.elapsed().as_secs_f64();
     if a.json {
         let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());

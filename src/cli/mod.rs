@@ -32,7 +32,7 @@ mod score;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// pgmkit: a probabilistic graphical model engine.
 #[derive(Debug, Parser)]
@@ -129,7 +129,15 @@ pub fn command_deadline(limit: Option<std::time::Duration>) -> pgmkit::limits::D
 /// Parse the command line, run, and turn the outcome into an exit code.
 pub fn main() -> ExitCode {
     START.get_or_init(std::time::Instant::now);
-    let cli = match Cli::try_parse() {
+    // negative numbers are values (so `--particles -1` is reported as a bad value, not as an
+    // unknown argument)
+    let cmd = Cli::command()
+        .allow_negative_numbers(true)
+        .mut_subcommands(|s| s.allow_negative_numbers(true));
+    let cli = match cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version end up here too (exit code 0); usage errors exit with 2.
