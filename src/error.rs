@@ -147,6 +147,19 @@ pub enum Error {
         /// What overflowed, and why.
         what: String,
     },
+    /// An output path is the same file as an input or as another output of the command; it is
+    /// refused before any work so that no data is lost.
+    #[error("refusing to write {role} {}: it is the same file as {other_role} {} (choose another path)", .output.display(), .other.display())]
+    OutputClash {
+        /// The output refused.
+        output: PathBuf,
+        /// What the output is (e.g. "--out").
+        role: String,
+        /// The file it would overwrite.
+        other: PathBuf,
+        /// What that file is (e.g. "the data").
+        other_role: String,
+    },
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -32,6 +32,10 @@ pub struct ConvertArgs {
 pub fn run(global: &GlobalArgs, a: &ConvertArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // Check the output format before the (possibly long) load.
     let out_format = ModelFormat::from_path(&a.output)?;
+    pgmkit::io::outputs::check_outputs(
+        &[("the input", a.input.as_path())],
+        &[("the output", a.output.as_path())],
+    )?;
     let loaded = args::load(&a.input, global)?;
     if out_format == ModelFormat::Bif {
         if let Model::Markov(_) = loaded.model {

@@ -13,13 +13,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
-use pgmkit::data::csv::{open_maybe_gz, write_atomic_with};
+use pgmkit::data::csv::open_maybe_gz;
+use pgmkit::io::outputs::Staged;
 use pgmkit::gaussian::data::{
     em_gaussian, evaluate_gaussian, impute_gaussian, log_likelihood_rows, mask_mcar,
     read_numeric_csv, write_numeric_completed, GaussianEmOptions, GaussianEmResult,
     GaussianEvalOptions, NumericTable,
 };
-use pgmkit::gaussian::io::write_gbn;
+use pgmkit::gaussian::io::gbn_to_json;
 use pgmkit::gaussian::{GaussianBn, GaussianModel};
 use pgmkit::score::Score;
 use pgmkit::{DataErrorKind, Error};
@@ -28,7 +29,7 @@ use super::args::GlobalArgs;
 use super::data_args::{CsvArgs, EmArgs, Learn};
 use super::eval_impute::EvalImputeArgs;
 use super::gaussian::{load, LoadedGaussian};
-use super::impute::{output_paths, resolve_method, summary, ImputeArgs, MethodArg};
+use super::impute::{resolve_method, summary, ImputeArgs, MethodArg};
 use super::output::{self, OrderedMap};
 use super::score::{json_f64, ScoreArgs};
 
@@ -128,6 +129,15 @@ fn em_line(out: &mut dyn Write, r: &GaussianEmResult, seconds: f64) -> anyhow::R
 pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (multiple, method) = resolve_method(a)?;
     let sample = method == MethodArg::Sample;
+    let paths = super::impute::check_outputs(a, multiple)?;
+    if let Some(p) = &a.save_model {
+        if p.extension().is_some_and(|e| e != "json") {
+            anyhow::bail!(
+                "--save-model {}: a Gaussian network is saved as JSON (use a .json name)",
+                p.display()
+            );
+        }
+    }
     let g = load(&a.model)?;
     let names = g.file.names.clone();
     let t = Instant::now();
@@ -142,16 +152,12 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
     }
     let learned_model = learned.as_ref().map(|l| GaussianModel::Bn(l.0.clone()));
     let model = learned_model.as_ref().unwrap_or(&g.file.model);
+    let mut staged = Staged::new();
     if let Some(p) = &a.save_model {
         match model {
             GaussianModel::Bn(b) => {
-                if p.extension().is_some_and(|e| e != "json") {
-                    anyhow::bail!(
-                        "--save-model {}: a Gaussian network is saved as JSON (use a .json name)",
-                        p.display()
-                    );
-                }
-                write_gbn(b, p)?;
+                let text = gbn_to_json(b);
+                staged.write(p, |w| w.write_all(text.as_bytes()).map_err(|e| Error::io(p, e)))?;
             }
             GaussianModel::Mrf(_) => {
                 anyhow::bail!("--save-model saves a learned network; a Gaussian MRF is not learned")
@@ -162,18 +168,17 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
     let draws = if sample { multiple } else { 0 };
     let imp = impute_gaussian(model, &table.data, draws, a.seed)?;
     let impute_s = t.elapsed().as_secs_f64();
-    let paths = output_paths(a, multiple);
     let completed: Vec<&DMatrix<f64>> = if sample {
         imp.draws.iter().collect()
     } else {
         vec![&imp.mean]
     };
     for (d, p) in completed.iter().zip(&paths) {
-        write_atomic_with(p, |w| write_numeric_completed(&table, d, w))?;
+        staged.write(p, |w| write_numeric_completed(&table, d, w))?;
     }
     let missing: usize = table.data.iter().filter(|v| v.is_nan()).count();
     if let Some(p) = &a.posteriors {
-        write_atomic_with(p, |w| {
+        staged.write(p, |w| {
             let mut wtr = csv::Writer::from_writer(w);
             let e = |e: csv::Error| Error::InvalidArgument(format!("writing {}: {e}", p.display()));
             wtr.write_record(["row", "variable", "mean", "sd"])
@@ -195,6 +200,7 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
             Ok(())
         })?;
     }
+    staged.commit()?;
     if global.quiet {
         return Ok(());
     }

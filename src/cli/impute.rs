@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use pgmkit::data::csv::{write_atomic_with, write_completed};
+use pgmkit::data::csv::write_completed;
+use pgmkit::io::outputs::Staged;
 use pgmkit::impute::{impute, ImpossibleRows, ImputeMethod, ImputeOptions};
 use pgmkit::learn::em;
 
@@ -100,6 +101,10 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
         MethodArg::Mode => ImputeMethod::Mode,
         MethodArg::Sample => ImputeMethod::Sample,
     };
+    let paths = check_outputs(a, multiple)?;
+    if let Some(p) = &a.save_model {
+        pgmkit::io::ModelFormat::from_path(p).map_err(|e| args::file_error(p, e))?;
+    }
     let loaded = args::load(&a.model, global)?;
     let bn = args::require_bayes(&loaded, "impute", "a .bif model")?;
     let t = Instant::now();
@@ -123,8 +128,14 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
         learned = Some(r.model);
     }
     let model = learned.as_ref().unwrap_or(bn);
+    // every output is staged, then all are renamed into place together (none on a failure)
+    let mut staged = Staged::new();
     if let Some(p) = &a.save_model {
-        pgmkit::io::save_model(&pgmkit::Model::Bayes(model.clone()), p)?;
+        let text = pgmkit::io::model_text(&pgmkit::Model::Bayes(model.clone()), p)?;
+        staged.write(p, |w| {
+            w.write_all(text.as_bytes())
+                .map_err(|e| pgmkit::Error::io(p, e))
+        })?;
     }
     let opts = ImputeOptions {
         method,
@@ -145,14 +156,13 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     let res = res?;
     let impute_s = t.elapsed().as_secs_f64();
     let vars = model.vars();
-    let paths = output_paths(a, multiple);
     for (d, p) in res.completed.iter().zip(&paths) {
-        write_atomic_with(p, |w| {
+        staged.write(p, |w| {
             write_completed(&table, vars, |r, v| d.get(r, pgmkit::VarId(v as u32)), w)
         })?;
     }
     if let Some(p) = &a.posteriors {
-        write_atomic_with(p, |w| {
+        staged.write(p, |w| {
             let mut wtr = csv::Writer::from_writer(w);
             let e = |e: csv::Error| pgmkit::Error::InvalidArgument(e.to_string());
             wtr.write_record(["row", "variable", "state", "probability"])
@@ -170,6 +180,7 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
             Ok(())
         })?;
     }
+    staged.commit()?;
     if !res.impossible_rows.is_empty() {
         let mut err = std::io::stderr().lock();
         writeln!(
@@ -232,6 +243,24 @@ pub fn resolve_method(a: &ImputeArgs) -> anyhow::Result<(usize, MethodArg)> {
         (None, _) => MethodArg::Sample,
     };
     Ok((multiple, method))
+}
+
+/// The completed-data paths, after refusing (before any work) every output that is the same
+/// file as the model, the data or another output, or that cannot be created.
+pub fn check_outputs(a: &ImputeArgs, multiple: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let paths = output_paths(a, multiple);
+    let mut outs: Vec<(&str, &std::path::Path)> = paths.iter().map(|p| ("--out", p.as_path())).collect();
+    if let Some(p) = &a.posteriors {
+        outs.push(("--posteriors", p));
+    }
+    if let Some(p) = &a.save_model {
+        outs.push(("--save-model", p));
+    }
+    pgmkit::io::outputs::check_outputs(
+        &[("the model", a.model.as_path()), ("the data", a.data.as_path())],
+        &outs,
+    )?;
+    Ok(paths)
 }
 
 /// `OUT.csv`, or `OUT_1.csv ... OUT_M.csv` for M completed datasets.

@@ -104,8 +104,24 @@ struct Written {
     chains: Option<(ChainSummary, usize, usize)>,
 }
 
+/// Most rows `sample` writes in one run.
+const MAX_ROWS: usize = 1_000_000_000_000;
+
 pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let n = args::at_least_one("--n", a.n)?;
+    if n > MAX_ROWS {
+        anyhow::bail!(
+            "--n {n} is more rows than one run writes (at most {MAX_ROWS}); split the work over \
+             several runs with different --seed values"
+        );
+    }
+    if let Some(p) = &a.out {
+        let mut inputs = vec![("the model", a.model.as_path())];
+        if let Some(e) = a.evidence.as_deref().filter(|e| std::path::Path::new(e).is_file()) {
+            inputs.push(("the evidence file", std::path::Path::new(e)));
+        }
+        pgmkit::io::outputs::check_outputs(&inputs, &[("--out", p.as_path())])?;
+    }
     if super::gaussian::is_gaussian(&a.model) {
         if a.method.is_some_and(|m| m != SampleMethod::Forward) {
             anyhow::bail!(

@@ -8,6 +8,7 @@
 
 pub mod bif;
 pub mod fg;
+pub mod outputs;
 pub mod uai;
 
 use std::path::Path;
@@ -88,6 +89,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// Save a model, choosing the format from the extension (`.fg` output is supported for Markov models).
 pub fn save_model(model: &Model, path: &Path) -> Result<()> {
+    let text = model_text(model, path)?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// The text [`save_model`] would write to `path` (the format chosen from its extension).
+pub fn model_text(model: &Model, path: &Path) -> Result<String> {
     let text =
         match ModelFormat::from_path(path)? {
             ModelFormat::Bif => match model {
@@ -100,5 +107,5 @@ pub fn save_model(model: &Model, path: &Path) -> Result<()> {
             ModelFormat::Uai => uai::write_uai(model),
             ModelFormat::Fg => fg::write_fg(&model.to_factor_graph()),
         };
-    write_atomic(path, text.as_bytes())
+    Ok(text)
 }
