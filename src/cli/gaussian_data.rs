@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use nalgebra::DMatrix;
 use pgmkit::data::csv::open_maybe_gz;
-use pgmkit::io::outputs::Staged;
 use pgmkit::gaussian::data::{
     em_gaussian, evaluate_gaussian, impute_gaussian, log_likelihood_rows, mask_mcar,
     read_numeric_csv, write_numeric_completed, GaussianEmOptions, GaussianEmResult,
@@ -22,6 +21,7 @@ use pgmkit::gaussian::data::{
 };
 use pgmkit::gaussian::io::gbn_to_json;
 use pgmkit::gaussian::{GaussianBn, GaussianModel};
+use pgmkit::io::outputs::Staged;
 use pgmkit::score::Score;
 use pgmkit::{DataErrorKind, Error};
 
@@ -157,7 +157,9 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
         match model {
             GaussianModel::Bn(b) => {
                 let text = gbn_to_json(b);
-                staged.write(p, |w| w.write_all(text.as_bytes()).map_err(|e| Error::io(p, e)))?;
+                staged.write(p, |w| {
+                    w.write_all(text.as_bytes()).map_err(|e| Error::io(p, e))
+                })?;
             }
             GaussianModel::Mrf(_) => {
                 anyhow::bail!("--save-model saves a learned network; a Gaussian MRF is not learned")

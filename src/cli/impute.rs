@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use pgmkit::data::csv::write_completed;
-use pgmkit::io::outputs::Staged;
 use pgmkit::impute::{impute, ImpossibleRows, ImputeMethod, ImputeOptions};
+use pgmkit::io::outputs::Staged;
 use pgmkit::learn::em;
 
 use super::args::{self, GlobalArgs};
@@ -249,7 +249,8 @@ pub fn resolve_method(a: &ImputeArgs) -> anyhow::Result<(usize, MethodArg)> {
 /// file as the model, the data or another output, or that cannot be created.
 pub fn check_outputs(a: &ImputeArgs, multiple: usize) -> anyhow::Result<Vec<PathBuf>> {
     let paths = output_paths(a, multiple);
-    let mut outs: Vec<(&str, &std::path::Path)> = paths.iter().map(|p| ("--out", p.as_path())).collect();
+    let mut outs: Vec<(&str, &std::path::Path)> =
+        paths.iter().map(|p| ("--out", p.as_path())).collect();
     if let Some(p) = &a.posteriors {
         outs.push(("--posteriors", p));
     }
@@ -257,7 +258,10 @@ pub fn check_outputs(a: &ImputeArgs, multiple: usize) -> anyhow::Result<Vec<Path
         outs.push(("--save-model", p));
     }
     pgmkit::io::outputs::check_outputs(
-        &[("the model", a.model.as_path()), ("the data", a.data.as_path())],
+        &[
+            ("the model", a.model.as_path()),
+            ("the data", a.data.as_path()),
+        ],
         &outs,
     )?;
     Ok(paths)

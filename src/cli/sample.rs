@@ -117,7 +117,11 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
     }
     if let Some(p) = &a.out {
         let mut inputs = vec![("the model", a.model.as_path())];
-        if let Some(e) = a.evidence.as_deref().filter(|e| std::path::Path::new(e).is_file()) {
+        if let Some(e) = a
+            .evidence
+            .as_deref()
+            .filter(|e| std::path::Path::new(e).is_file())
+        {
             inputs.push(("the evidence file", std::path::Path::new(e)));
         }
         pgmkit::io::outputs::check_outputs(&inputs, &[("--out", p.as_path())])?;

@@ -49,7 +49,10 @@ pub struct ScoreArgs {
 pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(p) = &a.per_row {
         pgmkit::io::outputs::check_outputs(
-            &[("the model", a.model.as_path()), ("the data", a.data.as_path())],
+            &[
+                ("the model", a.model.as_path()),
+                ("the data", a.data.as_path()),
+            ],
             &[("--per-row", p.as_path())],
         )?;
     }

@@ -75,6 +75,9 @@ pub struct CsvTable {
     pub extra_columns: Vec<usize>,
     /// The records as read (empty unless [`CsvOptions::keep_text`]).
     pub records: Vec<csv::ByteRecord>,
+    /// The input bytes and record offsets (with [`CsvOptions::keep_text`]), so that
+    /// [`write_completed`] gives the input back byte for byte outside the filled cells.
+    pub raw: Option<super::raw::RawText>,
 }
 
 /// An [`Error::Data`] at `row`/`col` (1-based; row 0 = header) of the column `name`.
@@ -100,7 +103,8 @@ pub const MAX_LINE_BYTES: usize = 64 << 20;
 /// newlines) exceeds `max` bytes. Every CSV reader of the crate reads through one.
 #[derive(Debug)]
 pub struct LineLimit<R> {
-    inner: R,
+    /// The wrapped reader.
+    pub inner: R,
     max: usize,
     run: usize,
 }
@@ -173,7 +177,10 @@ pub fn read_csv<R: Read>(reader: R, vars: &[Variable], opts: &CsvOptions) -> Res
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(LineLimit::new(reader, MAX_LINE_BYTES));
+        .from_reader(LineLimit::new(
+            super::raw::Tee::new(reader, opts.keep_text),
+            MAX_LINE_BYTES,
+        ));
     let mut header = csv::ByteRecord::new();
     if !rdr
         .read_byte_record(&mut header)
@@ -294,6 +301,15 @@ pub fn read_csv<R: Read>(reader: R, vars: &[Variable], opts: &CsvOptions) -> Res
             records.push(rec.clone());
         }
     }
+    // the exact input, when its records are found where the csv reader found them (else the
+    // completed copy is written from the parsed records)
+    let raw = if opts.keep_text {
+        let bytes = std::mem::take(&mut rdr.get_mut().inner.copy);
+        let raw = super::raw::RawText::scan(bytes, b',');
+        (raw.starts.len() == row + 1).then_some(raw)
+    } else {
+        None
+    };
     for (v, col) in cols.iter_mut().enumerate() {
         match var_column[v] {
             None => *col = vec![MISSING; row],
@@ -318,6 +334,7 @@ pub fn read_csv<R: Read>(reader: R, vars: &[Variable], opts: &CsvOptions) -> Res
         var_column,
         extra_columns: extra,
         records,
+        raw,
     })
 }
 
@@ -341,6 +358,19 @@ pub fn write_completed<W: Write>(
         if let Some(c) = c {
             col_var[*c] = Some(v);
         }
+    }
+    if let Some(raw) = &table.raw {
+        let mut w = w;
+        let cols = table.data.columns();
+        return raw
+            .write_patched(&mut w, |r, c| {
+                let v = col_var.get(c).copied().flatten()?;
+                if cols[v][r] != MISSING {
+                    return None;
+                }
+                fill(r, v).map(|s| vars[v].states[s].clone())
+            })
+            .map_err(|e| Error::io("<csv output>", e));
     }
     let mut wtr = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Necessary)

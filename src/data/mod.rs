@@ -25,6 +25,7 @@
 //! ```
 
 pub mod csv;
+pub mod raw;
 
 use rand::Rng;
 

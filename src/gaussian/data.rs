@@ -39,6 +39,9 @@ pub struct NumericTable {
     /// Every cell's text as read (row-major, `rows x header.len()`), to write observed cells back
     /// unchanged.
     pub text: Vec<Vec<String>>,
+    /// The input bytes and record offsets, so that [`write_numeric_completed`] gives the input
+    /// back byte for byte outside the filled cells (`None` if the records could not be located).
+    pub raw: Option<crate::data::raw::RawText>,
 }
 
 /// Read numeric CSV against the variable `names`: every variable needs a column (any order);
@@ -54,7 +57,7 @@ pub fn read_numeric_csv<R: Read>(
         .has_headers(false)
         .flexible(true)
         .from_reader(crate::data::csv::LineLimit::new(
-            reader,
+            crate::data::raw::Tee::new(reader, true),
             crate::data::csv::MAX_LINE_BYTES,
         ));
     let mut records = rdr.records();
@@ -128,11 +131,14 @@ pub fn read_numeric_csv<R: Read>(
         text.push(rec.iter().map(str::to_string).collect());
     }
     let rows = text.len();
+    let bytes = std::mem::take(&mut rdr.get_mut().inner.copy);
+    let raw = crate::data::raw::RawText::scan(bytes, b',');
     Ok(NumericTable {
         data: DMatrix::from_row_slice(rows, names.len(), &values),
         header,
         column_of,
         text,
+        raw: (raw.starts.len() == rows + 1).then_some(raw),
     })
 }
 
@@ -822,14 +828,35 @@ pub fn write_numeric_completed<W: std::io::Write + ?Sized>(
             _ => Error::InvalidArgument(msg),
         }
     };
-    let mut wtr = csv::WriterBuilder::new()
-        .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(out);
-    wtr.write_record(&table.header).map_err(e)?;
     let mut var_of_col = vec![usize::MAX; table.header.len()];
     for (v, &c) in table.column_of.iter().enumerate() {
         var_of_col[c] = v;
     }
+    if let Some(raw) = &table.raw {
+        struct Adapter<'a, W: ?Sized>(&'a mut W);
+        impl<W: std::io::Write + ?Sized> std::io::Write for Adapter<'_, W> {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.write(b)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.0.flush()
+            }
+        }
+        return raw
+            .write_patched(&mut Adapter(out), |r, c| {
+                let v = *var_of_col.get(c)?;
+                if v == usize::MAX || !table.data[(r, v)].is_nan() {
+                    return None;
+                }
+                let x = completed[(r, v)];
+                x.is_finite().then(|| format!("{x}"))
+            })
+            .map_err(|x| Error::io("<csv output>", x));
+    }
+    let mut wtr = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(out);
+    wtr.write_record(&table.header).map_err(e)?;
     let mut cells: Vec<String> = Vec::with_capacity(table.header.len());
     for (r, text) in table.text.iter().enumerate() {
         cells.clear();
