@@ -398,6 +398,16 @@ pub struct Row {
     /// bdmc: upper - lower.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<f64>,
+    /// Standard error of `lower` when it is a stochastic bound (bdmc).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lower_std_err: Option<f64>,
+    /// Standard error of `upper` when it is a stochastic bound (rais, bdmc).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upper_std_err: Option<f64>,
+    /// bdmc: true when the forward (lower) estimate came out above the reverse (upper) one; the
+    /// two then agree within their noise and the interval is not a sandwich.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crossed: Option<bool>,
     /// auto: which method supplied which field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<OrderedMap<&'static str>>,
@@ -448,6 +458,9 @@ impl Row {
             forward: None,
             reverse: None,
             gap: None,
+            lower_std_err: None,
+            upper_std_err: None,
+            crossed: None,
             sources: None,
             components: None,
             error_vs_exact: None,
@@ -800,6 +813,7 @@ fn rais_row(ctx: &Ctx, res: &AisResult, seconds: f64) -> Row {
     let mut r = Row::new("rais", res.log_z, Kind::UpperBound, seconds);
     r.set_ais(&ctx.ais, res);
     r.upper = Some(res.log_z);
+    r.upper_std_err = finite(res.std_err);
     r.bound_kind = Some(BoundKind::Stochastic);
     r
 }
@@ -835,12 +849,27 @@ pub fn run_bdmc(ctx: &Ctx, share: f64) -> anyhow::Result<(Row, Row, Row)> {
     r.forward = Some(AisPart::of(&b.forward));
     r.reverse = Some(AisPart::of(&b.reverse));
     r.gap = Some(b.upper - b.lower);
+    r.lower_std_err = finite(b.forward.std_err);
+    r.upper_std_err = finite(b.reverse.std_err);
+    r.crossed = Some(b.upper < b.lower);
     if b.upper < b.lower {
-        r.notes.push(
-            "the reverse-AIS upper estimate is below the forward-AIS lower one: the sandwich has \
-             closed, both are within their standard errors of log Z"
-                .to_string(),
-        );
+        let se = (b.forward.std_err.powi(2) + b.reverse.std_err.powi(2)).sqrt();
+        let k = (b.lower - b.upper) / se.max(f64::MIN_POSITIVE);
+        r.notes.push(if k <= 3.0 {
+            format!(
+                "the forward (lower) and reverse (upper) estimates crossed by {:.3e}, {k:.1} \
+                 combined standard errors: they agree within noise, so this is no interval; \
+                 log Z is close to both",
+                b.lower - b.upper
+            )
+        } else {
+            format!(
+                "warning: the forward (lower) estimate is above the reverse (upper) one by {:.3e}, \
+                 {k:.1} combined standard errors: at least one run has not equilibrated (raise \
+                 --steps or --particles)",
+                b.lower - b.upper
+            )
+        });
     }
     let fwd = ais_row(ctx, &b.forward, b.forward.seconds);
     let rev = rais_row(ctx, &b.reverse, b.reverse.seconds + sample_seconds);

@@ -239,11 +239,27 @@ fn write_text(
                 None => bk.to_string(),
             }
         };
-        if let Some(l) = row.lower {
-            writeln!(out, "{:<12}{l:.10} ({})", "lower", by("lower"))?;
-        }
-        if let Some(u) = row.upper {
-            writeln!(out, "{:<12}{u:.10} ({})", "upper", by("upper"))?;
+        let se = |x: Option<f64>| x.map(|s| format!(" ± {s:.3e}")).unwrap_or_default();
+        if row.crossed == Some(true) {
+            writeln!(
+                out,
+                "{:<12}not an interval: forward AIS {:.10}{} above reverse AIS {:.10}{} \
+                 (see the note)",
+                "bounds",
+                row.lower.unwrap_or(f64::NAN),
+                se(row.lower_std_err),
+                row.upper.unwrap_or(f64::NAN),
+                se(row.upper_std_err)
+            )?;
+        } else {
+            if let Some(l) = row.lower {
+                let s = se(row.lower_std_err);
+                writeln!(out, "{:<12}{l:.10}{s} ({})", "lower", by("lower"))?;
+            }
+            if let Some(u) = row.upper {
+                let s = se(row.upper_std_err);
+                writeln!(out, "{:<12}{u:.10}{s} ({})", "upper", by("upper"))?;
+            }
         }
     }
     if let Some(ess) = row.ess {

@@ -354,6 +354,15 @@ pub fn log_likelihood_rows<M: JointGaussian + ?Sized>(
     let mut ll = vec![0.0; data.nrows()];
     for part in parts {
         for (r, l) in part? {
+            if !l.is_finite() {
+                return Err(Error::Overflow {
+                    what: format!(
+                        "the log density of data row {} is {l}: its values are too far from the \
+                         model's mean to represent (a cell near 1e154 or beyond?)",
+                        r + 1
+                    ),
+                });
+            }
             ll[r] = l;
         }
     }
@@ -798,6 +807,23 @@ pub fn evaluate_gaussian<M: JointGaussian + ?Sized, O: JointGaussian + ?Sized>(
         }
     }
     let c = cells.max(1) as f64;
+    if let Some((what, v)) = [
+        ("RMSE", se),
+        ("log-score", logs),
+        ("baseline RMSE", se_base),
+        ("oracle RMSE", se_or),
+        ("oracle log-score", logs_or),
+    ]
+    .into_iter()
+    .find(|(_, v)| !v.is_finite())
+    {
+        return Err(Error::Overflow {
+            what: format!(
+                "the {what} of the hidden cells is {v}: the data hold values too large to square \
+                 (cells near 1e154 or beyond?)"
+            ),
+        });
+    }
     Ok(GaussianEvalReport {
         cells,
         rmse: (se / c).sqrt(),

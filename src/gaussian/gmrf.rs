@@ -113,13 +113,13 @@ impl Gmrf {
             .copied()
             .collect();
         let log_det = chol_log_det(&chol);
-        Ok(Self::finish(
+        Self::finish(
             Precision::Dense(lambda),
             h,
             Factor::Dense(chol),
             mean,
             log_det,
-        ))
+        )
     }
 
     /// From a sparse precision. Errors: as [`Gmrf::dense`] (the stored matrix must be exactly
@@ -135,13 +135,13 @@ impl Gmrf {
         let f = EnvelopeCholesky::new(&lambda, "precision matrix")?;
         let mean = f.solve(&h);
         let log_det = f.log_det();
-        Ok(Self::finish(
+        Self::finish(
             Precision::Sparse(lambda),
             h,
             Factor::Sparse(f),
             mean,
             log_det,
-        ))
+        )
     }
 
     /// The lattice GMRF with precision `d I - c A` (4-neighbour adjacency, see
@@ -163,18 +163,26 @@ impl Gmrf {
         factor: Factor,
         mean: Vec<f64>,
         log_det: f64,
-    ) -> Self {
+    ) -> Result<Self> {
         let n = h.len() as f64;
         let hm: f64 = h.iter().zip(&mean).map(|(a, b)| a * b).sum();
         let log_z = 0.5 * n * LN_2PI - 0.5 * log_det + 0.5 * hm;
-        Gmrf {
+        if !log_z.is_finite() || mean.iter().any(|m| !m.is_finite()) {
+            return Err(Error::Overflow {
+                what: format!(
+                    "the GMRF's mean or log Z is not a finite number (h'Λ^-1 h = {hm:e}): the \
+                     information vector h is too large for the precision"
+                ),
+            });
+        }
+        Ok(Gmrf {
             lambda,
             h,
             factor,
             mean,
             log_det,
             log_z,
-        }
+        })
     }
 
     /// Number of variables.
@@ -436,6 +444,11 @@ impl Gmrf {
             }
         }
         if free.is_empty() {
+            if !constant.is_finite() {
+                return Err(Error::Overflow {
+                    what: format!("ln p~(evidence) is {constant} (evidence values too large)"),
+                });
+            }
             return Ok(GmrfConditional {
                 free,
                 gmrf: None,
@@ -457,6 +470,14 @@ impl Gmrf {
             }
         };
         let log_z = gmrf.log_z() + constant;
+        if !log_z.is_finite() {
+            return Err(Error::Overflow {
+                what: format!(
+                    "ln Z of the model given the evidence is {log_z} (evidence values too large \
+                     for the model)"
+                ),
+            });
+        }
         Ok(GmrfConditional {
             free,
             gmrf: Some(gmrf),

@@ -296,7 +296,16 @@ impl Conditioner {
                     .l_dirty()
                     .solve_lower_triangular(&d)
                     .expect("positive diagonal");
-                self.log_norm_obs - 0.5 * z.norm_squared()
+                let l = self.log_norm_obs - 0.5 * z.norm_squared();
+                if !l.is_finite() {
+                    return Err(Error::Overflow {
+                        what: format!(
+                            "ln p(evidence) is {l}: the evidence is too far from the model's \
+                             mean to represent (values near 1e154 or beyond?)"
+                        ),
+                    });
+                }
+                l
             }
         })
     }
