@@ -23,9 +23,27 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "T", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
 
-    /// Print only the results: no headers, notes or timings
+    /// Print only the results: no headers, notes, timings or progress
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Progress on stderr: a bar on a terminal, plain lines every few seconds otherwise (auto);
+    /// always a bar, always plain lines, or nothing
+    #[arg(long, global = true, value_enum, default_value_t = ProgressArg::Auto, value_name = "HOW")]
+    pub progress: ProgressArg,
+}
+
+/// How long work reports progress (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A bar when stderr is a terminal, else plain lines
+    Auto,
+    /// A redrawn bar (terminals only)
+    Bar,
+    /// One plain line every few seconds (logs, batch jobs)
+    Plain,
+    /// No progress output
+    None,
 }
 
 /// Inference method. Every method is one value here. Which commands accept which method is

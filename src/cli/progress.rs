@@ -1,34 +1,67 @@
-//! Progress display on stderr (indicatif) for long sampling runs.
+//! Progress display on stderr for long runs: an indicatif bar on a terminal, plain lines in
+//! logs and batch jobs (`--progress auto|bar|plain|none`; `--quiet` is `none`).
 //!
-//! A bar is drawn only when stderr is a terminal and `--quiet` is not given, and only once a run
-//! has lasted [`SHOW_AFTER`] (so quick runs never flash a bar); it is cleared when the run ends,
-//! successfully or not. Progress never influences results: the library calls back with counts,
-//! and the bar only displays them.
+//! A bar is drawn only once a run has lasted [`SHOW_AFTER`] (so quick runs never flash a bar);
+//! it is cleared when the run ends, successfully or not. Plain mode prints one line at most every
+//! [`PLAIN_EVERY`] (`progress: what 1234/10000 sweeps (12%), 3.1 s`), and for work that reports
+//! no counts a start line and an end line. Progress never influences results: the library calls
+//! back with counts, and the display only shows them.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::args::GlobalArgs;
+use super::args::{GlobalArgs, ProgressArg};
 
 /// A run shorter than this shows no bar.
 const SHOW_AFTER: Duration = Duration::from_millis(300);
 
+/// Plain mode prints at most one line this often.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// The display chosen for this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Hidden,
+    Bar,
+    Plain,
+}
+
+fn mode(global: &GlobalArgs) -> Mode {
+    if global.quiet {
+        return Mode::Hidden;
+    }
+    match global.progress {
+        ProgressArg::None => Mode::Hidden,
+        ProgressArg::Bar => Mode::Bar,
+        ProgressArg::Plain => Mode::Plain,
+        ProgressArg::Auto if std::io::stderr().is_terminal() => Mode::Bar,
+        ProgressArg::Auto => Mode::Plain,
+    }
+}
+
 /// A progress bar (or spinner) on stderr that may be hidden.
 pub struct Bar {
     pb: ProgressBar,
-    /// Whether the bar may be drawn at all (stderr is a terminal, not `--quiet`).
-    visible: bool,
+    mode: Mode,
     /// Whether the bar has been attached to stderr.
     shown: AtomicBool,
     start: Instant,
+    /// Plain mode: milliseconds since `start` of the last line printed.
+    last_line_ms: AtomicU64,
+    what: String,
+    unit: String,
+    /// Whether the work reports counts (a bar) or not (a spinner).
+    counted: bool,
+    /// Plain-mode spinner: the stop flag of its ticker thread.
+    ticker: Option<std::sync::Arc<AtomicBool>>,
 }
 
-/// True when progress may be drawn: stderr is a terminal and `--quiet` was not given.
+/// True when progress may be drawn as a bar: stderr is a terminal and progress is on.
 pub fn enabled(global: &GlobalArgs) -> bool {
-    !global.quiet && std::io::stderr().is_terminal()
+    mode(global) == Mode::Bar && std::io::stderr().is_terminal()
 }
 
 impl Bar {
@@ -44,17 +77,22 @@ impl Bar {
         pb.set_message(what.to_string());
         Bar {
             pb,
-            visible: enabled(global),
+            mode: mode(global),
             shown: AtomicBool::new(false),
             start: Instant::now(),
+            last_line_ms: AtomicU64::new(0),
+            what: what.to_string(),
+            unit: unit.to_string(),
+            counted: true,
+            ticker: None,
         }
     }
 
     /// A spinner for work that reports no progress, labelled `what`; shown at once (it ticks on
-    /// its own).
+    /// its own). In plain mode: a start line now and an end line when it finishes.
     pub fn spinner(global: &GlobalArgs, what: &str) -> Bar {
-        let visible = enabled(global);
-        let pb = if visible {
+        let mode = mode(global);
+        let pb = if mode == Mode::Bar {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
         } else {
             ProgressBar::hidden()
@@ -63,21 +101,85 @@ impl Bar {
             pb.set_style(style);
         }
         pb.set_message(what.to_string());
-        if visible {
+        if mode == Mode::Bar {
             pb.enable_steady_tick(Duration::from_millis(120));
         }
+        let ticker = (mode == Mode::Plain).then(|| {
+            // work without counts: a line every PLAIN_EVERY from a small thread of the CLI
+            let stop = std::sync::Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let what = what.to_string();
+            let start = Instant::now();
+            std::thread::spawn(move || {
+                let step = Duration::from_millis(100);
+                let mut next = PLAIN_EVERY;
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(step);
+                    if start.elapsed() >= next && !flag.load(Ordering::Relaxed) {
+                        let _ = writeln!(
+                            std::io::stderr().lock(),
+                            "progress: {what} (running, {:.0} s)",
+                            start.elapsed().as_secs_f64()
+                        );
+                        next += PLAIN_EVERY;
+                    }
+                }
+            });
+            stop
+        });
         Bar {
+            ticker,
             pb,
-            visible,
-            shown: AtomicBool::new(visible),
+            mode,
+            shown: AtomicBool::new(mode == Mode::Bar),
             start: Instant::now(),
+            last_line_ms: AtomicU64::new(0),
+            what: what.to_string(),
+            unit: String::new(),
+            counted: false,
         }
+    }
+
+    /// Plain mode: print a line if the last one is [`PLAIN_EVERY`] old.
+    fn plain_line(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        let last = self.last_line_ms.load(Ordering::Relaxed);
+        let every = PLAIN_EVERY.as_millis() as u64;
+        if now < last + every
+            || self
+                .last_line_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let pos = self.pb.position();
+        let line = match self.pb.length() {
+            Some(len) if len > 0 => format!(
+                "progress: {} {pos}/{len} {} ({:.0}%), {:.1} s",
+                self.what,
+                self.unit,
+                100.0 * pos as f64 / len as f64,
+                now as f64 / 1e3
+            ),
+            _ => format!(
+                "progress: {} {pos} {}, {:.1} s",
+                self.what,
+                self.unit,
+                now as f64 / 1e3
+            ),
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
     /// Count `k` more units done (callable from any thread).
     pub fn inc(&self, k: u64) {
         self.pb.inc(k);
-        if self.visible
+        if self.mode == Mode::Plain {
+            self.plain_line();
+            return;
+        }
+        if self.mode == Mode::Bar
             && !self.shown.load(Ordering::Relaxed)
             && self.start.elapsed() >= SHOW_AFTER
             && !self.shown.swap(true, Ordering::Relaxed)
@@ -90,6 +192,20 @@ impl Bar {
     pub fn finish(&self) {
         if !self.pb.is_finished() {
             self.pb.finish_and_clear();
+            let took = self.start.elapsed();
+            if let Some(t) = &self.ticker {
+                t.store(true, Ordering::Relaxed);
+            }
+            let printed = self.last_line_ms.load(Ordering::Relaxed) > 0
+                || (!self.counted && took >= PLAIN_EVERY);
+            if self.mode == Mode::Plain && printed {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "progress: {} done in {:.1} s",
+                    self.what,
+                    took.as_secs_f64()
+                );
+            }
         }
     }
 }
@@ -149,6 +265,7 @@ mod tests {
             renormalize: false,
             threads: None,
             quiet: true,
+            progress: ProgressArg::Auto,
         };
         let bar = Bar::new(&global, 10, "test", "rows");
         let mut out = Vec::new();
