@@ -134,7 +134,7 @@ pub enum Error {
     /// A time budget ran out before any result could be formed (e.g. not one AIS particle
     /// finished). Work cut short by a budget that still gives a result reports it in the result
     /// instead.
-    #[error("the time limit of {limit_seconds} s ran out before {what}; raise --time-limit or ask for less work")]
+    #[error("the time limit ({limit_seconds:.1} s left for this step) ran out before {what}; raise --time-limit or ask for less work")]
     TimeLimit {
         /// What could not be completed in time.
         what: String,

@@ -205,15 +205,10 @@ impl IterArgs {
                 );
             }
         }
-        if self.time_limit.is_some()
-            && matches!(
-                method,
-                Method::Exact | Method::Lw | Method::Gibbs | Method::Mh
-            )
-        {
+        if self.time_limit.is_some() && matches!(method, Method::Exact | Method::Lw) {
             anyhow::bail!(
                 "--time-limit applies to the approximate methods (ais, rais, bdmc, mf, bp, trw, \
-                 auto, all), not to --method {}",
+                 gibbs, mh, auto, all), not to --method {}",
                 method.name()
             );
         }
@@ -229,10 +224,11 @@ impl IterArgs {
     pub fn stop_rule(&self) -> anyhow::Result<StopRule> {
         let d = StopRule::default();
         let max_iters = at_least("--max-iters", self.max_iters.unwrap_or(d.max_iters), 1)?;
+        // the budget counts from the start of the command
         let stop = StopRule {
             max_iters,
             tol: self.tol.unwrap_or(d.tol),
-            max_time: self.time_limit(),
+            max_time: super::command_deadline(self.time_limit()).remaining(),
         };
         stop.validate()?;
         Ok(stop)
@@ -612,7 +608,7 @@ impl<'a> Ctx<'a> {
             stop,
             seed,
             lw_samples,
-            deadline: super::command_deadline(stop.max_time),
+            deadline: Deadline::after(stop.max_time),
             fg: OnceCell::new(),
         }
     }

@@ -93,6 +93,10 @@ struct MarginalsJson {
     max_rhat: Option<f64>,
     /// MCMC: smallest ESS over the variables; lw: Kish's ESS of the weights.
     min_ess: Option<f64>,
+    /// MCMC with --time-limit: true when the budget stopped the chains early
+    /// (`draws_per_chain` is then what the shortest chain made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_limited: Option<bool>,
     marginals: OrderedMap<Marginal>,
 }
 
@@ -122,6 +126,7 @@ pub struct RunInfo {
     pub updates: Option<u64>,
     pub max_rhat: Option<f64>,
     pub min_ess: Option<f64>,
+    pub time_limited: Option<bool>,
 }
 
 /// Marginals from any method, with what is known of their accuracy.
@@ -231,7 +236,8 @@ pub fn compute(
             let sampler = a.method.sampler().expect("an MCMC method");
             let chains = a.mcmc.num_chains()?;
             let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
-            let cfg = a.mcmc.config(chains, draws, a.seed)?;
+            let mut cfg = a.mcmc.config(chains, draws, a.seed)?;
+            cfg.time_limit = super::command_deadline(a.iter.time_limit()).remaining();
             let fg = model.to_factor_graph();
             let bar = Bar::new(
                 global,
@@ -258,9 +264,10 @@ pub fn compute(
                 rhat: d.map(|d| d.rhat.clone()),
                 ess: d.map(|d| d.ess.clone()),
                 run: Some(RunInfo {
-                    samples: chains * draws,
-                    chains: Some(chains),
-                    draws_per_chain: Some(draws),
+                    samples: s.chains * s.draws,
+                    chains: Some(s.chains),
+                    draws_per_chain: Some(s.draws),
+                    time_limited: cfg.time_limit.map(|_| s.time_limited),
                     burn_in: Some(cfg.warmup),
                     thin: Some(cfg.thin),
                     seed: a.seed,
@@ -354,6 +361,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             updates: run.updates,
             max_rhat: json_diag(run.max_rhat),
             min_ess: json_diag(run.min_ess),
+            time_limited: run.time_limited,
             marginals: OrderedMap(marginals),
         };
         return output::write_json(out, &j);
@@ -400,6 +408,14 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
         }
         if let Some(acc) = run.acceptance_rate {
             writeln!(out, "acceptance {acc:.4}")?;
+        }
+        if run.time_limited == Some(true) {
+            writeln!(
+                out,
+                "note: the time limit cut the run (the shortest chain made {} draws; the marginals \
+                 pool all draws; without R-hat and ESS the diagnostics did not fit in the budget)",
+                run.draws_per_chain.unwrap_or(0)
+            )?;
         }
         if let Some(r) = run.max_rhat {
             writeln!(out, "max R-hat  {r:.4}")?;

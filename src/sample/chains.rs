@@ -88,6 +88,11 @@ pub struct ChainConfig {
     /// Largest memory the traces may take, in bytes (default 1 GiB); beyond it the run is refused
     /// with an error suggesting thinning or turning diagnostics off.
     pub max_trace_bytes: usize,
+    /// Wall-clock budget (default none). When it passes, every chain stops after its current
+    /// batch of sweeps and keeps the draws it has made (the summary says how many and sets
+    /// `time_limited`); the result then depends on the machine's speed. Without a limit the run
+    /// is exactly `chains x (warmup + draws * thin)` sweeps, the same for any thread count.
+    pub time_limit: Option<std::time::Duration>,
 }
 
 impl Default for ChainConfig {
@@ -101,6 +106,7 @@ impl Default for ChainConfig {
             start: Start::Search,
             diagnostics: true,
             max_trace_bytes: 1 << 30,
+            time_limit: None,
         }
     }
 }
@@ -210,10 +216,14 @@ pub struct ChainSummary {
     pub seconds: f64,
     /// Wall-clock seconds spent computing the diagnostics.
     pub diagnostics_seconds: f64,
-    /// Number of chains.
+    /// Number of chains (with a time limit that cut the run: those that made at least one draw).
     pub chains: usize,
-    /// Draws per chain.
+    /// Draws per chain (with a time limit that cut the run: the fewest any chain made; the
+    /// marginals pool every draw of every chain).
     pub draws: usize,
+    /// True when the time limit stopped the run before every chain made its draws, or left no
+    /// time for the diagnostics (then `None`).
+    pub time_limited: bool,
     /// The state of each chain after its last sweep (to resume or to seed other runs).
     pub final_states: Vec<Vec<usize>>,
     /// The recorded draws (`None` when `diagnostics` was off).
@@ -285,6 +295,7 @@ struct ChainOut {
     sampled_updates: u64,
     accepted: u64,
     sweeps: u64,
+    draws: usize,
     final_state: Vec<usize>,
 }
 
@@ -461,6 +472,7 @@ pub fn run_chains_with<K: Transition>(
     }
     let per_chain = cfg.sweeps_per_chain();
     let tick_every = (per_chain / 200).max(1);
+    let deadline = crate::limits::Deadline::from(t0, cfg.time_limit);
 
     let run_one = |c: usize| -> Result<ChainOut> {
         let mut rng = chain_rng(cfg.seed, c as u64);
@@ -513,22 +525,26 @@ pub fn run_chains_with<K: Transition>(
             sampled_updates: 0,
             accepted: 0,
             sweeps: 0,
+            draws: 0,
             final_state: Vec::new(),
         };
+        let mut swept = 0u64;
         // Sweeps run in batches (one progress tick each), so that a kernel can pipeline them.
         let batch = (tick_every as usize).max(32);
         let mut done = 0;
-        while done < cfg.warmup {
+        while done < cfg.warmup && !deadline.passed() {
             let b = batch.min(cfg.warmup - done);
             let s = kernel.sweeps(&mut x, temp, &mut rng, b, None);
             out.updates += s.updates;
             tick(&mut since, b as u64);
             done += b;
+            swept += b as u64;
         }
+        let warm = done >= cfg.warmup;
         if cfg.thin == 1 && trace.is_none() {
             // every sweep is a draw: the kernel adds each state it leaves to the counts
             let mut done = 0;
-            while done < cfg.draws {
+            while warm && done < cfg.draws && !deadline.passed() {
                 let b = batch.min(cfg.draws - done);
                 let mut tally = if all_binary {
                     StateTally::binary(&mut counts)
@@ -540,9 +556,14 @@ pub fn run_chains_with<K: Transition>(
                 out.accepted += s.accepted;
                 tick(&mut since, b as u64);
                 done += b;
+                swept += b as u64;
             }
+            out.draws = done;
         } else {
             for _ in 0..cfg.draws {
+                if !warm || deadline.passed() {
+                    break;
+                }
                 if cfg.thin > 1 {
                     let s = kernel.sweeps(&mut x, temp, &mut rng, cfg.thin - 1, None);
                     out.sampled_updates += s.updates;
@@ -557,6 +578,8 @@ pub fn run_chains_with<K: Transition>(
                 out.sampled_updates += s.updates;
                 out.accepted += s.accepted;
                 tick(&mut since, cfg.thin as u64);
+                swept += cfg.thin as u64;
+                out.draws += 1;
                 match &mut trace {
                     None => {}
                     Some(TraceChain::U8(t)) => t.extend(x.iter().map(|&v| v as u8)),
@@ -571,7 +594,7 @@ pub fn run_chains_with<K: Transition>(
             }
         }
         out.updates += out.sampled_updates;
-        out.sweeps = per_chain;
+        out.sweeps = swept;
         out.counts = counts;
         out.trace = trace;
         out.final_state = x;
@@ -583,7 +606,27 @@ pub fn run_chains_with<K: Transition>(
         .collect::<Result<_>>()?;
 
     // marginals
-    let total_draws = (cfg.chains * cfg.draws) as f64;
+    let drawn: usize = outs.iter().map(|o| o.draws).sum();
+    if drawn == 0 {
+        return Err(Error::TimeLimit {
+            what: format!(
+                "any chain finished its {} warm-up sweeps and made a draw",
+                cfg.warmup
+            ),
+            limit_seconds: cfg.time_limit.map_or(0.0, |t| t.as_secs_f64()),
+        });
+    }
+    let mut time_limited = outs.iter().any(|o| o.draws < cfg.draws);
+    // a time-limited run may leave chains that never got past their warm-up (with more chains
+    // than threads, the last ones start late): they are left out
+    let outs: Vec<ChainOut> = if time_limited {
+        outs.into_iter().filter(|o| o.draws > 0).collect()
+    } else {
+        outs
+    };
+    let used_chains = outs.len();
+    let min_draws = outs.iter().map(|o| o.draws).min().unwrap_or(0);
+    let total_draws = drawn as f64;
     let mut counts = vec![0u64; outs[0].counts.len()];
     for o in &outs {
         for (a, b) in counts.iter_mut().zip(&o.counts) {
@@ -615,8 +658,15 @@ pub fn run_chains_with<K: Transition>(
     let mut tr8 = Vec::new();
     let mut tr16 = Vec::new();
     let mut tr32 = Vec::new();
-    for o in outs {
+    for mut o in outs {
         final_states.push(o.final_state);
+        // every chain's trace is cut to the draws all chains made (for the diagnostics)
+        match &mut o.trace {
+            Some(TraceChain::U8(t)) => t.truncate(min_draws * n),
+            Some(TraceChain::U16(t)) => t.truncate(min_draws * n),
+            Some(TraceChain::U32(t)) => t.truncate(min_draws * n),
+            None => {}
+        }
         match o.trace {
             Some(TraceChain::U8(t)) => tr8.push(t),
             Some(TraceChain::U16(t)) => tr16.push(t),
@@ -626,7 +676,7 @@ pub fn run_chains_with<K: Transition>(
     }
     let traces = cfg.diagnostics.then_some(Traces {
         num_vars: n,
-        draws: cfg.draws,
+        draws: min_draws,
         data: match width {
             1 => TraceData::U8(tr8),
             2 => TraceData::U16(tr16),
@@ -636,10 +686,12 @@ pub fn run_chains_with<K: Transition>(
     let seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let diagnostics = match &traces {
-        Some(t) if cfg.draws >= 8 => Some(diagnose(fg, ev, t, &marginals)),
+        // with a time limit, diagnostics that do not finish in it are left out
+        Some(t) if min_draws >= 8 => diagnose(fg, ev, t, &marginals, deadline),
         _ => None,
     };
     let diagnostics_seconds = t1.elapsed().as_secs_f64();
+    time_limited |= traces.is_some() && min_draws >= 8 && diagnostics.is_none();
     Ok(ChainSummary {
         marginals,
         diagnostics,
@@ -652,8 +704,9 @@ pub fn run_chains_with<K: Transition>(
         sweeps,
         seconds,
         diagnostics_seconds,
-        chains: cfg.chains,
-        draws: cfg.draws,
+        chains: used_chains,
+        draws: min_draws,
+        time_limited,
         final_states,
         traces,
     })
@@ -689,7 +742,13 @@ impl Traces {
 /// Per-variable diagnostics of one block: (per-state MCSE, split-R-hat, ESS).
 type VarDiag = (Vec<f64>, Option<f64>, Option<f64>);
 
-fn diagnose(fg: &FactorGraph, ev: &Evidence, t: &Traces, marginals: &[Vec<f64>]) -> Diagnostics {
+fn diagnose(
+    fg: &FactorGraph,
+    ev: &Evidence,
+    t: &Traces,
+    marginals: &[Vec<f64>],
+    deadline: crate::limits::Deadline,
+) -> Option<Diagnostics> {
     let n = fg.num_vars();
     let chains = t.num_chains();
     let draws = t.num_draws();
@@ -697,6 +756,9 @@ fn diagnose(fg: &FactorGraph, ev: &Evidence, t: &Traces, marginals: &[Vec<f64>])
     let blocks: Vec<Vec<VarDiag>> = (0..n.div_ceil(DIAG_BLOCK))
         .into_par_iter()
         .map(|b| {
+            if deadline.passed() {
+                return None;
+            }
             let v0 = b * DIAG_BLOCK;
             let v1 = (v0 + DIAG_BLOCK).min(n);
             let cols: Vec<Vec<u32>> = (0..chains)
@@ -748,9 +810,10 @@ fn diagnose(fg: &FactorGraph, ev: &Evidence, t: &Traces, marginals: &[Vec<f64>])
                     }
                     (mcse, rhat, ess)
                 })
-                .collect()
+                .collect::<Vec<VarDiag>>()
+                .into()
         })
-        .collect();
+        .collect::<Option<Vec<_>>>()?;
     let per_var = blocks.into_iter().flatten();
     let mut d = Diagnostics {
         mcse: Vec::with_capacity(n),
@@ -770,5 +833,5 @@ fn diagnose(fg: &FactorGraph, ev: &Evidence, t: &Traces, marginals: &[Vec<f64>])
         d.rhat.push(r);
         d.ess.push(e);
     }
-    d
+    Some(d)
 }
