@@ -1,0 +1,1053 @@
+#!/usr/bin/env python3
+"""Mutation fuzzer of the pgmkit command-line program (issue 12, item 7).
+
+Mutates seed files of every input format (.bif, .uai, .evid, .fg, Gaussian BN .json, GMRF
+.json, categorical .csv, numeric .csv), picks hostile option values (huge counts, negatives,
+NaN, inf, empty or malformed evidence, long strings), and runs the subcommands (info, logz
+with every --method, marginals, sample, convert, score, impute, kl, eval-impute) one at a time,
+each in a fresh temporary directory under `ulimit -v` (4 GB of address space by default) and a
+wall-clock timeout (10 s by default).
+
+Outcomes:
+  ok        exit 0
+  error     exit 1 or 2 with an 'error:' message (or clap usage): a clean refusal
+  panic     exit 101, or 'panicked' on stderr
+  abort     SIGABRT / exit 134 (a failed allocation, a stack overflow, ...)
+  signal    any other signal (SIGSEGV, SIGBUS, SIGXFSZ = file size limit, ...)
+  timeout   killed after the timeout; 'timeout-budget' when the command asked for a huge
+            amount of work (e.g. --samples 18446744073709551615), which may be legitimate
+  odd-exit  any other exit status, or exit 1/2 without an error message
+A run whose peak resident memory exceeds 2 GiB is also counted as 'bigmem'.
+
+Every case that is neither ok nor error (and every bigmem case) is saved under the output
+directory: the input files, cmd.sh (re-runs it with the same limits), stdout, stderr and
+info.json. A summary table of runs per format and outcome, and the distinct causes (panic
+location, abort message), is printed at the end and written to summary.txt.
+
+Standard library only. Usage:
+  python3 fuzz/cli_fuzz.py [--binary target/release/pgmkit] [--duration 600] [--seed 0]
+                           [--out target/cli-fuzz] [--timeout 10] [--mem-kb 4000000]
+"""
+
+import argparse
+import collections
+import gzip
+import json
+import os
+import random
+import re
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(REPO, "tests", "data")
+BIGMEM_KB = 2 * 1024 * 1024
+
+# ----------------------------------------------------------------------------------------------
+# Hostile values
+# ----------------------------------------------------------------------------------------------
+
+HOSTILE_NUMBERS = [
+    "0", "-0", "1", "-1", "2", "3", "7", "255", "256", "1000", "8192", "65535", "65536",
+    "100000", "1000000", "1000000000", "2147483647", "2147483648", "-2147483648",
+    "4294967295", "4294967296", "9223372036854775807", "9223372036854775808",
+    "18446744073709551615", "18446744073709551616", "99999999999999999999999999999",
+    "1e9", "1e20", "1e308", "1e309", "-1e308", "1.7976931348623157e308", "5e-324", "1e-320",
+    "NaN", "nan", "inf", "-inf", "Infinity", "0.0", "0.5", "-0.5", "1.5", "1e-9", "0x10",
+    "007", "1e", "-", "+1", ".5", "5.",
+]
+
+HUGE_COUNTS = ["18446744073709551615", "18446744073709551616", "4294967296", "4294967295",
+               "1000000000", "1e9", "2147483648", "9223372036854775807"]
+BAD_COUNTS = ["0", "-1", "-0", "NaN", "inf", "", "abc", "1.5", "+3", " 3", "0x10"]
+BAD_FLOATS = ["0", "-0", "-1", "1e20", "1e308", "inf", "-inf", "NaN", "nan", "1e-300",
+              "5e-324", "", "x", "18446744073709551615"]
+TIME_LIMITS = ["0", "1e20", "inf", "NaN", "-1", "0.001", "1e-9", "18446744073709551615",
+               "1e308", "-0", "1", ""]
+
+SYNTAX_TOKENS = [
+    "{", "}", "[", "]", "(", ")", ";", ",", "|", "=", "\"", "'", ":", "\n", "\r\n", " ",
+    "\t", "\0", "//", "/*", "*/", "#", "table", "variable", "probability", "type discrete",
+    "default", "network", "property", "null", "true", "\"format\"", "\"pgmkit-gmrf\"",
+    "\"precision\"", "\"lattice\"", "\"entries\"", "\"n\"", "\"nodes\"", "\"cpds\"",
+    "\"parents\"", "\"(Intercept)\"", "MARKOV", "BAYES", "NA", "?", "NaN", "\ufeff", "é",
+    "\U0001F600", "\\u0000", "\\ud800",
+]
+
+# options whose value is an amount of work: a timeout with a huge value here may be legitimate
+BUDGET_OPTIONS = {"--samples", "--particles", "--steps", "--sweeps", "--chains", "--burn-in",
+                  "--thin", "--max-iters", "--n", "--multiple", "--restarts", "--gibbs-sweeps",
+                  "--time-limit", "--enum-limit", "--memory-limit", "--outliers"}
+
+# ----------------------------------------------------------------------------------------------
+# Inline seeds
+# ----------------------------------------------------------------------------------------------
+
+SMALL_MARKOV = ("MARKOV\n4\n2 3 1 2\n4\n2 1 0\n1 2\n2 2 3\n3 0 1 3\n6\n1 2\n3 4\n5 6\n1 7.5\n"
+                "4 0 1 0 1\n12\n1 2 3 4 5 6 7 8 9 10 11 12\n")
+SMALL_FG = "2\n\n1\n0\n2\n2\n0 0.3\n1 0.7\n\n2\n0 1\n2 3\n6\n0 1\n1 2\n2 3\n3 4\n4 5\n5 6\n"
+TINY_GBN = ('{"nodes": ["a", "b"], "arcs": [["a", "b"]], "cpds": {\n'
+            ' "a": {"coefficients": {"(Intercept)": [1.0]}, "variance": [4.0], "parents": []},\n'
+            ' "b": {"coefficients": {"(Intercept)": [0.5], "a": [2.0]}, "variance": [1.0], '
+            '"parents": ["a"]}}}\n')
+GMRF_LATTICE = ('{"format": "pgmkit-gmrf", "names": ["p", "q", "r", "s", "t", "u"], '
+                '"h": [0.5, 0, 0, 0, 0, -1],\n "lattice": {"rows": 2, "cols": 3, '
+                '"periodic": true, "diagonal": 5.0, "coupling": 1.0}}\n')
+TINY_ROWS = "a,b\n0.5,1.5\n-1,NA\n,2\n3.25,0\n"
+ASIA_ROWS = ("asia,tub,smoke,lung,bronc,either,xray,dysp\n"
+             "no,no,yes,no,yes,no,no,yes\nno,no,no,no,no,no,no,no\n"
+             "no,NA,yes,no,yes,,no,yes\nno,no,yes,?,yes,no,no,no\n"
+             "\"no\",no,no,no,yes,no,NaN,yes\n")
+
+
+def read_data(rel):
+    with open(os.path.join(DATA, rel), "rb") as f:
+        return f.read()
+
+
+class Seed:
+    def __init__(self, fmt, name, data, model=None, model_name=None):
+        self.fmt = fmt            # format key, see FORMAT_EXT
+        self.name = name
+        self.data = data          # bytes
+        self.model = model        # bytes of the model a data/evidence seed belongs to
+        self.model_name = model_name  # file name of that model (with its extension)
+
+
+FORMAT_EXT = {"bif": ".bif", "uai": ".uai", "evid": ".evid", "fg": ".fg", "gbn": ".json",
+              "gmrf": ".json", "csv": ".csv", "numcsv": ".csv"}
+
+
+def run_quiet(args, cwd):
+    try:
+        p = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        return p.returncode, p.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return -1, b""
+
+
+def build_seeds(binary, work):
+    """Seeds of every format: small files of tests/data, inline texts, and a few CSVs drawn
+    from the models with `pgmkit sample` (inline fallbacks if that fails)."""
+    seeds = []
+    asia = read_data("bif/asia.bif")
+    for f in ["asia.bif", "cancer.bif", "earthquake.bif", "survey.bif", "sachs.bif"]:
+        seeds.append(Seed("bif", f, read_data("bif/" + f)))
+    # UAI: asia converted, a hand-made MARKOV model, a 10x10 grid
+    rc, _ = run_quiet([binary, "-q", "convert", os.path.join(DATA, "bif/asia.bif"),
+                       os.path.join(work, "asia.uai")], work)
+    asia_uai = None
+    if rc == 0:
+        with open(os.path.join(work, "asia.uai"), "rb") as f:
+            asia_uai = f.read()
+        seeds.append(Seed("uai", "asia.uai (converted)", asia_uai))
+    seeds.append(Seed("uai", "small MARKOV (inline)", SMALL_MARKOV.encode()))
+    grids = read_data("uai/Grids_11.uai")
+    seeds.append(Seed("uai", "Grids_11.uai", grids))
+    # evidence, against an unmutated model
+    seeds.append(Seed("evid", "Grids_11.uai.evid", read_data("uai/Grids_11.uai.evid"),
+                      grids, "model.uai"))
+    seeds.append(Seed("evid", "grid evid (inline)", b"3 0 1 5 0 99 1\n", grids, "model.uai"))
+    if asia_uai:
+        seeds.append(Seed("evid", "asia evid single", b"2 1 0 3 1\n", asia_uai, "model.uai"))
+        seeds.append(Seed("evid", "asia evid multi", b"2\n2 6 1 7 0\n1 0 1\n", asia_uai,
+                          "model.uai"))
+    seeds.append(Seed("fg", "testfast.fg", read_data("fg/testfast.fg")))
+    seeds.append(Seed("fg", "small fg (inline)", SMALL_FG.encode()))
+    seeds.append(Seed("fg", "ising_10x10_open.fg", read_data("fg/ising_10x10_open.fg")))
+    ecoli = read_data("gbn/ecoli70.json")
+    seeds.append(Seed("gbn", "ecoli70.json", ecoli))
+    seeds.append(Seed("gbn", "tiny gbn (inline)", TINY_GBN.encode()))
+    chain3 = read_data("gmrf/chain3.json")
+    seeds.append(Seed("gmrf", "chain3.json", chain3))
+    seeds.append(Seed("gmrf", "lattice_30x30.json", read_data("gmrf/lattice_30x30.json")))
+    seeds.append(Seed("gmrf", "periodic lattice (inline)", GMRF_LATTICE.encode()))
+    # categorical CSV
+    seeds.append(Seed("csv", "asia rows (inline)", ASIA_ROWS.encode(), asia, "model.bif"))
+    rc, out = run_quiet([binary, "-q", "sample", os.path.join(DATA, "bif/asia.bif"),
+                         "--n", "40", "--seed", "1"], work)
+    if rc == 0 and out:
+        seeds.append(Seed("csv", "asia sample 40 rows", out, asia, "model.bif"))
+    with gzip.open(os.path.join(DATA, "samples/alarm_10k.csv.gz"), "rb") as f:
+        head = b"".join(f.readline() for _ in range(15))
+    seeds.append(Seed("csv", "alarm_10k head", head, read_data("bif/alarm.bif"), "model.bif"))
+    # numeric CSV
+    for name, model, rows in [("ecoli70", ecoli, "20"), ("chain3", chain3, "20")]:
+        rc, out = run_quiet([binary, "-q", "sample", os.path.join(
+            DATA, "gbn/ecoli70.json" if name == "ecoli70" else "gmrf/chain3.json"),
+            "--n", rows, "--seed", "1"], work)
+        if rc == 0 and out:
+            seeds.append(Seed("numcsv", name + " sample", out, model, "model.json"))
+    seeds.append(Seed("numcsv", "tiny rows (inline)", TINY_ROWS.encode(), TINY_GBN.encode(),
+                      "model.json"))
+    return seeds
+
+
+# ----------------------------------------------------------------------------------------------
+# Mutations (the same families as tests/fuzz_readers.rs)
+# ----------------------------------------------------------------------------------------------
+
+NUM_RE = re.compile(rb"(?<![A-Za-z0-9_.])-?[0-9][0-9.]*(?:[eE][-+]?[0-9]+)?")
+IDENT_RE = re.compile(rb"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def long_name(rng):
+    n = rng.choice([300, 300, 5000, 70000, 1000000])
+    unit = rng.choice(["a", "a", "é", "x y", "_9", "\U0001F600"])
+    return (unit * max(1, n // len(unit))).encode()
+
+
+def mutate(rng, data, others):
+    """Return (mutated bytes, list of op descriptions)."""
+    s = bytearray(data)
+    ops = []
+    n_ops = rng.choice([1, 1, 1, 1, 2, 2, 3, 4, 6, 8])
+    for _ in range(n_ops):
+        k = rng.choices(
+            ["flip", "set", "insert", "token", "delete", "dup", "dupline", "delline",
+             "swaplines", "splice", "number", "longname", "rename", "truncate"],
+            weights=[3, 2, 2, 3, 3, 2, 2, 2, 1, 1, 8, 1, 2, 1])[0]
+        n = len(s)
+        if k == "flip" and n:
+            i = rng.randrange(n)
+            b = rng.randrange(8)
+            s[i] ^= 1 << b
+            ops.append(f"flip bit {b} of byte {i}")
+        elif k == "set" and n:
+            i = rng.randrange(n)
+            v = rng.randrange(32, 127) if rng.random() < 0.8 else rng.randrange(256)
+            s[i] = v
+            ops.append(f"set byte {i} to {v}")
+        elif k == "insert":
+            i = rng.randrange(n + 1)
+            if rng.random() < 0.8:  # printable: stays valid UTF-8, reaches the parsers
+                chunk = bytes(rng.randrange(32, 127) for _ in range(rng.randrange(1, 12)))
+            else:
+                chunk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
+            s[i:i] = chunk
+            ops.append(f"insert {chunk!r} at {i}")
+        elif k == "token":
+            i = rng.randrange(n + 1)
+            t = rng.choice(SYNTAX_TOKENS)
+            times = 1 if rng.random() < 0.85 else rng.randrange(2, 256)
+            s[i:i] = (t * times).encode()
+            ops.append(f"insert {t!r} x{times} at {i}")
+        elif k == "delete":
+            i = rng.randrange(n + 1)
+            ln = rng.randrange(1, 8) if rng.random() < 0.75 else rng.randrange(1, 600)
+            del s[i:i + ln]
+            ops.append(f"delete {ln} bytes at {i}")
+        elif k == "dup":
+            i = rng.randrange(n + 1)
+            ln = rng.randrange(1, 400)
+            times = 1 if rng.random() < 0.8 else rng.randrange(2, 40)
+            chunk = bytes(s[i:i + ln]) * times
+            d = rng.randrange(n + 1)
+            s[d:d] = chunk
+            ops.append(f"duplicate {len(chunk)} bytes from {i} to {d}")
+        elif k in ("dupline", "delline", "swaplines"):
+            lines = bytes(s).split(b"\n")
+            if len(lines) >= 2:
+                a = rng.randrange(len(lines))
+                b = rng.randrange(len(lines))
+                if k == "dupline":
+                    lines.insert(b, lines[a])
+                    ops.append(f"duplicate line {a + 1} before line {b + 1}")
+                elif k == "delline":
+                    del lines[a]
+                    ops.append(f"delete line {a + 1}")
+                else:
+                    lines[a], lines[b] = lines[b], lines[a]
+                    ops.append(f"swap lines {a + 1} and {b + 1}")
+                s = bytearray(b"\n".join(lines))
+        elif k == "splice" and others:
+            o = rng.choice(others)
+            i = rng.randrange(len(o) + 1)
+            ln = rng.randrange(1, 300)
+            d = rng.randrange(n + 1)
+            s[d:d] = o[i:i + ln]
+            ops.append(f"splice {ln} bytes of another seed at {d}")
+        elif k == "number":
+            spans = [m.span() for m in NUM_RE.finditer(bytes(s))]
+            v = rng.choice(HOSTILE_NUMBERS).encode()
+            if spans:
+                a, b = rng.choice(spans)
+                ops.append(f"number {bytes(s[a:b]).decode(errors='replace')!r} at {a} -> {v.decode()}")
+                s[a:b] = v
+            else:
+                i = rng.randrange(n + 1)
+                s[i:i] = v
+                ops.append(f"insert number {v.decode()} at {i}")
+        elif k == "longname":
+            spans = [m.span() for m in IDENT_RE.finditer(bytes(s))]
+            name = long_name(rng)
+            if spans:
+                a, b = rng.choice(spans)
+                ops.append(f"name {bytes(s[a:b]).decode(errors='replace')!r} -> {len(name)}-byte name")
+                s[a:b] = name
+        elif k == "rename":
+            spans = [m.span() for m in IDENT_RE.finditer(bytes(s))]
+            if len(spans) >= 2:
+                a, b = rng.choice(spans)
+                c, d = rng.choice(spans)
+                new = bytes(s[c:d])
+                ops.append(f"rename {bytes(s[a:b]).decode(errors='replace')!r} -> {new.decode(errors='replace')!r}")
+                s[a:b] = new
+        elif k == "truncate" and n:
+            t = rng.randrange(n)
+            del s[t:]
+            ops.append(f"truncate to {t} bytes")
+    return bytes(s), ops
+
+
+# ----------------------------------------------------------------------------------------------
+# Learning the CLI from --help
+# ----------------------------------------------------------------------------------------------
+
+def parse_help(text):
+    """Options of one subcommand's --help, and the possible values of each."""
+    opts = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)", line)
+        if m:
+            current = m.group(1)
+            opts.setdefault(current, [])
+            continue
+        m = re.match(r"^\s+- ([a-z0-9-]+):", line)
+        if m and current:
+            opts[current].append(m.group(1))
+        for alias in re.findall(r"\[aliases?: ([^\]]+)\]", line):
+            for a in alias.split(","):
+                opts.setdefault(a.strip(), [])
+    return opts
+
+
+def learn_cli(binary):
+    rc, out = run_quiet([binary, "--help"], REPO)
+    if rc != 0:
+        sys.exit(f"cannot run {binary} --help (exit {rc}); build it first "
+                 "(cargo build --release)")
+    text = out.decode(errors="replace")
+    commands = []
+    in_cmds = False
+    for line in text.splitlines():
+        if line.startswith("Commands:"):
+            in_cmds = True
+            continue
+        if in_cmds:
+            m = re.match(r"^  ([a-z][a-z-]*)\s", line)
+            if m:
+                commands.append(m.group(1))
+            elif line.strip() == "" or not line.startswith(" "):
+                in_cmds = False
+    helps = {}
+    for c in commands:
+        if c in ("help", "demo"):
+            continue
+        rc, out = run_quiet([binary, c, "--help"], REPO)
+        helps[c] = parse_help(out.decode(errors="replace")) if rc == 0 else {}
+    return helps
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------------------------------
+
+class Case:
+    def __init__(self):
+        self.files = {}      # file name in the case dir -> bytes
+        self.args = []       # argument list after the binary (paths relative to the case dir)
+        self.fmt = ""
+        self.seed_name = ""
+        self.ops = []
+        self.hostile = []    # options given a hostile value
+        self.hostile_left = 0  # how many more options may get a hostile value
+        self.budget_huge = False
+
+
+# options no longer given hostile values: they already timed out repeatedly on their own (the
+# cause is recorded; muting them keeps the time budget for finding other bugs)
+MUTED = set()
+
+
+def opt_value(rng, case, option, normal, kind):
+    """A normal value, or (while the case has hostile budget left) sometimes a hostile one.
+    kind: count | float | time."""
+    if case.hostile_left <= 0 or rng.random() >= 0.3 or option in MUTED:
+        return normal, False
+    case.hostile_left -= 1
+    if kind == "count":
+        v = rng.choice(HUGE_COUNTS + BAD_COUNTS + ["1", "2"])
+    elif kind == "time":
+        v = rng.choice(TIME_LIMITS)
+    else:
+        v = rng.choice(BAD_FLOATS)
+    return v, True
+
+
+class Builder:
+    def __init__(self, rng, helps):
+        self.rng = rng
+        self.helps = helps
+        self.dropped = collections.Counter()
+
+    def add(self, case, cmd, option, value, kind="count", p=1.0):
+        """Append option (with a normal or hostile value) if the subcommand has it."""
+        if self.rng.random() >= p:
+            return
+        if option not in self.helps.get(cmd, {}):
+            self.dropped[(cmd, option)] += 1
+            return
+        v, hostile = opt_value(self.rng, case, option, value, kind)
+        if hostile:
+            case.hostile.append(f"{option} {v!r}")
+            if option in BUDGET_OPTIONS and kind in ("count", "time"):
+                try:
+                    if float(v) >= 1e6:
+                        case.budget_huge = True
+                except ValueError:
+                    pass
+        # --opt=value, so that values starting with '-' reach the parser as values
+        case.args.append(f"{option}={v}")
+
+    def methods(self, cmd, valid=None):
+        """Methods of cmd's --help; mostly those in valid (the ones that apply)."""
+        ms = self.helps.get(cmd, {}).get("--method", [])
+        if valid and self.rng.random() < 0.9:
+            ok = [m for m in ms if m in valid]
+            if ok:
+                return ok
+        return ms
+
+    def evidence_arg(self, case, cmd, names):
+        """-e with a plausible or hostile spec."""
+        r = self.rng
+        if "--evidence" not in self.helps.get(cmd, {}) or r.random() < 0.5:
+            return
+        if names and (case.hostile_left <= 0 or r.random() < 0.5):
+            picks = r.sample(names, min(len(names), r.randrange(1, 3)))
+            states = ['0', '1', 'yes', 'no'] * 4 + ['-1', '99', '1.5', 'NaN', '1e308']
+            spec = ",".join(f"{n}={r.choice(states)}" for n in picks)
+        else:
+            case.hostile_left -= 1
+            spec = r.choice(["", "x=", "=", "=,", ",", ",,,", "a=b=c", "0=1", "0=99",
+                             "99999=0", "18446744073709551615=0", "0=18446744073709551615",
+                             "a" * 100000, "xray=" + "y" * 10000, "xray=yes,xray=no",
+                             "xray=yes,xray=yes", "\u00e9=\u00e9", " 0 = 1 ", "0=1\n1=0",
+                             "x.evid", "/dev/null", "0=inf", "a=NaN"])
+            case.hostile.append(f"--evidence {spec[:40]!r}")
+        case.args.append(f"--evidence={spec}")
+
+    def common(self, case, cmd):
+        r = self.rng
+        if r.random() < 0.1:
+            case.args.append("--renormalize")
+        if r.random() < 0.3 and "--json" in self.helps.get(cmd, {}):
+            case.args.append("--json")
+        if "--threads" in self.helps.get(cmd, {}):
+            t, hostile = opt_value(r, case, "--threads", r.choice(["1", "2"]), "count")
+            if hostile:
+                case.hostile.append(f"--threads {t!r}")
+            case.args.append(f"--threads={t}")
+
+    def discrete_model_cmd(self, case, model_file, names, is_bn):
+        """A command that reads a model (given as model_file)."""
+        r = self.rng
+        cmds = ["info", "logz", "logz", "marginals", "marginals", "sample", "convert"]
+        if is_bn:
+            cmds += ["kl", "score", "impute", "eval-impute"]
+        cmd = r.choice(cmds)
+        case.args = [cmd]
+        if cmd == "info":
+            case.args.append(model_file)
+            self.evidence_arg(case, cmd, names)
+            self.add(case, cmd, "--memory-limit", "1", "float", 0.3)
+        elif cmd == "logz":
+            case.args.append(model_file)
+            m = r.choice(self.methods(cmd, ["exact", "lw" if is_bn else "exact", "ais", "rais",
+                                            "bdmc", "mf", "bp", "trw", "auto", "all"]))
+            case.args += ["--method", m]
+            self.evidence_arg(case, cmd, names)
+            self.add(case, cmd, "--memory-limit", "1", "float", 0.3)
+            if m in ("lw", "all"):
+                self.add(case, cmd, "--samples", "300")
+            if m in ("ais", "rais", "bdmc", "auto", "all"):
+                self.add(case, cmd, "--particles", "8")
+                self.add(case, cmd, "--steps", "30")
+                self.add(case, cmd, "--sweeps", "1", p=0.3)
+                self.add(case, cmd, "--schedule", r.choice(
+                    self.helps[cmd].get("--schedule") or ["linear"]), p=0.3)
+                self.add(case, cmd, "--base", r.choice(
+                    self.helps[cmd].get("--base") or ["uniform"]), p=0.3)
+                self.add(case, cmd, "--kernel", r.choice(
+                    self.helps[cmd].get("--kernel") or ["gibbs"]), p=0.3)
+            if m in ("mf", "bp", "trw", "auto", "all"):
+                self.add(case, cmd, "--max-iters", "100")
+                self.add(case, cmd, "--tol", "1e-6", "float", 0.3)
+            if m not in ("exact", "lw"):
+                self.add(case, cmd, "--time-limit", "2", "time", 0.4)
+            self.add(case, cmd, "--seed", str(r.randrange(100)), p=0.3)
+        elif cmd == "marginals":
+            case.args.append(model_file)
+            m = r.choice(self.methods(cmd, ["exact", "lw" if is_bn else "exact", "gibbs", "mh",
+                                            "mf", "bp", "trw"]))
+            case.args += ["--method", m]
+            self.evidence_arg(case, cmd, names)
+            self.add(case, cmd, "--memory-limit", "1", "float", 0.3)
+            if m in ("lw", "gibbs", "mh"):
+                self.add(case, cmd, "--samples", "100")
+            if m in ("gibbs", "mh"):
+                self.add(case, cmd, "--chains", "2")
+                self.add(case, cmd, "--burn-in", "20")
+                self.add(case, cmd, "--thin", "1", p=0.3)
+                self.add(case, cmd, "--scan", r.choice(
+                    self.helps[cmd].get("--scan") or ["systematic"]), p=0.4)
+            if m in ("ais", "rais", "bdmc"):
+                self.add(case, cmd, "--particles", "8")
+                self.add(case, cmd, "--steps", "30")
+            if m in ("mf", "bp", "trw"):
+                self.add(case, cmd, "--max-iters", "100")
+                self.add(case, cmd, "--time-limit", "2", "time", 0.3)
+        elif cmd == "sample":
+            case.args.append(model_file)
+            ms = self.helps[cmd].get("--method") or []
+            if ms and r.random() < 0.8:
+                case.args += ["--method", r.choice(ms)]
+            self.add(case, cmd, "--n", "20")
+            if not any(a.startswith("--n") for a in case.args):
+                case.args += ["--n", "20"]
+            self.evidence_arg(case, cmd, names)
+            self.add(case, cmd, "--chains", "2", p=0.5)
+            self.add(case, cmd, "--burn-in", "20", p=0.7)
+            self.add(case, cmd, "--thin", "1", p=0.2)
+            if r.random() < 0.5:
+                case.args += ["--out", "out.csv"]
+        elif cmd == "convert":
+            case.args += [model_file, "out" + r.choice([".bif", ".uai", ".fg", ".txt", ".json"])]
+        elif cmd == "kl":
+            other = "q" + os.path.splitext(model_file)[1]
+            case.files[other] = case.files[model_file]
+            if r.random() < 0.5:
+                case.args += [model_file, other]
+            else:
+                case.args += [other, model_file]
+            ms = self.helps[cmd].get("--method") or []
+            if ms:
+                case.args += ["--method", r.choice(ms)]
+            self.add(case, cmd, "--samples", "2000")
+        else:  # score / impute / eval-impute with data sampled from the seed's own model
+            case.args += [model_file, "--data", "data.csv"]
+            case.files["data.csv"] = None  # filled by the caller
+            self.data_opts(case, cmd, names)
+        self.common(case, cmd)
+
+    def data_opts(self, case, cmd, names):
+        r = self.rng
+        if cmd == "score":
+            self.add(case, cmd, "--outliers", "3", p=0.4)
+            if r.random() < 0.3:
+                case.args += ["--per-row", "rows.csv"]
+        if cmd == "impute":
+            case.args += ["--out", "filled.csv"]
+            self.add(case, cmd, "--multiple", "2", p=0.3)
+            if r.random() < 0.3:
+                case.args += ["--learn", "em"]
+                self.add(case, cmd, "--max-iters", "10")
+                self.add(case, cmd, "--restarts", "0", p=0.3)
+                self.add(case, cmd, "--prior-count", "1", "float", 0.2)
+                self.add(case, cmd, "--bdeu", "1", "float", 0.1)
+                self.add(case, cmd, "--time-limit", "2", "time", 0.3)
+            if r.random() < 0.2:
+                case.args += ["--posteriors", "post.csv"]
+            if r.random() < 0.1:
+                case.args += ["--save-model", "saved.bif"]
+            if r.random() < 0.2:
+                case.args.append("--skip-impossible")
+            self.add(case, cmd, "--gibbs-sweeps", "20", p=0.2)
+        if cmd == "eval-impute":
+            self.add(case, cmd, "--mask-rate", "0.2", "float", 0.5)
+            self.add(case, cmd, "--multiple", "2", p=0.3)
+            self.add(case, cmd, "--coverage", "0.9", "float", 0.3)
+            if r.random() < 0.2:
+                case.args += ["--learn", "em"]
+                self.add(case, cmd, "--max-iters", "5")
+        if cmd in ("score", "impute", "eval-impute"):
+            self.add(case, cmd, "--enum-limit", "4096", p=0.2)
+            if r.random() < 0.15:
+                v = r.choice(["", ",", ",,,", "yes", "no,yes", "NA", "0", "x" * 5000])
+                case.hostile.append(f"--missing {v[:20]!r}")
+                case.args.append(f"--missing={v}")
+            if r.random() < 0.15:
+                v = r.choice(names[:1] + ["", "nonexistent", ",", "a" * 5000] if names else [""])
+                case.hostile.append(f"--latent {v[:20]!r}")
+                case.args.append(f"--latent={v}")
+            if r.random() < 0.1:
+                case.args.append("--reject-extra-columns")
+
+    def gaussian_cmd(self, case, model_file, names):
+        r = self.rng
+        cmd = r.choice(["info", "logz", "marginals", "sample", "score", "impute",
+                        "eval-impute"])
+        case.args = [cmd, model_file]
+        if cmd in ("info", "logz", "marginals", "sample") and r.random() < 0.4:
+            if names and r.random() < 0.7:
+                n = r.choice(names)
+                spec = f"{n}={r.choice(['0.5', '-1', '1e308', 'NaN', 'inf', 'x', '', '1e-320'])}"
+            else:
+                spec = r.choice(["", "x=", "=", "a=1,a=2", "0=1", "a" * 10000 + "=1"])
+            case.hostile.append(f"--evidence {spec[:40]!r}")
+            case.args.append(f"--evidence={spec}")
+        if cmd == "logz":
+            m = r.choice(self.methods(cmd, ["exact", "ais"]) or ["exact"])
+            case.args += ["--method", m]
+            if m == "ais":
+                self.add(case, cmd, "--particles", "8", p=0.7)
+                self.add(case, cmd, "--steps", "30", p=0.7)
+                self.add(case, cmd, "--time-limit", "2", "time", 0.3)
+        elif cmd == "marginals":
+            m = r.choice(self.methods(cmd, ["exact", "gibbs"]) or ["exact"])
+            case.args += ["--method", m]
+            if m == "gibbs":
+                self.add(case, cmd, "--samples", "100", p=0.7)
+                self.add(case, cmd, "--burn-in", "20", p=0.7)
+                self.add(case, cmd, "--chains", "2", p=0.5)
+        elif cmd == "sample":
+            self.add(case, cmd, "--n", "20")
+            if not any(a.startswith("--n") for a in case.args):
+                case.args += ["--n", "20"]
+            if r.random() < 0.5:
+                case.args += ["--out", "out.csv"]
+        elif cmd in ("score", "impute", "eval-impute"):
+            case.args += ["--data", "data.csv"]
+            case.files["data.csv"] = None
+            self.data_opts(case, cmd, names)
+        self.common(case, cmd)
+
+
+def names_of(fmt, data):
+    """Variable names for evidence specs (cheap textual guesses)."""
+    text = data.decode(errors="replace")
+    if fmt == "bif":
+        return re.findall(r"variable\s+([^\s{]+)", text)[:50]
+    if fmt == "gbn":
+        m = re.search(r'"nodes"\s*:\s*\[([^\]]*)\]', text)
+        return re.findall(r'"([^"]*)"', m.group(1))[:50] if m else []
+    if fmt == "gmrf":
+        m = re.search(r'"names"\s*:\s*\[([^\]]*)\]', text)
+        return re.findall(r'"([^"]*)"', m.group(1))[:50] if m else ["0", "1"]
+    return [str(i) for i in range(10)]
+
+
+def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
+    fmt = rng.choices(list(fmt_weights), weights=list(fmt_weights.values()))[0]
+    seed = rng.choice(by_fmt[fmt])
+    others = [s.data for s in by_fmt[fmt] if s is not seed]
+    case = Case()
+    case.hostile_left = rng.choices([0, 1, 2, 3], weights=[4, 4, 1, 1])[0]
+    case.fmt = fmt
+    case.seed_name = seed.name
+    if rng.random() < 0.35:  # options only
+        data, ops = seed.data, ["(unmutated)"]
+    else:
+        data, ops = mutate(rng, seed.data, others)
+    case.ops = ops
+    ext = FORMAT_EXT[fmt]
+    if fmt in ("bif", "uai", "fg"):
+        mf = "model" + ext
+        case.files[mf] = data
+        is_bn = fmt == "bif" or data.lstrip().startswith(b"BAYES")
+        builder.discrete_model_cmd(case, mf, names_of(fmt, seed.data), is_bn)
+        if "data.csv" in case.files:
+            case.files["data.csv"] = data_for_model.get(seed.name) or ASIA_ROWS.encode()
+    elif fmt in ("gbn", "gmrf"):
+        mf = "model.json"
+        case.files[mf] = data
+        builder.gaussian_cmd(case, mf, names_of(fmt, seed.data))
+        if "data.csv" in case.files:
+            case.files["data.csv"] = data_for_model.get(seed.name) or TINY_ROWS.encode()
+    elif fmt == "evid":
+        case.files[seed.model_name] = seed.model
+        case.files["ev.evid"] = data
+        cmd = rng.choice(["logz", "marginals", "info", "sample"])
+        case.args = [cmd, seed.model_name, "--evidence", "ev.evid"]
+        if cmd == "logz":
+            m = rng.choice(["exact", "exact", "bp", "mf", "trw", "ais", "auto"])
+            case.args += ["--method", m]
+            if m in ("ais", "auto"):
+                case.args += ["--particles", "8", "--steps", "30"]
+        elif cmd == "marginals":
+            m = rng.choice(["exact", "exact", "gibbs", "bp"])
+            case.args += ["--method", m]
+            if m == "gibbs":
+                case.args += ["--samples", "50", "--burn-in", "10", "--chains", "2"]
+        elif cmd == "sample":
+            case.args += ["--n", "10", "--method", rng.choice(["gibbs", "mh", "lw"]),
+                          "--burn-in", "10"]
+        builder.common(case, cmd)
+    else:  # csv / numcsv: data against an unmutated model
+        case.files[seed.model_name] = seed.model
+        case.files["data.csv"] = data
+        cmd = rng.choice(["score", "impute", "eval-impute"])
+        case.args = [cmd, seed.model_name, "--data", "data.csv"]
+        names = names_of("bif" if fmt == "csv" else "gbn", seed.model)
+        builder.data_opts(case, cmd, names)
+        builder.common(case, cmd)
+    return case
+
+
+# ----------------------------------------------------------------------------------------------
+# Running and classifying
+# ----------------------------------------------------------------------------------------------
+
+def limits(mem_kb):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (mem_kb * 1024, mem_kb * 1024))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # outputs are small; a runaway writer gets SIGXFSZ instead of filling the disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 30, 1 << 30))
+    return apply
+
+
+def run_case(binary, case, timeout, mem_kb, tmp_root):
+    d = tempfile.mkdtemp(prefix="case-", dir=tmp_root)
+    for name, data in case.files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    # outputs are relative to the case dir, never into tests/data
+    for a in case.args:
+        assert not os.path.isabs(a) or not a.startswith(DATA), a
+    out_path, err_path = os.path.join(d, ".stdout"), os.path.join(d, ".stderr")
+    t0 = time.monotonic()
+    env = dict(os.environ, RUST_BACKTRACE="1", NO_COLOR="1")
+    env.pop("RAYON_NUM_THREADS", None)
+    with open(out_path, "wb") as fo, open(err_path, "wb") as fe:
+        p = subprocess.Popen([binary] + case.args, cwd=d, stdin=subprocess.DEVNULL, stdout=fo,
+                             stderr=fe, preexec_fn=limits(mem_kb), env=env,
+                             start_new_session=True)
+        timed_out = False
+        delay = 0.001
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > timeout:
+                timed_out = True
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                pid, status, ru = os.wait4(p.pid, 0)
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+        p.returncode = os.waitstatus_to_exitcode(status)
+    secs = time.monotonic() - t0
+    with open(out_path, "rb") as f:
+        stdout = f.read(1 << 20)
+    with open(err_path, "rb") as f:
+        stderr = f.read(1 << 20)
+    return d, p.returncode, timed_out, secs, ru.ru_maxrss, stdout, stderr
+
+
+def classify(rc, timed_out, stderr, budget_huge):
+    err = stderr.decode(errors="replace")
+    if timed_out:
+        return "timeout-budget" if budget_huge else "timeout"
+    if rc == 101 or "panicked" in err:
+        return "panic"
+    if rc == -signal.SIGABRT or rc == 134:
+        return "abort"
+    if rc < 0:
+        return "signal"
+    if rc == 0:
+        return "ok"
+    if rc in (1, 2):
+        lines = [l for l in err.splitlines() if l.strip()]
+        if any(l.startswith("error:") for l in lines) or "Usage:" in err:
+            return "error"
+    return "odd-exit"
+
+
+def pgmkit_frame(err):
+    """The innermost backtrace frame in pgmkit's own src/ (RUST_BACKTRACE=1 output)."""
+    lines = err.splitlines()
+    for k, l in enumerate(lines):
+        m = re.match(r"^\s+at (\S+):(\d+):\d+$", l)
+        if not m:
+            continue
+        path = m.group(1)
+        if "/rustc/" in path or "/.cargo/" in path or "/src/" not in "/" + path.lstrip("./"):
+            continue
+        rel = path[path.rfind("/src/") + 1:] if "/src/" in path else path.lstrip("./")
+        func = lines[k - 1].strip() if k else ""
+        func = re.sub(r"^\d+:\s*", "", func)
+        return f"{func} ({rel}:{m.group(2)})"
+    return ""
+
+
+def cause(outcome, rc, stderr, hostile=()):
+    """A short grouping key for a bad outcome."""
+    err = stderr.decode(errors="replace")
+    if outcome == "panic":
+        m = re.search(r"panicked at ([^\n]+?):\n([^\n]*)", err)
+        if m:
+            loc = re.sub(r":\d+$", "", m.group(1))
+            if "/rustc/" in loc or "/.cargo/" in loc:
+                frame = pgmkit_frame(err)
+                if frame:
+                    loc = f"{loc.split('/library/')[-1]} in {frame}"
+            return f"panic at {loc}: {m.group(2)[:90]}"
+        return "panic: " + (err.strip().splitlines() or [""])[-1][:100]
+    if outcome in ("abort", "signal"):
+        lines = [l.strip() for l in err.splitlines() if l.strip()]
+        key_lines = [l for l in lines if re.search(
+            r"memory allocation of|panicked at|fatal runtime error|overflowed its stack|"
+            r"Aborted|Segmentation", l)]
+        rest = [l for l in lines if not l.startswith(("stack backtrace:", "note: ", "at "))
+                and not re.match(r"^\d+:", l)]
+        msg = (key_lines or rest or [""])[-1]
+        msg = re.sub(r"\d+", "N", msg)[:100]
+        sig = -rc if rc < 0 else rc
+        try:
+            signame = signal.Signals(sig).name
+        except ValueError:
+            signame = str(sig)
+        return f"{signame}: {msg}"
+    if outcome in ("timeout", "timeout-budget") and hostile:
+        names = sorted({h.split(" ")[0] for h in hostile})
+        return f"{outcome} with hostile {', '.join(names)}"
+    if outcome == "odd-exit":
+        return f"exit {rc}: " + (err.strip().splitlines() or [""])[-1][:90]
+    return outcome
+
+
+def gdb_frame(binary, dest, case_args, mem_kb):
+    """Re-run a saved abort/signal case under gdb; the innermost pgmkit frame at the crash."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        return ""
+    try:
+        p = subprocess.run([gdb, "-q", "-nx", "-batch", "-ex", "set pagination off",
+                            "-ex", "run", "-ex", "bt 60", "--args", binary] + case_args,
+                           cwd=dest, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120,
+                           preexec_fn=limits(mem_kb))
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    out = p.stdout.decode(errors="replace")
+    for line in out.splitlines():
+        m = re.match(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(pgmkit::\S+|<pgmkit::[^>]+>::\S+).* at "
+                     r"(\S*src/\S+):(\d+)", line)
+        if m and "/rustc/" not in m.group(2):
+            path = m.group(2)
+            rel = path[path.rfind("src/"):]
+            func = re.sub(r"<[^<>]*>$", "", m.group(1))
+            return f"{func} ({rel}:{m.group(3)})"
+    return ""
+
+
+def save_case(out_dir, n, case, outcome, why, rc, secs, maxrss, stdout, stderr, binary,
+              timeout, mem_kb):
+    cmd_name = case.args[0] if case.args else "?"
+    dest = os.path.join(out_dir, outcome, f"{n:05d}-{case.fmt}-{cmd_name}")
+    os.makedirs(dest, exist_ok=True)
+    for name, data in case.files.items():
+        with open(os.path.join(dest, name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(dest, "stdout.txt"), "wb") as f:
+        f.write(stdout[:65536])
+    with open(os.path.join(dest, "stderr.txt"), "wb") as f:
+        f.write(stderr[:65536])
+    cmdline = " ".join(shlex.quote(a) for a in case.args)
+    with open(os.path.join(dest, "cmd.sh"), "w") as f:
+        f.write("#!/bin/sh\n# re-run this case in its directory with the fuzzer's limits\n"
+                f"cd \"$(dirname \"$0\")\"\nulimit -v {mem_kb}\n"
+                f"exec timeout {int(timeout)} \"${{PGMKIT:-{binary}}}\" {cmdline}\n")
+    os.chmod(os.path.join(dest, "cmd.sh"), 0o755)
+    info = {"outcome": outcome, "exit": rc, "seconds": round(secs, 3),
+            "max_rss_kb": maxrss, "format": case.fmt, "seed": case.seed_name,
+            "mutations": case.ops, "hostile_options": case.hostile, "args": case.args,
+            "cause": why}
+    with open(os.path.join(dest, "info.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    return dest
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+    ap.add_argument("--binary", default=os.path.join(target, "release", "pgmkit"))
+    ap.add_argument("--duration", type=float, default=600, help="seconds (default 600)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(REPO, "target", "cli-fuzz"),
+                    help="where bad cases are saved (default target/cli-fuzz)")
+    ap.add_argument("--timeout", type=float, default=10, help="per run, seconds (default 10)")
+    ap.add_argument("--mem-kb", type=int, default=4000000,
+                    help="address-space limit per run, kB (ulimit -v; default 4000000)")
+    ap.add_argument("--max-saved-per-cause", type=int, default=5)
+    ap.add_argument("--no-gdb", action="store_true",
+                    help="do not re-run abort/signal cases under gdb to find the crash site")
+    ap.add_argument("--verbose", action="store_true",
+                    help="print every run: outcome, command, first stderr line")
+    ap.add_argument("--formats", default="",
+                    help="comma-separated subset of " + ",".join(FORMAT_EXT))
+    args = ap.parse_args()
+
+    binary = os.path.abspath(args.binary)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"no executable at {binary}; build it with cargo build --release")
+    out_dir = os.path.abspath(args.out)
+    if os.path.commonpath([out_dir, DATA]) == DATA:
+        sys.exit("refusing to write into tests/data")
+    os.makedirs(out_dir, exist_ok=True)
+    tmp_root = tempfile.mkdtemp(prefix="pgmkit-cli-fuzz-")
+    rng = random.Random(args.seed)
+
+    helps = learn_cli(binary)
+    print(f"binary {binary}; subcommands: {', '.join(helps)}")
+    for c, o in helps.items():
+        print(f"  {c}: {len(o)} options" + (f"; --method: {', '.join(o['--method'])}"
+                                             if o.get("--method") else ""))
+    seeds = build_seeds(binary, tmp_root)
+    by_fmt = collections.defaultdict(list)
+    for s in seeds:
+        by_fmt[s.fmt].append(s)
+    # data for score/impute/eval-impute on model seeds: sampled from the seed's unmutated model
+    data_for_model = {}
+    for s in seeds:
+        if s.fmt in ("bif", "gbn", "gmrf") or (s.fmt == "uai" and s.data.startswith(b"BAYES")):
+            p = os.path.join(tmp_root, "seed" + FORMAT_EXT[s.fmt])
+            with open(p, "wb") as f:
+                f.write(s.data)
+            rc, out = run_quiet([binary, "-q", "sample", p, "--n", "30", "--seed", "2"],
+                                tmp_root)
+            if rc == 0 and out:
+                data_for_model[s.name] = out
+    fmt_weights = {"bif": 3, "uai": 3, "evid": 1, "fg": 2, "gbn": 2, "gmrf": 2, "csv": 2,
+                   "numcsv": 2}
+    if args.formats:
+        keep = set(args.formats.split(","))
+        fmt_weights = {k: v for k, v in fmt_weights.items() if k in keep}
+    fmt_weights = {k: v for k, v in fmt_weights.items() if by_fmt.get(k)}
+    print(f"seeds: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by_fmt.items())))
+
+    builder = Builder(rng, helps)
+    outcomes = ["ok", "error", "panic", "abort", "signal", "timeout", "timeout-budget",
+                "odd-exit"]
+    table = collections.defaultdict(collections.Counter)
+    per_cmd = collections.defaultdict(collections.Counter)
+    causes = collections.OrderedDict()
+    bigmem = []
+    t_start = time.monotonic()
+    last_report = t_start
+    n = 0
+    gdb_runs = 0
+    try:
+        while time.monotonic() - t_start < args.duration:
+            case = make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights)
+            d, rc, timed_out, secs, maxrss, stdout, stderr = run_case(
+                binary, case, args.timeout, args.mem_kb, tmp_root)
+            outcome = classify(rc, timed_out, stderr, case.budget_huge)
+            table[case.fmt][outcome] += 1
+            if args.verbose:
+                first = (stderr.decode(errors="replace").strip().splitlines() or [""])[0]
+                print(f"{outcome:<8} {secs:5.1f}s {case.fmt:<6} "
+                      f"{' '.join(shlex.quote(a) for a in case.args)[:160]}\n"
+                      f"         {case.ops[:3]} | {first[:150]}", flush=True)
+            per_cmd[case.args[0]][outcome] += 1
+            big = maxrss > BIGMEM_KB
+            if big:
+                table[case.fmt]["bigmem"] += 1
+            if outcome not in ("ok", "error") or big:
+                if outcome not in ("ok", "error"):
+                    why = cause(outcome, rc, stderr, case.hostile)
+                    if outcome in ("abort", "signal") and not args.no_gdb and gdb_runs < 40:
+                        # the crash site, from a re-run under gdb (the saved inputs)
+                        gdb_runs += 1
+                        keep = tempfile.mkdtemp(prefix="gdb-", dir=tmp_root)
+                        for name, data in case.files.items():
+                            with open(os.path.join(keep, name), "wb") as f:
+                                f.write(data)
+                        frame = gdb_frame(binary, keep, case.args, args.mem_kb)
+                        shutil.rmtree(keep, ignore_errors=True)
+                        why += f" at {frame}" if frame else " (crash site not found by gdb)"
+                    key = (outcome, why)
+                else:
+                    key = ("bigmem", f"peak RSS above 2 GiB ({case.args[0]} {case.fmt})")
+                entry = causes.setdefault(key, {"count": 0, "saved": []})
+                entry["count"] += 1
+                if (outcome in ("timeout", "timeout-budget") and len(case.hostile) == 1
+                        and entry["count"] >= 3):
+                    opt = case.hostile[0].split(" ")[0]
+                    if opt not in MUTED and opt != "--evidence":
+                        MUTED.add(opt)
+                        print(f"muting hostile values of {opt}: {entry['count']} timeouts "
+                              f"with it as the only hostile option", flush=True)
+                if len(entry["saved"]) < args.max_saved_per_cause:
+                    dest = save_case(out_dir, n, case, key[0], key[1], rc, secs, maxrss,
+                                     stdout, stderr, binary, args.timeout, args.mem_kb)
+                    entry["saved"].append(dest)
+                    entry.setdefault("example", " ".join(shlex.quote(a) for a in case.args))
+                    entry.setdefault("detail", f"{case.seed_name}; {'; '.join(case.ops)[:200]}"
+                                     f"; hostile: {', '.join(case.hostile) or '-'}"
+                                     f"; {secs:.1f} s, {maxrss // 1024} MiB")
+                if big:
+                    bigmem.append((maxrss, case.args))
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
+            if time.monotonic() - last_report > 30:
+                last_report = time.monotonic()
+                bad = sum(e["count"] for e in causes.values())
+                print(f"[{last_report - t_start:6.0f} s] {n} runs, {bad} saved-class "
+                      f"results, {len(causes)} distinct causes", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted")
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+
+    cols = outcomes + ["bigmem"]
+    lines = [f"{n} runs in {time.monotonic() - t_start:.0f} s (seed {args.seed}, timeout "
+             f"{args.timeout} s, ulimit -v {args.mem_kb} kB)", "",
+             "runs per format and outcome:",
+             f"{'format':<12}" + "".join(f"{c:>15}" for c in cols) + f"{'total':>8}"]
+    for fmt in sorted(table):
+        row = table[fmt]
+        lines.append(f"{fmt:<12}" + "".join(f"{row[c]:>15}" for c in cols)
+                     + f"{sum(row[c] for c in outcomes):>8}")
+    lines += ["", "runs per subcommand and outcome:"]
+    lines.append(f"{'command':<12}" + "".join(f"{c:>15}" for c in outcomes))
+    for c in sorted(per_cmd):
+        lines.append(f"{c:<12}" + "".join(f"{per_cmd[c][o]:>15}" for o in outcomes))
+    lines += ["", f"distinct causes ({len(causes)}):"]
+    for (outcome, key), e in sorted(causes.items(), key=lambda kv: (kv[0][0], -kv[1]["count"])):
+        lines.append(f"[{outcome}] x{e['count']} {key}")
+        lines.append(f"    e.g. pgmkit {e.get('example', '')[:300]}")
+        lines.append(f"    {e.get('detail', '')}")
+        if e["saved"]:
+            lines.append(f"    saved: {e['saved'][0]}")
+    if MUTED:
+        lines += ["", "options muted (hostile values stopped after 3 timeouts): "
+                  + ", ".join(sorted(MUTED))]
+    if builder.dropped:
+        lines += ["", "options not offered by --help (skipped): "
+                  + ", ".join(f"{c} {o}" for (c, o) in sorted(builder.dropped))]
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(out_dir, "summary.txt"), "w") as f:
+        f.write(text + "\n")
+    print(f"\nsaved cases and summary.txt under {out_dir}")
+    bad = [k for k in causes if k[0] not in ("timeout-budget",)]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
