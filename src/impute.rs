@@ -143,11 +143,18 @@ pub fn impute(
             "multiple imputation needs the sample method (the mode is the same every time)".into(),
         ));
     }
-    let eng = RowEngine::new(bn, opts.row)?;
-    let names: Vec<String> = bn.vars().iter().map(|v| v.name.clone()).collect();
     let n = data.num_vars();
     let m = opts.imputations;
     let rows = data.num_rows();
+    // m completed copies of the data, plus a draw per missing cell and copy
+    crate::limits::check_bytes(
+        &format!("{m} completed copies of {rows} rows x {n} variables"),
+        m as f64 * (rows as f64 * n as f64 * 2.0 + 64.0)
+            + m as f64 * data.num_missing() as f64 * 2.0,
+        crate::limits::default_memory_limit(),
+    )?;
+    let eng = RowEngine::new(bn, opts.row)?;
+    let names: Vec<String> = bn.vars().iter().map(|v| v.name.clone()).collect();
     let blocks: Vec<Result<BlockOut>> = (0..rows.div_ceil(BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {

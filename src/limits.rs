@@ -11,8 +11,41 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Default memory limit of every method, in bytes (12 GiB; the CLI's `--memory-limit`).
+/// Largest default memory limit of every method, in bytes (12 GiB; the CLI's `--memory-limit`).
 pub const DEFAULT_MEMORY_LIMIT: f64 = 12.0 * (1u64 << 30) as f64;
+
+/// The default memory limit on this machine: [`DEFAULT_MEMORY_LIMIT`], or less when the
+/// process may not use that much: half its address-space limit (`ulimit -v`) and three quarters
+/// of the physical memory, where the system says (Linux `/proc`). Read once per process.
+pub fn default_memory_limit() -> f64 {
+    static LIMIT: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let mut limit = DEFAULT_MEMORY_LIMIT;
+        if let Ok(text) = std::fs::read_to_string("/proc/self/limits") {
+            // "Max address space   <soft>   <hard>   bytes"
+            if let Some(line) = text.lines().find(|l| l.starts_with("Max address space")) {
+                let soft = line
+                    .split_whitespace()
+                    .nth(3)
+                    .and_then(|x| x.parse::<f64>().ok());
+                if let Some(bytes) = soft {
+                    limit = limit.min(0.5 * bytes);
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
+            let kib = text
+                .lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|x| x.parse::<f64>().ok());
+            if let Some(kib) = kib {
+                limit = limit.min(0.75 * kib * 1024.0);
+            }
+        }
+        limit.max(64.0 * (1 << 20) as f64)
+    })
+}
 
 /// Check that `count` items of `item_bytes` bytes each fit in `limit` bytes; `what` names the
 /// allocation in the error (e.g. "particle states").

@@ -64,7 +64,7 @@ fn joint_moments_match_direct_computation() {
         let em = (&mean - &mu).amax() / mu.amax().max(1.0);
         assert!(em < 1e-10, "{name}: mean relative error {em:e}");
         // information form: Λ Σ = I, and h = Λ mu
-        let lam = bn.precision();
+        let lam = bn.precision().unwrap();
         let eye = &lam * &cov;
         let ei = (eye - DMatrix::<f64>::identity(bn.num_vars(), bn.num_vars())).amax();
         assert!(ei < 1e-8, "{name}: |ΛΣ - I| = {ei:e}");

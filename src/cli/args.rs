@@ -264,18 +264,27 @@ pub struct ModelQuery {
     #[arg(long, short, value_name = "FILE.evid | VAR=STATE,...")]
     pub evidence: Option<String>,
 
-    /// Largest memory exact inference may use for its tables, in GiB
-    #[arg(long, value_name = "GB", default_value_t = 12.0, value_parser = parse_positive_f64, allow_negative_numbers = true)]
-    pub memory_limit: f64,
+    /// Largest memory exact inference and the sampler's particle states may use, in GiB
+    /// [default: 12, or less when the machine's memory or `ulimit -v` allows less]
+    #[arg(long, value_name = "GB", value_parser = parse_positive_f64, allow_negative_numbers = true)]
+    pub memory_limit: Option<f64>,
 }
 
 impl ModelQuery {
     /// Exact-inference options from the arguments.
     pub fn exact_options(&self) -> ExactOptions {
         ExactOptions {
-            memory_limit: self.memory_limit * (1u64 << 30) as f64,
+            memory_limit: self.memory_limit_bytes(),
             ..ExactOptions::default()
         }
+    }
+
+    /// `--memory-limit` in bytes (the library's default when not given).
+    pub fn memory_limit_bytes(&self) -> f64 {
+        self.memory_limit
+            .map_or_else(pgmkit::limits::default_memory_limit, |g| {
+                g * (1u64 << 30) as f64
+            })
     }
 }
 

@@ -202,12 +202,12 @@ fn setup<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<
             opts.particles
         ),
         opts.particles as f64 * (n as f64 * 32.0 + 64.0),
-        crate::limits::DEFAULT_MEMORY_LIMIT,
+        crate::limits::default_memory_limit(),
     )?;
     crate::limits::check_bytes(
         &format!("the AIS path ({} steps)", opts.steps),
         (opts.steps as f64 + 1.0) * 32.0,
-        crate::limits::DEFAULT_MEMORY_LIMIT,
+        crate::limits::default_memory_limit(),
     )?;
     let work = opts.particles as f64 * opts.steps as f64 * opts.moves.max(1) as f64 * n as f64;
     if work > 1e15 {

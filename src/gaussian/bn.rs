@@ -350,7 +350,7 @@ impl GaussianBn {
         crate::limits::check_bytes(
             &format!("the joint covariance of {n} variables (dense {n} x {n}, and its factor)"),
             3.0 * 8.0 * n as f64 * n as f64,
-            crate::limits::DEFAULT_MEMORY_LIMIT,
+            crate::limits::default_memory_limit(),
         )?;
         MvNormal::new(self.mean(), self.covariance())
     }
@@ -358,7 +358,7 @@ impl GaussianBn {
     /// Information form: the sparse precision `(I-B)^T D^-1 (I-B)` and `h = (I-B)^T D^-1 b0`,
     /// as triplets (each node adds `a a^T / v_i` with `a = e_i - sum_k b_ik e_k`). `O(sum of
     /// squared family sizes)`.
-    pub fn precision_sparse(&self) -> (SparseSym, Vec<f64>) {
+    pub fn precision_sparse(&self) -> Result<(SparseSym, Vec<f64>)> {
         let n = self.num_vars();
         let mut trip = Vec::new();
         let mut h = vec![0.0; n];
@@ -379,22 +379,29 @@ impl GaussianBn {
                 }
             }
         }
-        (
-            SparseSym::from_triplets(n, &trip).expect("indices are in range"),
-            h,
-        )
+        // indices are in range; an entry can still overflow (coefficients near 1e308)
+        let lam = SparseSym::from_triplets(n, &trip)?;
+        if let Some(x) = h.iter().find(|x| !x.is_finite()) {
+            return Err(Error::InvalidNumber {
+                what: "the information vector of the network (intercepts or coefficients too \
+                       large)"
+                    .into(),
+                value: *x,
+            });
+        }
+        Ok((lam, h))
     }
 
-    /// The dense precision `(I-B)^T D^-1 (I-B)`.
-    pub fn precision(&self) -> DMatrix<f64> {
-        self.precision_sparse().0.to_dense()
+    /// The dense precision `(I-B)^T D^-1 (I-B)`. Errors: an entry that overflows.
+    pub fn precision(&self) -> Result<DMatrix<f64>> {
+        Ok(self.precision_sparse()?.0.to_dense())
     }
 
     /// The network as a [`Gmrf`] in information form (sparse precision). Its `ln Z` is
     /// `1/2 sum_i (b0_i^2 / v_i + ln(2π v_i))`, the constant that makes the product of CPDs
     /// normalised.
     pub fn to_gmrf(&self) -> Result<Gmrf> {
-        let (lam, h) = self.precision_sparse();
+        let (lam, h) = self.precision_sparse()?;
         Gmrf::sparse(lam, h)
     }
 

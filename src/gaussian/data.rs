@@ -185,7 +185,7 @@ impl JointGaussian for GaussianBn {
         dense_fits(self.num_vars())?;
         Ok((
             self.mean(),
-            self.precision(),
+            self.precision()?,
             -self
                 .residual_variances()
                 .iter()
@@ -574,8 +574,13 @@ pub fn impute_gaussian<M: JointGaussian + ?Sized>(
     seed: u64,
 ) -> Result<GaussianImputation> {
     check_cols(model, data)?;
-    let info = InfoForm::of(model)?;
     let (rows, n) = (data.nrows(), data.ncols());
+    crate::limits::check_bytes(
+        &format!("{draws} imputed copies of {rows} rows x {n} variables"),
+        (draws as f64 + 2.0) * rows as f64 * n as f64 * 8.0,
+        crate::limits::default_memory_limit(),
+    )?;
+    let info = InfoForm::of(model)?;
     let mut mean = data.clone();
     let mut sd = DMatrix::zeros(rows, n);
     let mut out: Vec<DMatrix<f64>> = vec![data.clone(); draws];

@@ -315,7 +315,7 @@ pub fn parse_gmrf(text: &str) -> Result<(Gmrf, Vec<String>)> {
                     .ok_or_else(|| Error::AllocationTooLarge {
                         what: format!("a {} x {} GMRF lattice", l.rows, l.cols),
                         bytes: l.rows as f64 * l.cols as f64 * GMRF_BYTES_PER_VAR,
-                        limit: crate::limits::DEFAULT_MEMORY_LIMIT,
+                        limit: crate::limits::default_memory_limit(),
                     })?,
             )
         }
@@ -325,7 +325,7 @@ pub fn parse_gmrf(text: &str) -> Result<(Gmrf, Vec<String>)> {
         crate::limits::check_bytes(
             &format!("a GMRF of {n} variables"),
             n as f64 * GMRF_BYTES_PER_VAR,
-            crate::limits::DEFAULT_MEMORY_LIMIT,
+            crate::limits::default_memory_limit(),
         )?;
     }
     let lambda = match (&j.precision, &j.lattice) {

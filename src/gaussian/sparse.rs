@@ -119,13 +119,13 @@ impl SparseSym {
             .ok_or_else(|| Error::AllocationTooLarge {
                 what: format!("a {rows} x {cols} lattice"),
                 bytes: rows as f64 * cols as f64 * 128.0,
-                limit: crate::limits::DEFAULT_MEMORY_LIMIT,
+                limit: crate::limits::default_memory_limit(),
             })?;
         crate::limits::check_alloc(
             &format!("a {rows} x {cols} lattice"),
             n,
             128,
-            crate::limits::DEFAULT_MEMORY_LIMIT,
+            crate::limits::default_memory_limit(),
         )?;
         let mut t: Vec<(usize, usize, f64)> = (0..n).map(|i| (i, i, d)).collect();
         t.extend(grid_edges(rows, cols, boundary).into_iter().map(|(i, j)| {
@@ -355,6 +355,16 @@ impl EnvelopeCholesky {
             inv[old] = new;
         }
         let first = envelope_first(a, &perm, &inv);
+        let entries: f64 = first
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| (i - f + 1) as f64)
+            .sum();
+        crate::limits::check_bytes(
+            &format!("the Cholesky factor of the {what} ({entries:.0} envelope entries)"),
+            entries * 8.0,
+            crate::limits::default_memory_limit() / 2.0,
+        )?;
         let mut start = Vec::with_capacity(n + 1);
         start.push(0);
         for i in 0..n {

@@ -168,7 +168,7 @@ pub struct AisOptions {
     /// `steps`, reproducible for any number of threads.
     pub time_limit: Option<Duration>,
     /// Memory limit in bytes for the particle states and the path (checked before anything is
-    /// allocated; default [`crate::limits::DEFAULT_MEMORY_LIMIT`]).
+    /// allocated; default [`crate::limits::default_memory_limit`]).
     pub memory_limit: f64,
 }
 
@@ -199,7 +199,7 @@ impl Default for AisOptions {
             replicates: 1,
             diagnostics: false,
             time_limit: None,
-            memory_limit: crate::limits::DEFAULT_MEMORY_LIMIT,
+            memory_limit: crate::limits::default_memory_limit(),
         }
     }
 }

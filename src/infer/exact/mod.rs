@@ -30,7 +30,9 @@ pub enum OrderHeuristic {
 /// Options of exact inference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExactOptions {
-    /// Largest memory (bytes) exact inference may allocate for its tables. Default 12 GiB.
+    /// Largest memory (bytes) exact inference may allocate for its tables. Default 12 GiB, or
+    /// less on a machine or under a `ulimit -v` that allows less
+    /// ([`crate::limits::default_memory_limit`]).
     pub memory_limit: f64,
     /// Elimination-order heuristic.
     pub heuristic: OrderHeuristic,
@@ -44,7 +46,7 @@ pub struct ExactOptions {
 impl Default for ExactOptions {
     fn default() -> Self {
         ExactOptions {
-            memory_limit: 12.0 * (1u64 << 30) as f64,
+            memory_limit: crate::limits::default_memory_limit(),
             heuristic: OrderHeuristic::Best,
             restarts: 4,
             seed: 0,
