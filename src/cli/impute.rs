@@ -230,10 +230,19 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     )
 }
 
+/// Most completed datasets (`OUT_1..M`) one run writes.
+const MAX_MULTIPLE: usize = 10_000;
+
 /// The number of completed datasets and how to fill cells (`--method` defaults to mode for one
 /// imputation and sample for several; mode with several is an error).
 pub fn resolve_method(a: &ImputeArgs) -> anyhow::Result<(usize, MethodArg)> {
     let multiple = args::at_least_one("--multiple", a.multiple)?;
+    if multiple > MAX_MULTIPLE {
+        anyhow::bail!(
+            "--multiple {multiple} asks for more completed datasets than one run writes (at most \
+             {MAX_MULTIPLE} files)"
+        );
+    }
     let method = match (a.method, multiple) {
         (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(
             "--multiple {m} needs --method sample (the single-imputation value is the same every time)"

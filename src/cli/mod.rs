@@ -129,6 +129,13 @@ pub fn command_deadline(limit: Option<std::time::Duration>) -> pgmkit::limits::D
 /// Parse the command line, run, and turn the outcome into an exit code.
 pub fn main() -> ExitCode {
     START.get_or_init(std::time::Instant::now);
+    // a write beyond the file-size limit (`ulimit -f`) fails with EFBIG, reported as an error
+    // (the atomic writers then remove their temporary file), instead of killing the process
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // negative numbers are values (so `--particles -1` is reported as a bad value, not as an
     // unknown argument)
     let cmd = Cli::command()

@@ -339,9 +339,10 @@ pub fn read_csv<R: Read>(reader: R, vars: &[Variable], opts: &CsvOptions) -> Res
 }
 
 /// Write the table back with its missing cells filled in by `fill(row, var)` (a state index, or
-/// `None` to leave the cell as it was). Every other cell — observed cells, extra columns, the
-/// header — is written with exactly the text it had when read (the CSV writer quotes a cell only
-/// when its text needs quoting; lines end with `\n`). Needs [`CsvOptions::keep_text`].
+/// `None` to leave the cell as it was). Everything else is the input byte for byte: the header,
+/// observed cells and extra columns with their quoting, the BOM, line endings and blank lines
+/// ([`super::raw::RawText`]); a filled cell is quoted when the hole was quoted or the state name
+/// needs it. Needs [`CsvOptions::keep_text`].
 pub fn write_completed<W: Write>(
     table: &CsvTable,
     vars: &[Variable],

@@ -159,13 +159,15 @@ pub struct AisOptions {
     pub replicates: usize,
     /// Record per-temperature diagnostics (ESS and log-weight variance at up to 100 betas).
     pub diagnostics: bool,
-    /// Time budget. With a limit, the number of steps is raised (never lowered) to fit about
-    /// 60% of the budget (from a timing probe), particles run in batches of 32, and batches
-    /// keep starting while the next one is expected to finish within the budget, so
-    /// `particles` becomes a minimum and the rest of the budget buys more particles (a batch
-    /// always completes and the count never depends on the weights, so the estimate stays
-    /// unbiased); the result then depends on the machine's speed. `None` = exactly `particles` and
-    /// `steps`, reproducible for any number of threads.
+    /// Time budget, a hard deadline for the whole call (pilot included). With a limit, a timing
+    /// probe fits the number of steps: raised to use about 60% of the budget, or lowered (to at
+    /// least 10) when the asked particles would not finish in 80% of it; particles run in
+    /// batches of 32, and batches keep starting while the next one is expected to finish, so the
+    /// rest of the budget buys more particles. A batch the deadline interrupts is dropped whole
+    /// (the count never depends on the weights, so the estimate stays unbiased); fewer than two
+    /// finished particles is [`Error::TimeLimit`]. [`AisResult::time_limited`] says when the
+    /// budget cut the run; the result then depends on the machine's speed. `None` = exactly
+    /// `particles` and `steps`, reproducible for any number of threads.
     pub time_limit: Option<Duration>,
     /// Memory limit in bytes for the particle states and the path (checked before anything is
     /// allocated; default [`crate::limits::default_memory_limit`]).
