@@ -201,10 +201,8 @@ mod tests {
         let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
         {
             let mut s = Staged::new();
-            s.write(&a, |w| {
-                Ok(w.write_all(b"1\n").map_err(|e| Error::io("a", e))?)
-            })
-            .unwrap();
+            s.write(&a, |w| w.write_all(b"1\n").map_err(|e| Error::io("a", e)))
+                .unwrap();
             let r = s.write(&b, |_| Err(Error::InvalidArgument("fails".into())));
             assert!(r.is_err());
         }
@@ -215,14 +213,10 @@ mod tests {
             "no temporary left"
         );
         let mut s = Staged::new();
-        s.write(&a, |w| {
-            Ok(w.write_all(b"1\n").map_err(|e| Error::io("a", e))?)
-        })
-        .unwrap();
-        s.write(&b, |w| {
-            Ok(w.write_all(b"2\n").map_err(|e| Error::io("b", e))?)
-        })
-        .unwrap();
+        s.write(&a, |w| w.write_all(b"1\n").map_err(|e| Error::io("a", e)))
+            .unwrap();
+        s.write(&b, |w| w.write_all(b"2\n").map_err(|e| Error::io("b", e)))
+            .unwrap();
         s.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "2\n");
         std::fs::remove_dir_all(&dir).unwrap();
