@@ -264,7 +264,7 @@ pub struct ModelQuery {
     #[arg(long, short, value_name = "FILE.evid | VAR=STATE,...")]
     pub evidence: Option<String>,
 
-    /// Largest memory exact inference and the sampler's particle states may use, in GiB
+    /// Largest memory exact inference may use for its tables, in GiB
     /// [default: 12, or less when the machine's memory or `ulimit -v` allows less]
     #[arg(long, value_name = "GB", value_parser = parse_positive_f64, allow_negative_numbers = true)]
     pub memory_limit: Option<f64>,

@@ -99,10 +99,7 @@ fn context<'a>(
         loaded,
         ev,
         a.query.exact_options(),
-        pgmkit::infer::ais::AisOptions {
-            memory_limit: a.query.memory_limit_bytes(),
-            ..a.ais.options(a.seed, time_limit)?
-        },
+        a.ais.options(a.seed, time_limit)?,
         a.iter.stop_rule()?,
         a.seed,
         a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES),

@@ -362,8 +362,9 @@ impl EnvelopeCholesky {
             .sum();
         crate::limits::check_bytes(
             &format!("the Cholesky factor of the {what} ({entries:.0} envelope entries)"),
-            entries * 8.0,
-            crate::limits::default_memory_limit() / 2.0,
+            // the factor, and twice its size again for the variances (inverse_diagonal)
+            entries * 8.0 * 3.0,
+            crate::limits::default_memory_limit(),
         )?;
         let mut start = Vec::with_capacity(n + 1);
         start.push(0);
