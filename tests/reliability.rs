@@ -525,8 +525,12 @@ fn progress_plain_lines_off_a_terminal() {
         ISING100,
         "--method",
         "ais",
+        // far more steps than fit: the run is fitted to about 80% of the 8 s budget, so it
+        // lasts past the first plain line (5 s)
+        "--steps",
+        "100000",
         "--time-limit",
-        "6",
+        "8",
         "--progress",
         "plain",
     ]);
