@@ -473,3 +473,36 @@ fn bad_options_are_typed_errors() {
     ));
     assert_eq!(hmc.dim(), 3);
 }
+
+/// `time_limit` bounds the whole call: steps are fitted to the budget, cut batches are dropped,
+/// and the result says so; without a limit the same options run exactly as asked.
+#[test]
+fn continuous_ais_time_limit_bounds_the_call() {
+    let g = correlated_gaussian(200, 11);
+    let opts = ContinuousAisOptions {
+        particles: 64,
+        steps: 2_000_000,
+        base_sd: 2.0,
+        time_limit: Some(std::time::Duration::from_millis(800)),
+        ..Default::default()
+    };
+    let t = std::time::Instant::now();
+    let r = continuous_ais(&g, &opts, None).unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    assert!(wall < 0.8 + 1.0, "took {wall} s for a 0.8 s budget");
+    assert!(r.time_limited);
+    assert!(r.betas.len() - 1 < opts.steps, "{} steps", r.betas.len() - 1);
+    assert!(r.log_weights.len() >= 2 && r.log_weights.len() <= opts.particles);
+    assert!(r.log_z.is_finite() && r.std_err.is_finite());
+    // a generous budget for a small run changes nothing but raises the steps
+    let small = ContinuousAisOptions {
+        particles: 8,
+        steps: 20,
+        base_sd: 2.0,
+        ..Default::default()
+    };
+    let plain = continuous_ais(&g, &small, None).unwrap();
+    assert!(!plain.time_limited);
+    assert_eq!(plain.betas.len(), 21);
+    assert_eq!(plain.log_weights.len(), 8);
+}

@@ -169,7 +169,7 @@ pub fn info(
             (None, Some(edges), None, 2 * n + edges)
         }
     };
-    let (log_z, _) = exact_log_z(&g, &ev)?;
+    let log_z = exact_log_z(&g, &ev)?;
     let j = InfoJson {
         model: g.path.display().to_string(),
         format: g.format_name(),
@@ -225,7 +225,17 @@ pub fn info(
 
 /// Exact `ln Z` with the evidence clamped (GMRF) or `ln p(evidence)` (BN), and the posterior
 /// summary: for every variable its mean and variance (observed: the value and 0).
-fn exact_log_z(g: &LoadedGaussian, ev: &[(usize, f64)]) -> anyhow::Result<(f64, Posterior)> {
+/// The exact `ln Z` (`ln p(e)` for a Bayesian network) given the evidence.
+fn exact_log_z(g: &LoadedGaussian, ev: &[(usize, f64)]) -> anyhow::Result<f64> {
+    Ok(match g.model() {
+        GaussianModel::Bn(_) if ev.is_empty() => 0.0,
+        GaussianModel::Bn(bn) => bn.condition(ev)?.log_evidence,
+        GaussianModel::Mrf(m) => m.condition(ev)?.log_z,
+    })
+}
+
+/// The exact `ln Z` and the posterior means and variances given the evidence.
+fn exact_posterior(g: &LoadedGaussian, ev: &[(usize, f64)]) -> anyhow::Result<(f64, Posterior)> {
     let n = g.names().len();
     let mut post = Posterior {
         means: vec![0.0; n],
@@ -267,6 +277,27 @@ fn exact_log_z(g: &LoadedGaussian, ev: &[(usize, f64)]) -> anyhow::Result<(f64, 
     Ok((log_z, post))
 }
 
+/// Up to this many free variables the AIS base uses the exact largest marginal variance.
+const BASE_VARIANCE_DIM: usize = 10_000;
+
+/// About the largest eigenvalue of `Λ^-1` (power iteration from the all-ones vector, 20 solves
+/// with the stored factor; the Rayleigh quotient, at most the eigenvalue).
+fn largest_covariance_eigenvalue(g: &pgmkit::gaussian::Gmrf) -> anyhow::Result<f64> {
+    let n = g.dim();
+    let mut x = vec![1.0 / (n as f64).sqrt(); n];
+    let mut rq = 0.0;
+    for _ in 0..20 {
+        let y = g.solve(&x)?;
+        rq = x.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>();
+        let norm = y.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            break;
+        }
+        x = y.into_iter().map(|v| v / norm).collect();
+    }
+    Ok(rq)
+}
+
 struct Posterior {
     means: Vec<f64>,
     variances: Vec<f64>,
@@ -292,6 +323,10 @@ struct LogZJson {
     ess: Option<f64>,
     seed: Option<u64>,
     exact_log_z: Option<f64>,
+    /// ais under `--time-limit`: whether the budget cut the run (`particles` then counts the
+    /// particles that finished).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_limited: Option<bool>,
     model: String,
     model_kind: &'static str,
     evidence: OrderedMap<f64>,
@@ -306,6 +341,8 @@ pub struct LogZSettings<'a> {
     pub steps: Option<usize>,
     pub seed: u64,
     pub json: bool,
+    /// The command's time limit (`--time-limit`), counted from its start.
+    pub time_limit: Option<std::time::Duration>,
 }
 
 pub fn logz(
@@ -317,7 +354,15 @@ pub fn logz(
     let g = load(model)?;
     let ev = evidence(s.evidence, &g.file)?;
     let t = Instant::now();
-    let (exact, _) = exact_log_z(&g, &ev)?;
+    // a GMRF is conditioned once, for the exact answer and for AIS
+    let cond = match g.model() {
+        GaussianModel::Mrf(m) => Some(m.condition(&ev)?),
+        GaussianModel::Bn(_) => None,
+    };
+    let exact = match &cond {
+        Some(c) => c.log_z,
+        None => exact_log_z(&g, &ev)?,
+    };
     let exact_seconds = t.elapsed().as_secs_f64();
     let mut j = LogZJson {
         method: "exact",
@@ -333,6 +378,7 @@ pub fn logz(
         ess: None,
         seed: None,
         exact_log_z: None,
+        time_limited: None,
         model: g.path.display().to_string(),
         model_kind: g.kind_id(),
         evidence: evidence_map(&ev, g.names()),
@@ -341,13 +387,12 @@ pub fn logz(
     match s.method {
         Method::Exact => {}
         Method::Ais => {
-            let GaussianModel::Mrf(m) = g.model() else {
+            let Some(c) = &cond else {
                 anyhow::bail!(
                     "--method ais on a Gaussian model needs a GMRF (a Gaussian Bayesian network is \
                      normalised: use --method exact)"
                 );
             };
-            let c = m.condition(&ev)?;
             let Some(target) = &c.gmrf else {
                 anyhow::bail!("--method ais: every variable is observed, nothing to anneal");
             };
@@ -360,18 +405,22 @@ pub fn logz(
             if steps < 1 {
                 anyhow::bail!("--steps must be at least 1 (got 0)");
             }
-            // base N(0, s^2 I) with s the largest marginal standard deviation
-            let sd = target
-                .variances()
-                .iter()
-                .fold(0.0f64, |a, &v| a.max(v))
-                .sqrt()
-                .max(1e-6);
+            // base N(0, s^2 I) with s^2 the largest marginal variance; beyond
+            // BASE_VARIANCE_DIM variables (where the marginal variances cost several
+            // factorisations) about the largest eigenvalue of the covariance, an upper bound
+            // on it, from a few power iterations of one solve each
+            let var = if target.dim() <= BASE_VARIANCE_DIM {
+                target.variances().iter().fold(0.0f64, |a, &v| a.max(v))
+            } else {
+                largest_covariance_eigenvalue(target)?
+            };
+            let sd = var.sqrt().max(1e-6);
             let opts = ContinuousAisOptions {
                 particles,
                 steps,
                 base_sd: sd,
                 seed: s.seed,
+                time_limit: super::command_deadline(s.time_limit).remaining(),
                 ..d
             };
             let t = Instant::now();
@@ -383,8 +432,9 @@ pub fn logz(
             j.log10_z = j.log_z / std::f64::consts::LN_10;
             j.std_err = Some(r.std_err);
             j.seconds = t.elapsed().as_secs_f64();
-            j.particles = Some(particles);
-            j.steps = Some(steps);
+            j.particles = Some(r.log_weights.len());
+            j.steps = Some(r.betas.len() - 1);
+            j.time_limited = s.time_limit.map(|_| r.time_limited);
             j.ess = Some(r.ess);
             j.seed = Some(s.seed);
             j.exact_log_z = Some(exact);
@@ -417,6 +467,16 @@ pub fn logz(
     writeln!(out, "{what10:<12}{:.10}", j.log10_z)?;
     if let Some(se) = j.std_err {
         writeln!(out, "{:<12}{se:.3e}", "std err")?;
+        if let (Some(p), Some(k)) = (j.particles, j.steps) {
+            writeln!(out, "{:<12}{p} particles x {k} steps", "ran")?;
+        }
+        if j.time_limited == Some(true) {
+            writeln!(
+                out,
+                "note: the time limit cut the run; the estimate uses what ran (above); without a \
+                 time limit the run is reproducible",
+            )?;
+        }
         writeln!(
             out,
             "{:<12}{exact:.10} (difference {:+.3e})",
@@ -477,7 +537,7 @@ pub fn marginals(
     let g = load(model)?;
     let ev = evidence(ev_spec, &g.file)?;
     let t = Instant::now();
-    let (log_z, post) = exact_log_z(&g, &ev)?;
+    let (log_z, post) = exact_posterior(&g, &ev)?;
     let seconds = t.elapsed().as_secs_f64();
     let names = g.names();
     if json {

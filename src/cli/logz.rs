@@ -134,6 +134,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
             steps: a.ais.steps,
             seed: a.seed,
             json: a.json,
+            time_limit: a.iter.time_limit(),
         };
         return super::gaussian::logz(global, &a.query.model, &s, out);
     }

@@ -23,7 +23,7 @@
 //! are bit-identical for any number of threads. Cost: `O(N K (1 + moves * L))` gradient
 //! evaluations for N particles, K steps and L leapfrog steps (1 for MALA), plus the pilot.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -33,6 +33,7 @@ use super::{Energy, IsotropicGaussian};
 use crate::error::{Error, Result};
 use crate::infer::ais::{schedule_betas, weight_stats, Schedule};
 use crate::infer::{EstimateKind, LogZEstimate};
+use crate::limits::Deadline;
 use crate::rng::{chain_rng, EngineRng};
 use crate::sample::chains::Progress;
 
@@ -89,6 +90,13 @@ pub struct ContinuousAisOptions {
     pub base_sd: f64,
     /// Seed: particle i draws from `chain_rng(seed, i)`.
     pub seed: u64,
+    /// Time budget, a hard deadline for the whole call (pilot included). The pilot may use a
+    /// quarter of it (when cut, the fixed `schedule` is used with the step sizes tuned so far);
+    /// particles then run in batches of 32, and a batch the deadline interrupts is dropped
+    /// whole, so the estimate uses finished particles only and
+    /// [`ContinuousAisResult::time_limited`] says so. Fewer than two finished particles is
+    /// [`Error::TimeLimit`]. `None` (default): exactly `particles`.
+    pub time_limit: Option<Duration>,
 }
 
 impl Default for ContinuousAisOptions {
@@ -106,6 +114,7 @@ impl Default for ContinuousAisOptions {
             base_mean: None,
             base_sd: 1.0,
             seed: 0,
+            time_limit: None,
         }
     }
 }
@@ -139,6 +148,9 @@ pub struct ContinuousAisResult {
     pub evals: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Whether the time limit cut the run (pilot or particles): `log_weights.len()` particles
+    /// finished, fewer than asked.
+    pub time_limited: bool,
 }
 
 impl ContinuousAisResult {
@@ -354,26 +366,91 @@ impl Particle {
     }
 }
 
+/// What the pilot measured: step sizes along a grid of betas and, for the adaptive schedule,
+/// the thermodynamic length along it; [`Pilot::path`] places any number of steps on it.
+struct Pilot {
+    /// Increasing betas from 0 to 1 (the pilot's grid).
+    grid: Vec<f64>,
+    /// Step size tuned at each grid point.
+    eps: Vec<f64>,
+    /// Thermodynamic length at each grid point (`None`: the fixed `opts.schedule` is used).
+    len: Option<Vec<f64>>,
+    /// Gradient evaluations made.
+    evals: u64,
+    /// Whether the deadline cut the pilot.
+    cut: bool,
+    /// Seconds per particle-step measured by the pilot (all threads busy), if it ran.
+    per_particle_step: Option<f64>,
+}
+
+/// Linear interpolation of `vals` (given at the increasing `grid`) at `x`.
+fn interp(grid: &[f64], vals: &[f64], x: f64) -> f64 {
+    let j = grid.partition_point(|&g| g <= x).clamp(1, grid.len() - 1);
+    let (g0, g1) = (grid[j - 1], grid[j]);
+    let t = if g1 > g0 { (x - g0) / (g1 - g0) } else { 0.0 };
+    if t <= 0.0 {
+        vals[j - 1]
+    } else if t >= 1.0 {
+        vals[j]
+    } else {
+        vals[j - 1] + t * (vals[j] - vals[j - 1])
+    }
+}
+
+impl Pilot {
+    /// `k + 1` betas from 0 to 1 and the step size for each: at equal increments of the
+    /// thermodynamic length (adaptive), or `schedule`'s spacing.
+    fn path(&self, k: usize, schedule: Schedule) -> (Vec<f64>, Vec<f64>) {
+        let betas = match &self.len {
+            None => schedule_betas(schedule, k),
+            Some(len) => {
+                let total = len[len.len() - 1];
+                let mut betas: Vec<f64> = (0..=k)
+                    .map(|i| interp(len, &self.grid, total * i as f64 / k as f64))
+                    .collect();
+                betas[0] = 0.0;
+                betas[k] = 1.0;
+                betas
+            }
+        };
+        let eps = betas
+            .iter()
+            .map(|&b| interp(&self.grid, &self.eps, b))
+            .collect();
+        (betas, eps)
+    }
+}
+
 /// The pilot: step-major over a few particles on a linear grid of `steps` betas, tuning the
 /// step size per temperature and recording the spread `sd_beta(g)` of `g = ln p~ - ln p0`.
 /// With `adaptive_schedule`, the betas of the main run are then placed at equal increments of
 /// the thermodynamic length `∫ sd_beta(g) dbeta` (which equalises the log-weight variance
 /// `(Δbeta)^2 Var_beta(g)` contributed by each step); otherwise they follow `opts.schedule`.
-/// Returns the betas, the step size for each beta index, and the evaluations made.
+/// A pilot the deadline cuts keeps the step sizes tuned so far (the last one for the rest of
+/// the path) and falls back to `opts.schedule`.
 fn pilot<E: Energy + ?Sized>(
     target: &E,
     s: &Setup,
     opts: &ContinuousAisOptions,
-) -> (Vec<f64>, Vec<f64>, u64) {
-    let fixed = schedule_betas(opts.schedule, opts.steps);
-    if opts.pilot_particles == 0 {
-        return (fixed, vec![s.eps0; opts.steps + 1], 0);
-    }
+    deadline: Deadline,
+) -> Pilot {
     let k = opts.steps;
+    let fixed = schedule_betas(opts.schedule, k);
+    if opts.pilot_particles == 0 {
+        return Pilot {
+            grid: fixed,
+            eps: vec![s.eps0; k + 1],
+            len: None,
+            evals: 0,
+            cut: false,
+            per_particle_step: None,
+        };
+    }
+    let t0 = Instant::now();
     let grid: Vec<f64> = if opts.adaptive_schedule {
         (0..=k).map(|i| i as f64 / k as f64).collect()
     } else {
-        fixed.clone()
+        fixed
     };
     let mut eps = vec![s.eps0; k + 1];
     let mut sd = vec![0.0; k + 1];
@@ -385,7 +462,17 @@ fn pilot<E: Energy + ?Sized>(
         })
         .collect();
     let mut e = s.eps0;
+    let mut done = 0;
+    let mut cut = false;
     for step in 1..=k {
+        if deadline.passed() {
+            cut = true;
+            // the step size tuned last for the rest of the path
+            for v in &mut eps[step..] {
+                *v = e;
+            }
+            break;
+        }
         let before: Vec<f64> = ps.iter().map(|p| p.accept).collect();
         let last = step == k;
         let gs: Vec<f64> = ps
@@ -396,6 +483,7 @@ fn pilot<E: Energy + ?Sized>(
                 p.advance(target, &s.base, grid[step - 1], grid[step], last, e, opts)
             })
             .collect();
+        done = step;
         // spread of g at grid[step - 1] (the particles were last moved there)
         let fin: Vec<f64> = gs.iter().copied().filter(|g| g.is_finite()).collect();
         if fin.len() > 1 {
@@ -420,43 +508,60 @@ fn pilot<E: Energy + ?Sized>(
     }
     sd[k] = sd[k - 1];
     let evals = ps.iter().map(|p| p.evals).sum();
-    if !opts.adaptive_schedule {
-        return (grid, eps, evals);
-    }
-    // thermodynamic length along the grid (trapezoid), floored so that no stretch is empty
-    let mean_sd = sd.iter().sum::<f64>() / (k + 1) as f64;
-    let floor = 0.05 * mean_sd.max(f64::MIN_POSITIVE);
-    let mut len = vec![0.0; k + 1];
-    for i in 1..=k {
-        let a = sd[i - 1].max(floor);
-        let b = sd[i].max(floor);
-        len[i] = len[i - 1] + 0.5 * (a + b) * (grid[i] - grid[i - 1]);
-    }
-    let total = len[k];
-    let mut betas = Vec::with_capacity(k + 1);
-    let mut step_sizes = Vec::with_capacity(k + 1);
-    let mut j = 0;
-    for i in 0..=k {
-        let target_len = total * i as f64 / k as f64;
-        while j + 1 < k && len[j + 1] < target_len {
-            j += 1;
+    let per_particle_step = (done > 0)
+        .then(|| t0.elapsed().as_secs_f64() / (done * opts.pilot_particles) as f64);
+    let len = (opts.adaptive_schedule && !cut).then(|| {
+        // thermodynamic length along the grid (trapezoid), floored so that no stretch is empty
+        let mean_sd = sd.iter().sum::<f64>() / (k + 1) as f64;
+        let floor = 0.05 * mean_sd.max(f64::MIN_POSITIVE);
+        let mut len = vec![0.0; k + 1];
+        for i in 1..=k {
+            let a = sd[i - 1].max(floor);
+            let b = sd[i].max(floor);
+            len[i] = len[i - 1] + 0.5 * (a + b) * (grid[i] - grid[i - 1]);
         }
-        let span = len[j + 1] - len[j];
-        let t = if span > 0.0 {
-            ((target_len - len[j]) / span).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        betas.push(grid[j] + t * (grid[j + 1] - grid[j]));
-        step_sizes.push(eps[j] + t * (eps[j + 1] - eps[j]));
+        len
+    });
+    Pilot {
+        grid,
+        eps,
+        len,
+        evals,
+        cut,
+        per_particle_step,
     }
-    betas[0] = 0.0;
-    betas[k] = 1.0;
-    (betas, step_sizes, evals)
 }
 
+/// The number of steps under a time limit: raised so that the particles use about 60% of what
+/// is left, or lowered (to at least 10) so that they finish in 80% of it; `steps` unchanged
+/// without a deadline or a timing.
+fn fitted_steps(steps: usize, particles: usize, per: Option<f64>, deadline: Deadline) -> usize {
+    use crate::infer::ais::{FIT_SHARE, LOWER_SHARE, MAX_FITTED_STEPS, MIN_FITTED_STEPS};
+    let (Some(left), Some(per)) = (deadline.remaining(), per) else {
+        return steps;
+    };
+    let left = left.as_secs_f64();
+    if !(per > 0.0) || left <= 0.0 {
+        return steps.min(MIN_FITTED_STEPS);
+    }
+    let fit = |share: f64| (share * left / (per * particles as f64)) as usize;
+    if fit(FIT_SHARE) >= steps {
+        fit(FIT_SHARE).min(MAX_FITTED_STEPS).max(steps)
+    } else if fit(LOWER_SHARE) < steps {
+        fit(LOWER_SHARE).max(MIN_FITTED_STEPS).min(steps)
+    } else {
+        steps
+    }
+}
+
+/// Particles per batch when a time limit is set (a batch the deadline cuts is dropped whole).
+const TIMED_BATCH: usize = 32;
+
 /// Run the particles along `betas` (with the step sizes `eps[k]` for transitions at
-/// `betas[k]`), each starting from `start(rng)`.
+/// `betas[k]`), each starting from `start(rng)`. Under a deadline the particles run in batches
+/// of [`TIMED_BATCH`]; the batch the deadline interrupts and every later one are dropped.
+/// Returns `(log weight, acceptance sum, evaluations)` of the finished particles and whether
+/// the deadline cut the run.
 #[allow(clippy::too_many_arguments)]
 fn run_particles<E, S>(
     target: &E,
@@ -467,37 +572,58 @@ fn run_particles<E, S>(
     stream0: u64,
     start: S,
     progress: Option<Progress<'_>>,
-) -> Vec<(f64, f64, u64)>
+    deadline: Deadline,
+) -> (Vec<(f64, f64, u64)>, bool)
 where
     E: Energy + ?Sized,
     S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
 {
     let k = betas.len() - 1;
-    (0..opts.particles)
-        .into_par_iter()
-        .map(|i| {
-            let mut rng = chain_rng(opts.seed, stream0 + i as u64);
-            let x = start(&mut rng);
-            let mut p = Particle::new(x, rng);
-            for step in 1..=k {
-                p.advance(
-                    target,
-                    base,
-                    betas[step - 1],
-                    betas[step],
-                    step == k,
-                    eps[step],
-                    opts,
-                );
+    let one = |i: usize| -> Option<(f64, f64, u64)> {
+        let mut rng = chain_rng(opts.seed, stream0 + i as u64);
+        let x = start(&mut rng);
+        let mut p = Particle::new(x, rng);
+        for step in 1..=k {
+            if deadline.passed() {
+                return None;
             }
-            if let Some(pr) = progress {
-                pr(1);
-            }
-            (p.lw, p.accept, p.evals)
-        })
-        .collect()
+            p.advance(
+                target,
+                base,
+                betas[step - 1],
+                betas[step],
+                step == k,
+                eps[step],
+                opts,
+            );
+        }
+        if let Some(pr) = progress {
+            pr(1);
+        }
+        Some((p.lw, p.accept, p.evals))
+    };
+    if !deadline.is_set() {
+        let out = (0..opts.particles)
+            .into_par_iter()
+            .map(|i| one(i).expect("no deadline"))
+            .collect();
+        return (out, false);
+    }
+    let mut out = Vec::with_capacity(opts.particles);
+    let mut begin = 0;
+    while begin < opts.particles {
+        let end = (begin + TIMED_BATCH).min(opts.particles);
+        let batch: Option<Vec<_>> = (begin..end).into_par_iter().map(one).collect();
+        match batch {
+            Some(b) => out.extend(b),
+            None => return (out, true),
+        }
+        begin = end;
+    }
+    (out, false)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     out: Vec<(f64, f64, u64)>,
     betas: Vec<f64>,
@@ -506,7 +632,17 @@ fn finish(
     pilot_evals: u64,
     reverse: bool,
     t0: Instant,
+    time_limited: bool,
 ) -> Result<ContinuousAisResult> {
+    if out.len() < 2 && time_limited {
+        return Err(Error::TimeLimit {
+            what: format!(
+                "two AIS particles could finish ({} steps; ask for fewer steps)",
+                betas.len() - 1
+            ),
+            limit_seconds: opts.time_limit.map_or(0.0, |t| t.as_secs_f64()),
+        });
+    }
     let log_weights: Vec<f64> = out.iter().map(|o| o.0).collect();
     if log_weights.iter().all(|l| *l == f64::NEG_INFINITY) {
         return Err(Error::InvalidArgument(
@@ -517,7 +653,7 @@ fn finish(
     }
     let (lme, std_err, ess, log_weight_var, mean_log_weight) = weight_stats(&log_weights);
     let k = betas.len() - 1;
-    let transitions = (opts.particles * (k.saturating_sub(1)) * opts.moves) as f64;
+    let transitions = (out.len() * (k.saturating_sub(1)) * opts.moves) as f64;
     Ok(ContinuousAisResult {
         log_z: if reverse { -lme } else { lme },
         std_err,
@@ -535,6 +671,7 @@ fn finish(
         reverse,
         evals: out.iter().map(|o| o.2).sum::<u64>() + pilot_evals,
         seconds: t0.elapsed().as_secs_f64(),
+        time_limited,
     })
 }
 
@@ -563,10 +700,13 @@ pub fn continuous_ais<E: Energy + ?Sized>(
     progress: Option<Progress<'_>>,
 ) -> Result<ContinuousAisResult> {
     let t0 = Instant::now();
+    let deadline = Deadline::from(t0, opts.time_limit);
     let s = setup(target, opts)?;
-    let (betas, eps, pilot_evals) = pilot(target, &s, opts);
+    let pl = pilot(target, &s, opts, deadline.share(0.25));
+    let k = fitted_steps(opts.steps, opts.particles, pl.per_particle_step, deadline);
+    let (betas, eps) = pl.path(k, opts.schedule);
     let base = &s.base;
-    let out = run_particles(
+    let (out, cut) = run_particles(
         target,
         base,
         &betas,
@@ -575,8 +715,10 @@ pub fn continuous_ais<E: Energy + ?Sized>(
         0,
         |rng| base.sample(rng),
         progress,
+        deadline,
     );
-    finish(out, betas, eps, opts, pilot_evals, false, t0)
+    let cut = cut || pl.cut || k < opts.steps;
+    finish(out, betas, eps, opts, pl.evals, false, t0, cut)
 }
 
 /// Reverse AIS: each particle starts from an exact draw `exact(rng)` of the normalised target
@@ -596,6 +738,7 @@ where
     S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
 {
     let t0 = Instant::now();
+    let deadline = Deadline::from(t0, opts.time_limit);
     let s = setup(target, opts)?;
     let n = target.dim();
     {
@@ -609,10 +752,12 @@ where
             });
         }
     }
-    let (betas, eps, pilot_evals) = pilot(target, &s, opts);
+    let pl = pilot(target, &s, opts, deadline.share(0.25));
+    let k = fitted_steps(opts.steps, opts.particles, pl.per_particle_step, deadline);
+    let (betas, eps) = pl.path(k, opts.schedule);
     let rb: Vec<f64> = betas.iter().rev().copied().collect();
     let reps: Vec<f64> = eps.iter().rev().copied().collect();
-    let out = run_particles(
+    let (out, cut) = run_particles(
         target,
         &s.base,
         &rb,
@@ -621,8 +766,10 @@ where
         REVERSE_STREAM,
         exact,
         progress,
+        deadline,
     );
-    finish(out, betas, eps, opts, pilot_evals, true, t0)
+    let cut = cut || pl.cut || k < opts.steps;
+    finish(out, betas, eps, opts, pl.evals, true, t0, cut)
 }
 
 /// The bidirectional Monte Carlo sandwich for a continuous target with exact samples: forward
@@ -638,7 +785,23 @@ where
     E: Energy + ?Sized,
     S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
 {
-    let forward = continuous_ais(target, opts, None)?;
-    let reverse = continuous_reverse_ais(target, exact, opts, None)?;
+    let deadline = Deadline::after(opts.time_limit);
+    let forward = continuous_ais(
+        target,
+        &ContinuousAisOptions {
+            time_limit: deadline.share(0.5).remaining(),
+            ..opts.clone()
+        },
+        None,
+    )?;
+    let reverse = continuous_reverse_ais(
+        target,
+        exact,
+        &ContinuousAisOptions {
+            time_limit: deadline.remaining(),
+            ..opts.clone()
+        },
+        None,
+    )?;
     Ok((forward, reverse))
 }

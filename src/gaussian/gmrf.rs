@@ -389,6 +389,14 @@ impl Gmrf {
     /// repeated, a non-finite value.
     pub fn condition(&self, evidence: &[(usize, f64)]) -> Result<GmrfConditional> {
         let n = self.dim();
+        if evidence.is_empty() {
+            // nothing to clamp: this model, without a second factorisation
+            return Ok(GmrfConditional {
+                free: (0..n).collect(),
+                gmrf: Some(self.clone()),
+                log_z: self.log_z,
+            });
+        }
         let idx: Vec<usize> = evidence.iter().map(|e| e.0).collect();
         super::mvn::check_indices(&idx, n, "evidence")?;
         let mut value = vec![f64::NAN; n];

@@ -1401,15 +1401,15 @@ const MAX_TIMED_PARTICLES: usize = 1 << 20;
 const MAX_UPDATES: f64 = 1e16;
 /// Share of the time left that the requested particles may take before the fitting lowers
 /// the number of steps.
-const LOWER_SHARE: f64 = 0.8;
+pub(crate) const LOWER_SHARE: f64 = 0.8;
 /// Particles per batch of a time-limited run.
 const TIMED_BATCH: usize = 32;
 /// Fewest steps the time-limit fitting lowers a schedule to.
-const MIN_FITTED_STEPS: usize = 10;
+pub(crate) const MIN_FITTED_STEPS: usize = 10;
 /// Largest number of steps the time-limit fitting chooses.
-const MAX_FITTED_STEPS: usize = 1_000_000;
+pub(crate) const MAX_FITTED_STEPS: usize = 1_000_000;
 /// Share of the time limit the fitted schedule aims to use.
-const FIT_SHARE: f64 = 0.6;
+pub(crate) const FIT_SHARE: f64 = 0.6;
 
 /// Common set-up of forward and reverse runs: the path, and the pilot's updates. With a time
 /// limit, the number of steps is raised (never lowered) so that all particles should take
