@@ -160,6 +160,30 @@ pub enum Error {
         /// What that file is (e.g. "the data").
         other_role: String,
     },
+    /// A method that works on pairwise models only (every factor over at most two unobserved
+    /// variables once the evidence is applied) met a larger factor.
+    #[error("{method} supports pairwise models only: factor {factor} has {arity} unobserved variables once the evidence is applied; use mean field (lower bound) or loopy BP instead")]
+    NotPairwise {
+        /// The method (e.g. "TRW").
+        method: &'static str,
+        /// Index of the first factor with more than two unobserved variables.
+        factor: usize,
+        /// Its number of unobserved variables.
+        arity: usize,
+    },
+    /// Every particle or sample of an importance-sampling method ended with weight zero, so no
+    /// estimate can be formed.
+    #[error("{method}: all {count} {what} have weight zero; {hint}")]
+    AllWeightsZero {
+        /// The method (e.g. "AIS", "likelihood weighting").
+        method: &'static str,
+        /// How many particles or samples ran.
+        count: usize,
+        /// What they are ("particles", "samples").
+        what: &'static str,
+        /// Why it may happen and what to try.
+        hint: String,
+    },
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -5,7 +5,7 @@
 mod cli_common;
 use cli_common::{json, ok, pgmkit, text};
 use pgmkit::gaussian::data::{log_likelihood, read_numeric_csv, MISSING_MARKERS};
-use pgmkit::gaussian::io::read_gbn;
+use pgmkit::io::gaussian_json::read_gbn;
 use pgmkit::rng::chain_rng;
 use rand::Rng;
 use std::path::{Path, PathBuf};

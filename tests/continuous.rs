@@ -469,7 +469,7 @@ fn bad_options_are_typed_errors() {
     };
     assert!(matches!(
         continuous_ais(&dead, &opts, None),
-        Err(Error::InvalidArgument(_))
+        Err(Error::AllWeightsZero { count: 4, .. })
     ));
     assert_eq!(hmc.dim(), 3);
 }
@@ -491,7 +491,11 @@ fn continuous_ais_time_limit_bounds_the_call() {
     let wall = t.elapsed().as_secs_f64();
     assert!(wall < 0.8 + 1.0, "took {wall} s for a 0.8 s budget");
     assert!(r.time_limited);
-    assert!(r.betas.len() - 1 < opts.steps, "{} steps", r.betas.len() - 1);
+    assert!(
+        r.betas.len() - 1 < opts.steps,
+        "{} steps",
+        r.betas.len() - 1
+    );
     assert!(r.log_weights.len() >= 2 && r.log_weights.len() <= opts.particles);
     assert!(r.log_z.is_finite() && r.std_err.is_finite());
     // a generous budget for a small run changes nothing but raises the steps

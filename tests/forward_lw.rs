@@ -500,7 +500,10 @@ fn evidence_too_improbable_for_the_samples() {
     let bn = b.build().unwrap();
     let ev = bn.evidence("c=yes").unwrap();
     let err = likelihood_weighting(&bn, &ev, 50_000, 1).unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert!(
+        matches!(err, Error::AllWeightsZero { count: 50_000, .. }),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("all 50000 samples have weight zero"), "{msg}");
     assert!(msg.contains("possible"), "{msg}");

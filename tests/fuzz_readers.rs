@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use pgmkit::data::csv::{read_csv, CsvOptions, ExtraColumns};
 use pgmkit::gaussian::data::read_numeric_csv;
-use pgmkit::gaussian::io as gio;
 use pgmkit::gaussian::GaussianModel;
+use pgmkit::io::gaussian_json as gio;
 use pgmkit::io::{bif, fg, uai, LoadOptions};
 use pgmkit::{Evidence, Model, Variable};
 use proptest::prelude::*;

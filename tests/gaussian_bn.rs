@@ -12,8 +12,8 @@
 
 use nalgebra::{DMatrix, DVector};
 use pgmkit::diagnostics::normal_quantile;
-use pgmkit::gaussian::io::{gbn_to_json, parse_gbn, read_gbn, write_gbn};
 use pgmkit::gaussian::{GaussianBn, GaussianBnBuilder, MvNormal, LN_2PI};
+use pgmkit::io::gaussian_json::{gbn_to_json, parse_gbn, read_gbn, write_gbn};
 use pgmkit::Error;
 use std::path::Path;
 

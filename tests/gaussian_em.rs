@@ -9,7 +9,7 @@ use pgmkit::gaussian::data::{
     em_gaussian, impute_gaussian, log_likelihood, read_numeric_csv, GaussianEmOptions,
     MISSING_MARKERS,
 };
-use pgmkit::gaussian::io::read_gbn;
+use pgmkit::io::gaussian_json::read_gbn;
 use pgmkit::rng::chain_rng;
 use rand::Rng;
 

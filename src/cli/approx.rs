@@ -902,16 +902,7 @@ pub fn variational(
                 seed,
                 ..Trw::default()
             };
-            trw.run(fg, ev).map_err(|e| match e {
-                pgmkit::Error::InvalidArgument(msg) if msg.contains("pairwise") => {
-                    anyhow::anyhow!(
-                        "trw gives an upper bound only for pairwise models (every factor over at \
-                         most two unobserved variables once the evidence is applied): {}",
-                        msg.trim_start_matches("TRW supports pairwise models only; ")
-                    )
-                }
-                e => e.into(),
-            })?
+            trw.run(fg, ev)?
         }
         m => anyhow::bail!("{} is not a variational method", m.name()),
     };
@@ -1109,13 +1100,12 @@ pub fn run_all(ctx: &Ctx) -> anyhow::Result<(Vec<Row>, Vec<Skipped>)> {
         match run_variational(ctx, m, share) {
             Ok(r) => rows.push(r),
             Err(e) => {
-                let msg = super::one_line(&e);
-                let reason = if m == Method::Trw && msg.contains("pairwise") {
-                    let detail = msg.rsplit(": ").next().unwrap_or(&msg);
-                    let detail = detail.split(';').next().unwrap_or(detail);
-                    format!("upper bound needs a pairwise model after evidence ({detail})")
-                } else {
-                    format!("failed: {msg}")
+                let reason = match e.downcast_ref::<pgmkit::Error>() {
+                    Some(pgmkit::Error::NotPairwise { factor, arity, .. }) => format!(
+                        "upper bound needs a pairwise model after evidence (factor {factor} has \
+                         {arity} unobserved variables)"
+                    ),
+                    _ => format!("failed: {}", super::one_line(&e)),
                 };
                 skip(m.name(), reason);
             }

@@ -46,50 +46,147 @@ pub enum ProgressArg {
     None,
 }
 
-/// Inference method. Every method is one value here. Which commands accept which method is
-/// checked where the method is run (`logz::estimate`, `marginals::compute`), with an error naming
-/// the methods that do apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Every inference method of the CLI, the identity the shared option checks speak of; each
+/// command parses its own method enum ([`LogZMethod`], [`MarginalsMethod`]), so clap rejects a
+/// method the command cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// Exact inference.
+    Exact,
+    /// Likelihood weighting.
+    Lw,
+    /// Single-site Gibbs sampling.
+    Gibbs,
+    /// Single-site Metropolis-Hastings.
+    Mh,
+    /// Annealed importance sampling.
+    Ais,
+    /// Reverse AIS.
+    Rais,
+    /// Bidirectional Monte Carlo.
+    Bdmc,
+    /// Naive mean field.
+    Mf,
+    /// Loopy belief propagation.
+    Bp,
+    /// Tree-reweighted BP.
+    Trw,
+    /// logz: the automatic choice.
+    Auto,
+    /// logz: every method side by side.
+    All,
+}
+
+/// `logz --method`: the methods that estimate log Z (or log P(e)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogZMethod {
     /// Exact: variable elimination / junction tree over a min-fill-type elimination order
     /// (barren variables pruned first for a Bayesian network); refuses models whose tables would
     /// exceed --memory-limit
     Exact,
+
     /// Likelihood weighting (Bayesian networks only): --samples weighted forward samples with the
     /// evidence clamped; log P(e) with its standard error, weighted marginals with MCSE
     #[value(alias = "likelihood-weighting")]
     Lw,
+
+    /// Annealed importance sampling (logz; any model): log Z with a standard error (a
+    /// stochastic estimate, a lower bound in expectation)
+    Ais,
+
+    /// Reverse AIS from exact samples (logz; needs the exact width to fit): a stochastic upper
+    /// bound on log Z
+    Rais,
+
+    /// Bidirectional Monte Carlo (logz): forward AIS (stochastic lower bound) and reverse AIS
+    /// from exact samples (stochastic upper bound); needs the exact width to fit
+    Bdmc,
+
+    /// Naive mean field: a deterministic lower bound on log Z (the ELBO) and marginals
+    #[value(alias = "mean-field")]
+    Mf,
+
+    /// Loopy belief propagation: the Bethe approximation of log Z (no bound) and marginals
+    #[value(alias = "loopy-bp")]
+    Bp,
+
+    /// Tree-reweighted BP: a deterministic upper bound on log Z and pseudo-marginals (pairwise
+    /// models, or models that evidence makes pairwise)
+    Trw,
+
+    /// logz: exact when it fits in --memory-limit, else AIS (estimate) with the mean-field lower
+    /// bound and the TRW upper bound (pairwise models)
+    Auto,
+
+    /// logz: every method that applies, side by side (with the error against exact when exact
+    /// is feasible); those that do not apply are listed with the reason
+    All,
+}
+
+impl From<LogZMethod> for Method {
+    fn from(m: LogZMethod) -> Method {
+        match m {
+            LogZMethod::Exact => Method::Exact,
+            LogZMethod::Lw => Method::Lw,
+            LogZMethod::Ais => Method::Ais,
+            LogZMethod::Rais => Method::Rais,
+            LogZMethod::Bdmc => Method::Bdmc,
+            LogZMethod::Mf => Method::Mf,
+            LogZMethod::Bp => Method::Bp,
+            LogZMethod::Trw => Method::Trw,
+            LogZMethod::Auto => Method::Auto,
+            LogZMethod::All => Method::All,
+        }
+    }
+}
+
+/// `marginals --method`: the methods that estimate posterior marginals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarginalsMethod {
+    /// Exact: variable elimination / junction tree over a min-fill-type elimination order
+    /// (barren variables pruned first for a Bayesian network); refuses models whose tables would
+    /// exceed --memory-limit
+    Exact,
+
+    /// Likelihood weighting (Bayesian networks only): --samples weighted forward samples with the
+    /// evidence clamped; log P(e) with its standard error, weighted marginals with MCSE
+    #[value(alias = "likelihood-weighting")]
+    Lw,
+
     /// Single-site Gibbs sampling on --chains parallel chains (any model): marginals with MCSE,
     /// split-R-hat and ESS
     Gibbs,
+
     /// Single-site Metropolis-Hastings (uniform proposals of another state) on --chains
     /// parallel chains (any model): marginals with MCSE, split-R-hat and ESS
     #[value(alias = "metropolis")]
     Mh,
-    /// Annealed importance sampling (logz; any model): log Z with a standard error (a
-    /// stochastic estimate, a lower bound in expectation)
-    Ais,
-    /// Reverse AIS from exact samples (logz; needs the exact width to fit): a stochastic upper
-    /// bound on log Z
-    Rais,
-    /// Bidirectional Monte Carlo (logz): forward AIS (stochastic lower bound) and reverse AIS
-    /// from exact samples (stochastic upper bound); needs the exact width to fit
-    Bdmc,
+
     /// Naive mean field: a deterministic lower bound on log Z (the ELBO) and marginals
     #[value(alias = "mean-field")]
     Mf,
+
     /// Loopy belief propagation: the Bethe approximation of log Z (no bound) and marginals
     #[value(alias = "loopy-bp")]
     Bp,
+
     /// Tree-reweighted BP: a deterministic upper bound on log Z and pseudo-marginals (pairwise
     /// models, or models that evidence makes pairwise)
     Trw,
-    /// logz: exact when it fits in --memory-limit, else AIS (estimate) with the mean-field lower
-    /// bound and the TRW upper bound (pairwise models)
-    Auto,
-    /// logz: every method that applies, side by side (with the error against exact when exact
-    /// is feasible); those that do not apply are listed with the reason
-    All,
+}
+
+impl From<MarginalsMethod> for Method {
+    fn from(m: MarginalsMethod) -> Method {
+        match m {
+            MarginalsMethod::Exact => Method::Exact,
+            MarginalsMethod::Lw => Method::Lw,
+            MarginalsMethod::Gibbs => Method::Gibbs,
+            MarginalsMethod::Mh => Method::Mh,
+            MarginalsMethod::Mf => Method::Mf,
+            MarginalsMethod::Bp => Method::Bp,
+            MarginalsMethod::Trw => Method::Trw,
+        }
+    }
 }
 
 impl Method {
@@ -369,11 +466,10 @@ pub fn load(path: &Path, global: &GlobalArgs) -> anyhow::Result<Loaded> {
 
 /// An error met while reading `path`, naming the file exactly once (I/O errors already do).
 pub fn file_error(path: &Path, e: pgmkit::Error) -> anyhow::Error {
-    let shown = path.display().to_string();
-    if e.to_string().contains(&shown) {
-        e.into()
-    } else {
-        anyhow::Error::new(e).context(shown)
+    match e {
+        // an I/O error prints the path it met
+        pgmkit::Error::Io { .. } => e.into(),
+        e => anyhow::Error::new(e).context(path.display().to_string()),
     }
 }
 

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use pgmkit::data::csv::{read_csv_path, CsvOptions, CsvTable, ExtraColumns};
-use pgmkit::infer::variational::StopRule;
 use pgmkit::learn::{EmOptions, Prior, RowOptions};
+use pgmkit::stop::StopRule;
 use pgmkit::BayesNet;
 
 /// How to read the data file.

@@ -1,7 +1,7 @@
 //! Gaussian models on the command line: `info`, `logz`, `marginals` and `sample` hand a model
 //! file over to this module when it is a Gaussian model (a `.json` file, or text starting with
 //! `{`): a linear-Gaussian Bayesian network in the bnlearn/pgmpy JSON layout, or a Gaussian MRF
-//! in the `pgmkit-gmrf` JSON layout (see `pgmkit::gaussian::io`). Evidence is
+//! in the `pgmkit-gmrf` JSON layout (see `pgmkit::io::gaussian_json`). Evidence is
 //! `VAR=VALUE,...` with real values.
 
 use std::io::Write;
@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use nalgebra::DMatrix;
 use pgmkit::continuous::{continuous_ais, ContinuousAisOptions};
-use pgmkit::gaussian::io::{self as gio, GaussianFile};
 use pgmkit::gaussian::{GaussianModel, MvNormal, SAMPLE_CHUNK};
+use pgmkit::io::gaussian_json::{self as gio, GaussianFile};
 use pgmkit::rng::chain_rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -625,19 +625,19 @@ const BLOCK: usize = 64;
 /// ancestral for a BN without evidence, exact Cholesky draws otherwise. Row blocks draw from
 /// `chain_rng(seed, block)`, so the rows do not depend on the number of threads, nor on the
 /// chunks they are asked for in (chunks start at multiples of [`SAMPLE_CHUNK`]).
-enum Drawer {
+enum Drawer<'a> {
     /// The model itself.
-    Joint(GaussianModel),
+    Joint(&'a GaussianModel),
     /// The free variables of a conditioned Gaussian BN (dense conditional).
     BnConditional(Vec<usize>, MvNormal),
     /// The free variables of a conditioned GMRF (`None`: nothing is free).
     MrfConditional(Vec<usize>, Option<pgmkit::gaussian::Gmrf>),
 }
 
-impl Drawer {
-    fn new(g: &GaussianModel, ev: &[(usize, f64)]) -> anyhow::Result<Drawer> {
+impl<'a> Drawer<'a> {
+    fn new(g: &'a GaussianModel, ev: &[(usize, f64)]) -> anyhow::Result<Drawer<'a>> {
         if ev.is_empty() {
-            return Ok(Drawer::Joint(g.clone()));
+            return Ok(Drawer::Joint(g));
         }
         Ok(match g {
             GaussianModel::Bn(bn) => {
@@ -652,7 +652,18 @@ impl Drawer {
         })
     }
 
-    /// Rows `first..first + rows` (`first` a multiple of [`SAMPLE_CHUNK`]) over all `n` columns.
+    /// Rows per random stream: chunks must start at multiples of it.
+    fn block(&self) -> usize {
+        match self {
+            Drawer::Joint(GaussianModel::Bn(_)) => pgmkit::gaussian::bn::SAMPLE_BLOCK,
+            Drawer::Joint(GaussianModel::Mrf(_)) => pgmkit::gaussian::gmrf::SAMPLE_BLOCK,
+            Drawer::BnConditional(..) => BLOCK,
+            Drawer::MrfConditional(..) => pgmkit::gaussian::gmrf::SAMPLE_BLOCK,
+        }
+    }
+
+    /// Rows `first..first + rows` (`first` a multiple of [`Self::block`]) over all `n` columns,
+    /// row-major.
     fn chunk(
         &self,
         n: usize,
@@ -660,9 +671,13 @@ impl Drawer {
         first: usize,
         rows: usize,
         seed: u64,
-    ) -> DMatrix<f64> {
+    ) -> Vec<f64> {
+        let row_major = |m: DMatrix<f64>| -> Vec<f64> { m.transpose().as_slice().to_vec() };
         let (free, draws) = match self {
-            Drawer::Joint(g) => return g.sample_chunk(first, rows, seed),
+            Drawer::Joint(GaussianModel::Mrf(g)) => {
+                return g.sample_rows(first / pgmkit::gaussian::gmrf::SAMPLE_BLOCK, rows, seed)
+            }
+            Drawer::Joint(g) => return row_major(g.sample_chunk(first, rows, seed)),
             Drawer::BnConditional(free, mvn) => {
                 let na = free.len();
                 let mut data = vec![0.0; rows * na];
@@ -676,24 +691,27 @@ impl Drawer {
                             }
                         });
                 }
-                (free, DMatrix::from_row_slice(rows, na, &data))
+                (free, data)
             }
             Drawer::MrfConditional(free, cg) => {
                 let d = match cg {
                     Some(cg) => {
-                        cg.sample_blocks(first / pgmkit::gaussian::gmrf::SAMPLE_BLOCK, rows, seed)
+                        cg.sample_rows(first / pgmkit::gaussian::gmrf::SAMPLE_BLOCK, rows, seed)
                     }
-                    None => DMatrix::zeros(rows, 0),
+                    None => Vec::new(),
                 };
                 (free, d)
             }
         };
-        let mut out = DMatrix::zeros(rows, n);
-        for &(i, v) in ev {
-            out.column_mut(i).fill(v);
-        }
-        for (k, &i) in free.iter().enumerate() {
-            out.set_column(i, &draws.column(k));
+        let na = free.len();
+        let mut out = vec![0.0; rows * n];
+        for (r, row) in out.chunks_mut(n.max(1)).enumerate() {
+            for &(i, v) in ev {
+                row[i] = v;
+            }
+            for (k, &i) in free.iter().enumerate() {
+                row[i] = draws[r * na + k];
+            }
         }
         out
     }
@@ -709,23 +727,50 @@ fn write_draws(
     rows: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
     let drawer = Drawer::new(g, ev)?;
     let n = g.dim();
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(names)?;
-    let mut rec: Vec<String> = Vec::with_capacity(names.len());
+    let mut header = csv::Writer::from_writer(&mut *out);
+    header.write_record(names)?;
+    header.flush()?;
+    drop(header);
+    // rows per chunk: SAMPLE_CHUNK, fewer for wide models (about 2^22 values in memory), always
+    // a multiple of the sampling block so that the draws do not depend on the chunking
+    let block = drawer.block();
+    let chunk = ((1usize << 22) / n.max(1) / block * block).clamp(block, SAMPLE_CHUNK);
+    let mut lines: Vec<String> = Vec::new();
     let mut first = 0;
     while first < rows {
-        let k = SAMPLE_CHUNK.min(rows - first);
+        let k = chunk.min(rows - first);
         let data = drawer.chunk(n, ev, first, k, seed);
-        for r in 0..data.nrows() {
-            rec.clear();
-            rec.extend(data.row(r).iter().map(|v| format!("{v:?}")));
-            w.write_record(&rec)?;
+        // rows formatted in parallel, in groups of about 2^22 values (a number never needs CSV
+        // quoting), into buffers reused from group to group; written in order
+        let group = ((1usize << 22) / n.max(1))
+            .max(rayon::current_num_threads())
+            .min(k.max(1));
+        let mut r0 = 0;
+        while r0 < k {
+            let g = group.min(k - r0);
+            lines.resize_with(g, String::new);
+            lines.par_iter_mut().enumerate().for_each(|(i, line)| {
+                line.clear();
+                line.reserve(n * 24);
+                for (j, v) in data[(r0 + i) * n..(r0 + i + 1) * n].iter().enumerate() {
+                    if j > 0 {
+                        line.push(',');
+                    }
+                    write!(line, "{v:?}").expect("writing to a String");
+                }
+                line.push('\n');
+            });
+            for line in &lines[..g] {
+                out.write_all(line.as_bytes())?;
+            }
+            r0 += g;
         }
         first += k;
     }
-    w.flush()?;
+    out.flush()?;
     Ok(())
 }
 

@@ -19,8 +19,8 @@ use pgmkit::gaussian::data::{
     read_numeric_csv, write_numeric_completed, GaussianEmOptions, GaussianEmResult,
     GaussianEvalOptions, NumericTable,
 };
-use pgmkit::gaussian::io::gbn_to_json;
 use pgmkit::gaussian::{GaussianBn, GaussianModel};
+use pgmkit::io::gaussian_json::gbn_to_json;
 use pgmkit::io::outputs::Staged;
 use pgmkit::score::Score;
 use pgmkit::{DataErrorKind, Error};

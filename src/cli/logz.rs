@@ -9,7 +9,7 @@ use pgmkit::Evidence;
 use serde::Serialize;
 
 use super::approx::{self, AisArgs, Ctx, IterArgs, Kind, Row, Skipped};
-use super::args::{self, GlobalArgs, Method, ModelQuery};
+use super::args::{self, GlobalArgs, LogZMethod, Method, ModelQuery};
 use super::output::{self, OrderedMap};
 
 /// Arguments of `pgmkit logz`.
@@ -21,8 +21,8 @@ pub struct LogZArgs {
     /// Inference method: exact; lw (Bayesian networks); ais, rais, bdmc (annealed importance
     /// sampling); mf, bp, trw (variational); auto (exact if it fits, else ais with the mf and
     /// trw bounds); all (every method that applies, side by side)
-    #[arg(long, short, value_enum, default_value_t = Method::Exact)]
-    pub method: Method,
+    #[arg(long, short, value_enum, default_value_t = LogZMethod::Exact)]
+    pub method: LogZMethod,
 
     /// lw: number of weighted samples [default: 10000]
     #[arg(long, value_name = "N")]
@@ -42,6 +42,13 @@ pub struct LogZArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+impl LogZArgs {
+    /// The method asked for.
+    pub fn method(&self) -> Method {
+        self.method.into()
+    }
 }
 
 /// JSON output of `logz` for one method: the method's [`Row`] (fields that do not apply are
@@ -75,14 +82,14 @@ struct AllJson<'a> {
 
 /// Check that every option given applies to the method.
 fn check_options(a: &LogZArgs) -> anyhow::Result<()> {
-    if a.samples.is_some() && !matches!(a.method, Method::Lw | Method::All) {
+    if a.samples.is_some() && !matches!(a.method(), Method::Lw | Method::All) {
         anyhow::bail!(
             "--samples applies to --method lw (and all), not to --method {}",
-            a.method.name()
+            a.method().name()
         );
     }
-    a.ais.only_for_ais(a.method)?;
-    a.iter.check_for(a.method)?;
+    a.ais.only_for_ais(a.method())?;
+    a.iter.check_for(a.method())?;
     Ok(())
 }
 
@@ -116,10 +123,7 @@ fn estimate(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
         Method::Bdmc => Ok(approx::run_bdmc(ctx, 1.0)?.0),
         Method::Mf | Method::Bp | Method::Trw => approx::run_variational(ctx, method, 1.0),
         Method::Auto => approx::run_auto(ctx),
-        Method::Gibbs | Method::Mh => anyhow::bail!(
-            "--method {} estimates marginals, not log Z; use --method exact, lw (Bayesian              network), ais, rais, bdmc, mf, bp, trw, auto or all",
-            method.name()
-        ),
+        Method::Gibbs | Method::Mh => unreachable!("not a logz method"),
         Method::All => unreachable!("--method all is run by run_all"),
     }
 }
@@ -129,7 +133,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
     if super::gaussian::is_gaussian(&a.query.model) {
         let s = super::gaussian::LogZSettings {
             evidence: a.query.evidence.as_deref(),
-            method: a.method,
+            method: a.method(),
             particles: a.ais.particles,
             steps: a.ais.steps,
             seed: a.seed,
@@ -143,7 +147,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
     let ctx = context(global, a, &loaded, &ev)?;
 
-    if a.method == Method::All {
+    if a.method() == Method::All {
         let t = Instant::now();
         let (rows, skipped) = approx::run_all(&ctx)?;
         let seconds = t.elapsed().as_secs_f64();
@@ -165,7 +169,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         return write_table(out, global, &loaded, &ev, &rows, &skipped, seconds);
     }
 
-    let row = estimate(&ctx, a.method)?;
+    let row = estimate(&ctx, a.method())?;
     if a.json {
         let j = LogZJson {
             row: &row,

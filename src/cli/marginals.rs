@@ -12,7 +12,7 @@ use pgmkit::{Evidence, VarId};
 use serde::Serialize;
 
 use super::approx::{self, BoundKind, IterArgs, Kind, Row};
-use super::args::{self, GlobalArgs, McmcArgs, Method, ModelQuery};
+use super::args::{self, GlobalArgs, MarginalsMethod, McmcArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
 use super::progress::Bar;
 
@@ -27,8 +27,8 @@ pub struct MarginalsArgs {
 
     /// Inference method (exact; lw for a Bayesian network; gibbs or mh for any model; mf, bp or
     /// trw: variational marginals, with their log Z bound or approximation)
-    #[arg(long, short, value_enum, default_value_t = Method::Exact)]
-    pub method: Method,
+    #[arg(long, short, value_enum, default_value_t = MarginalsMethod::Exact)]
+    pub method: MarginalsMethod,
 
     /// lw: number of weighted samples [default: 10000]; gibbs/mh: draws kept per chain (after
     /// burn-in and thinning) [default: 1000]
@@ -49,6 +49,13 @@ pub struct MarginalsArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+impl MarginalsArgs {
+    /// The method asked for.
+    pub fn method(&self) -> Method {
+        self.method.into()
+    }
 }
 
 /// JSON output of `marginals` (fields print in this order; variables in model order). Fields
@@ -168,19 +175,19 @@ pub fn compute(
     loaded: &args::Loaded,
     ev: &Evidence,
 ) -> anyhow::Result<Estimate> {
-    if a.method.sampler().is_none() {
-        a.mcmc.only_for_mcmc(a.method.name())?;
+    if a.method().sampler().is_none() {
+        a.mcmc.only_for_mcmc(a.method().name())?;
     }
-    if !matches!(a.method, Method::Lw | Method::Gibbs | Method::Mh) && a.samples.is_some() {
+    if !matches!(a.method(), Method::Lw | Method::Gibbs | Method::Mh) && a.samples.is_some() {
         anyhow::bail!(
             "--samples applies to the sampling methods (lw, gibbs, mh), not to --method {}",
-            a.method.name()
+            a.method().name()
         );
     }
-    a.iter.check_for(a.method)?;
+    a.iter.check_for(a.method())?;
     let opts = a.query.exact_options();
     let model = &loaded.model;
-    match a.method {
+    match a.method() {
         Method::Exact => {
             let post = match model {
                 Model::Bayes(bn) => exact::bn_marginals(bn, ev, &opts)?,
@@ -233,7 +240,7 @@ pub fn compute(
             })
         }
         Method::Gibbs | Method::Mh => {
-            let sampler = a.method.sampler().expect("an MCMC method");
+            let sampler = a.method().sampler().expect("an MCMC method");
             let chains = a.mcmc.num_chains()?;
             let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
             let mut cfg = a.mcmc.config(chains, draws, a.seed)?;
@@ -242,7 +249,7 @@ pub fn compute(
             let bar = Bar::new(
                 global,
                 cfg.total_sweeps(),
-                &format!("{} ({chains} chains)", a.method.name()),
+                &format!("{} ({chains} chains)", a.method().name()),
                 "sweeps",
             );
             let progress = |k: u64| bar.inc(k);
@@ -283,8 +290,8 @@ pub fn compute(
             let fg = model.to_factor_graph();
             let stop = a.iter.stop_rule()?;
             let t = std::time::Instant::now();
-            let r = approx::variational(global, &fg, ev, a.method, stop, a.seed)?;
-            let row = approx::variational_row(a.method, &r, t.elapsed().as_secs_f64(), a.seed);
+            let r = approx::variational(global, &fg, ev, a.method(), stop, a.seed)?;
+            let row = approx::variational_row(a.method(), &r, t.elapsed().as_secs_f64(), a.seed);
             Ok(Estimate {
                 marginals: (0..fg.num_vars())
                     .map(|i| r.marginals.marginal(VarId::from(i)))
@@ -298,18 +305,16 @@ pub fn compute(
                 run: None,
             })
         }
-        Method::Ais | Method::Rais | Method::Bdmc | Method::Auto | Method::All => anyhow::bail!(
-            "--method {} estimates log Z, not marginals (use pgmkit logz); marginals come from \
-             --method exact, lw (Bayesian network), gibbs, mh, mf, bp or trw",
-            a.method.name()
-        ),
+        Method::Ais | Method::Rais | Method::Bdmc | Method::Auto | Method::All => {
+            unreachable!("not a marginals method")
+        }
     }
 }
 
 pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if super::gaussian::is_gaussian(&a.query.model) {
         let ev = a.query.evidence.as_deref();
-        return super::gaussian::marginals(global, &a.query.model, ev, a.method, a.json, out);
+        return super::gaussian::marginals(global, &a.query.model, ev, a.method(), a.json, out);
     }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
@@ -338,7 +343,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             })
             .collect();
         let j = MarginalsJson {
-            method: a.method.name(),
+            method: a.method().name(),
             log_z: est.log_z,
             log_z_std_err: est.log_z_std_err,
             log_z_kind: lz.map(|r| r.kind),
@@ -374,7 +379,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             (Some(c), Some(d)) => writeln!(
                 out,
                 "method     {} ({c} chains x {d} draws after {} burn-in sweeps, thin {}, seed {})",
-                a.method.name(),
+                a.method().name(),
                 run.burn_in.unwrap_or(0),
                 run.thin.unwrap_or(1),
                 run.seed
@@ -382,11 +387,11 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             _ if sampled => writeln!(
                 out,
                 "method     {} ({} samples, seed {})",
-                a.method.name(),
+                a.method().name(),
                 run.samples,
                 run.seed
             )?,
-            _ => writeln!(out, "method     {}", a.method.name())?,
+            _ => writeln!(out, "method     {}", a.method().name())?,
         }
         if let Some(log_z) = est.log_z {
             let what = match loaded.model {

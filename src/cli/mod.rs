@@ -201,13 +201,19 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The error and its causes on one line, skipping causes whose text the message already shows
-/// (the library's `Io` error, for instance, prints its source itself).
+/// The error and its causes on one line, skipping the causes the message already shows (the
+/// library's `Io` error prints its source itself).
 fn one_line(e: &anyhow::Error) -> String {
     let mut msg = String::new();
+    let mut shown_by_previous = false;
     for cause in e.chain() {
         let text = cause.to_string();
-        if text.is_empty() || msg.contains(&text) {
+        let skip = text.is_empty() || shown_by_previous;
+        shown_by_previous = matches!(
+            cause.downcast_ref::<pgmkit::Error>(),
+            Some(pgmkit::Error::Io { .. })
+        );
+        if skip {
             continue;
         }
         if !msg.is_empty() {

@@ -508,8 +508,8 @@ fn pilot<E: Energy + ?Sized>(
     }
     sd[k] = sd[k - 1];
     let evals = ps.iter().map(|p| p.evals).sum();
-    let per_particle_step = (done > 0)
-        .then(|| t0.elapsed().as_secs_f64() / (done * opts.pilot_particles) as f64);
+    let per_particle_step =
+        (done > 0).then(|| t0.elapsed().as_secs_f64() / (done * opts.pilot_particles) as f64);
     let len = (opts.adaptive_schedule && !cut).then(|| {
         // thermodynamic length along the grid (trapezoid), floored so that no stretch is empty
         let mean_sd = sd.iter().sum::<f64>() / (k + 1) as f64;
@@ -541,7 +541,7 @@ fn fitted_steps(steps: usize, particles: usize, per: Option<f64>, deadline: Dead
         return steps;
     };
     let left = left.as_secs_f64();
-    if !(per > 0.0) || left <= 0.0 {
+    if per.is_nan() || per <= 0.0 || left <= 0.0 {
         return steps.min(MIN_FITTED_STEPS);
     }
     let fit = |share: f64| (share * left / (per * particles as f64)) as usize;
@@ -645,11 +645,14 @@ fn finish(
     }
     let log_weights: Vec<f64> = out.iter().map(|o| o.0).collect();
     if log_weights.iter().all(|l| *l == f64::NEG_INFINITY) {
-        return Err(Error::InvalidArgument(
-            "every AIS particle reached a point where the target's log density is not finite; \
-             check the energy, or move the base (base_mean, base_sd) onto its support"
+        return Err(Error::AllWeightsZero {
+            method: "continuous AIS",
+            count: log_weights.len(),
+            what: "particles",
+            hint: "every one reached a point where the target's log density is not finite; \
+                   check the energy, or move the base (base_mean, base_sd) onto its support"
                 .into(),
-        ));
+        });
     }
     let (lme, std_err, ess, log_weight_var, mean_log_weight) = weight_stats(&log_weights);
     let k = betas.len() - 1;

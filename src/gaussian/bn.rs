@@ -48,7 +48,7 @@ impl LinearGaussianCpd {
 }
 
 /// A linear-Gaussian Bayesian network (see the module docs). Built with [`GaussianBnBuilder`]
-/// or read with [`super::io::read_gbn`].
+/// or read with [`crate::io::gaussian_json::read_gbn`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussianBn {
     names: Vec<String>,

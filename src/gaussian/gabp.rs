@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::SparseSym;
 use crate::error::{Error, Result};
-use crate::infer::variational::{Convergence, StopReason, StopRule};
+use crate::stop::{Convergence, StopReason, StopRule};
 
 /// Options of [`gaussian_bp`].
 #[derive(Debug, Clone, PartialEq)]

@@ -343,7 +343,26 @@ impl Gmrf {
 
     /// One exact draw `mean + L^-T z`. `O(n^2)` dense, `O(envelope)` sparse.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
+        let mut out = vec![0.0; self.dim()];
+        self.sample_into(rng, &mut out, &mut Vec::new());
+        out
+    }
+
+    /// [`Self::sample`] into `out` (length `n`), with `scratch` reused between calls: the same
+    /// draw for the same `rng` state, without allocating on the sparse path.
+    pub fn sample_into<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        out: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) {
         let n = self.dim();
+        if let Factor::Sparse(f) = &self.factor {
+            scratch.clear();
+            scratch.extend((0..n).map(|_| rng.sample::<f64, _>(StandardNormal)));
+            f.solve_lt_into(scratch, &self.mean, out);
+            return;
+        }
         let z: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
         let u: Vec<f64> = match &self.factor {
             Factor::Dense(c) => {
@@ -353,7 +372,9 @@ impl Gmrf {
             }
             Factor::Sparse(f) => f.solve_lt(&z),
         };
-        u.iter().zip(&self.mean).map(|(a, m)| a + m).collect()
+        for ((o, a), m) in out.iter_mut().zip(&u).zip(&self.mean) {
+            *o = a + m;
+        }
     }
 
     /// `rows` exact draws (a `rows x n` matrix) in parallel: block `b` of [`SAMPLE_BLOCK`] rows
@@ -367,18 +388,26 @@ impl Gmrf {
     /// rows asks for, chunk by chunk.
     pub fn sample_blocks(&self, first_block: usize, rows: usize, seed: u64) -> DMatrix<f64> {
         let n = self.dim();
+        DMatrix::from_row_slice(rows, n, &self.sample_rows(first_block, rows, seed))
+    }
+
+    /// The draws of [`Self::sample_blocks`], row-major (`rows * n` values, row after row): for
+    /// callers that write rows out, without the column-major copy.
+    pub fn sample_rows(&self, first_block: usize, rows: usize, seed: u64) -> Vec<f64> {
+        let n = self.dim();
         let mut data = vec![0.0; rows * n];
         if n > 0 {
             data.par_chunks_mut(SAMPLE_BLOCK * n)
                 .enumerate()
                 .for_each(|(b, chunk)| {
                     let mut rng = chain_rng(seed, (first_block + b) as u64);
+                    let mut scratch = Vec::new();
                     for row in chunk.chunks_mut(n) {
-                        row.copy_from_slice(&self.sample(&mut rng));
+                        self.sample_into(&mut rng, row, &mut scratch);
                     }
                 });
         }
-        DMatrix::from_row_slice(rows, n, &data)
+        data
     }
 
     /// Fix the variables of `evidence` (`(index, value)` pairs): the GMRF of the free variables

@@ -1,7 +1,7 @@
 //! Continuous Gaussian models: linear-Gaussian Bayesian networks, Gaussian Markov random fields
 //! in information form, and the multivariate normal that both lower to.
 //!
-//! - [`GaussianBn`] (built with [`GaussianBnBuilder`] or read from JSON with [`io::read_gbn`]):
+//! - [`GaussianBn`] (built with [`GaussianBnBuilder`] or read from JSON with [`crate::io::gaussian_json::read_gbn`]):
 //!   every variable is `X = b0 + sum_i b_i parent_i + e`, `e ~ N(0, v)`. Converts to the joint
 //!   [`MvNormal`] (mean and covariance by topological recursion, `O(n^2 * parents)`) and to
 //!   information form ([`GaussianBn::to_gmrf`], precision `(I-B)^T D^-1 (I-B)`, sparse);
@@ -43,7 +43,6 @@ pub mod bn;
 pub mod data;
 pub mod gabp;
 pub mod gmrf;
-pub mod io;
 pub mod mvn;
 pub mod sparse;
 

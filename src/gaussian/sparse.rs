@@ -475,6 +475,15 @@ impl EnvelopeCholesky {
         (0..self.n).map(|o| y[self.inv[o]]).collect()
     }
 
+    /// [`Self::solve_lt`] without allocating: `z` is overwritten (scratch) and the result,
+    /// plus `shift`, written to `out` (original numbering).
+    pub(crate) fn solve_lt_into(&self, z: &mut [f64], shift: &[f64], out: &mut [f64]) {
+        self.backward(z);
+        for ((o, &p), s) in out.iter_mut().zip(&self.inv).zip(shift) {
+            *o = z[p] + s;
+        }
+    }
+
     /// The diagonal of `A^-1` (original numbering) by the Takahashi recursion on the envelope:
     /// for `i` from `n-1` down and `j` in `{i} ∪ C_i` (`C_i` the rows `k > i` whose envelope
     /// reaches column `i`), `S_ji = (δ_ij / L_ii - sum_{k in C_i} L_ki S_kj) / L_ii`.

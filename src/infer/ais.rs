@@ -39,7 +39,7 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::infer::variational::{MeanField, StopRule};
+use crate::infer::variational::MeanField;
 use crate::infer::{EstimateKind, LogZEstimate};
 use crate::limits::Deadline;
 use crate::model::FactorGraph;
@@ -50,6 +50,7 @@ use crate::sample::chains::Progress;
 use crate::sample::gibbs::{Gibbs, GibbsOptions, Scan};
 use crate::sample::mh::MetropolisHastings;
 use crate::sample::{Tempering, Transition};
+use crate::stop::StopRule;
 use crate::var::Evidence;
 
 /// Stream offset of the pilot run of the adaptive schedule (particle streams start at 0).
@@ -1601,12 +1602,15 @@ pub fn ais(
         .filter(|l| **l == f64::NEG_INFINITY)
         .count();
     if dead == log_weights.len() {
-        return Err(Error::InvalidArgument(format!(
-            "AIS: all {} particles ended on states of probability zero (the model's zeros \
-             separate regions the sampler could not reach); try more steps or particles, or \
-             exact inference if the width allows",
-            log_weights.len()
-        )));
+        return Err(Error::AllWeightsZero {
+            method: "AIS",
+            count: log_weights.len(),
+            what: "particles",
+            hint: "they ended on states of probability zero (the model's zeros separate \
+                   regions the sampler could not reach); try more steps or particles, or exact \
+                   inference if the width allows"
+                .into(),
+        });
     }
     let (log_z, std_err, ess, log_weight_var, mean_log_weight) = weight_stats(&log_weights);
     let replicate_log_z = replicates(&log_weights, opts.replicates);

@@ -1,4 +1,6 @@
-//! Inference: exact (variable elimination / junction tree) and, in later modules, approximate methods.
+//! Inference: exact ([`exact`]: variable elimination and junction tree under a memory guard),
+//! variational ([`variational`]: mean field, loopy BP, TRW) and annealed importance sampling
+//! ([`ais`]: AIS, reverse AIS, BDMC). Sampling-based marginals live in [`crate::sample`].
 //!
 //! Every log Z method returns a [`LogZEstimate`] that says what kind of number it is; every
 //! marginal method returns a [`Posterior`].

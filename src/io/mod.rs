@@ -5,9 +5,11 @@
 //! | BIF (`.bif`) | [`bif::parse_bif`] | [`bif::write_bif`] |
 //! | UAI (`.uai`, `.evid`) | [`uai::parse_uai`], [`uai::parse_evid`] | [`uai::write_uai`], [`uai::write_evid`] |
 //! | libDAI (`.fg`) | [`fg::parse_fg`] | [`fg::write_fg`] |
+//! | Gaussian BN JSON, GMRF JSON (`.json`) | [`gaussian_json::read_gaussian`], [`gaussian_json::parse_gbn`], [`gaussian_json::parse_gmrf`] | [`gaussian_json::write_gbn`], [`gaussian_json::gmrf_to_json`] |
 
 pub mod bif;
 pub mod fg;
+pub mod gaussian_json;
 pub mod outputs;
 pub mod uai;
 

@@ -23,9 +23,9 @@ use super::mle::{check_shape, probs_from_counts, with_probs, Prior};
 use super::rows::{RowEngine, RowOptions, RowPlan};
 use crate::data::{Dataset, MISSING};
 use crate::error::{Error, Result};
-use crate::infer::variational::{Convergence, StopReason, StopRule};
 use crate::model::BayesNet;
 use crate::rng::chain_rng;
+use crate::stop::{Convergence, StopReason, StopRule};
 
 /// How EM starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -547,12 +547,15 @@ impl Acc {
 }
 
 fn all_zero_error(n: usize) -> Error {
-    Error::InvalidArgument(format!(
-        "likelihood weighting: all {n} samples have weight zero, so P(evidence) cannot be \
-         estimated. Either the evidence has probability zero under the model, or it is possible \
-         but so improbable given the sampled ancestors that no sample was compatible; try more \
-         samples or another method (exact, gibbs)"
-    ))
+    Error::AllWeightsZero {
+        method: "likelihood weighting",
+        count: n,
+        what: "samples",
+        hint: "P(evidence) cannot be estimated. Either the evidence has probability zero under \
+               the model, or it is possible but so improbable given the sampled ancestors that \
+               no sample was compatible; try more samples or another method (exact, gibbs)"
+            .into(),
+    }
 }
 
 /// A sound (not complete) test that the evidence is impossible: some observed variable's state

@@ -98,10 +98,11 @@ impl Trw {
         }
         let p = Problem::new(fg, ev)?;
         if let Some((k, arity)) = p.first_higher_order() {
-            return Err(Error::InvalidArgument(format!(
-                "TRW supports pairwise models only; factor {k} has {arity} variables (unobserved); \
-                 use mean field (lower bound) or loopy BP instead"
-            )));
+            return Err(Error::NotPairwise {
+                method: "TRW",
+                factor: k,
+                arity,
+            });
         }
         let (trees, rho) = spanning_trees(&p, self.trees, self.seed);
         let g = PairGraph::new(&p, rho, self.damping, false);

@@ -22,8 +22,8 @@
 //! let text = r#"{"nodes": ["a", "b"], "arcs": [["a", "b"]], "cpds": {
 //!   "a": {"coefficients": {"(Intercept)": [1.0]}, "variance": [4.0], "parents": []},
 //!   "b": {"coefficients": {"(Intercept)": [0.5], "a": [2.0]}, "variance": [1.0], "parents": ["a"]}}}"#;
-//! let bn = pgmkit::gaussian::io::parse_gbn(text).unwrap();
-//! let back = pgmkit::gaussian::io::parse_gbn(&pgmkit::gaussian::io::gbn_to_json(&bn)).unwrap();
+//! let bn = pgmkit::io::gaussian_json::parse_gbn(text).unwrap();
+//! let back = pgmkit::io::gaussian_json::parse_gbn(&pgmkit::io::gaussian_json::gbn_to_json(&bn)).unwrap();
 //! assert_eq!(bn, back);
 //! ```
 
@@ -32,8 +32,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{GaussianBn, GaussianBnBuilder, GaussianModel, Gmrf, SparseSym};
 use crate::error::{Error, Format, Result};
+use crate::gaussian::{GaussianBn, GaussianBnBuilder, GaussianModel, Gmrf, SparseSym};
 use crate::model::Boundary;
 
 /// The key of the intercept in `coefficients`.
