@@ -27,8 +27,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pgmkit::io::{load_model, LoadOptions};
 use pgmkit::rng::chain_rng;
 use pgmkit::sample::chains::{run_chains, ChainConfig, Start};
-use pgmkit::sample::gibbs::{Gibbs, GibbsOptions, Scan, StartSearch, UpdatePath};
+use pgmkit::sample::gibbs::{Gibbs, GibbsOptions, Scan, UpdatePath};
 use pgmkit::sample::mh::MetropolisHastings;
+use pgmkit::sample::start::StartSearch;
 use pgmkit::sample::{Tempering, Transition};
 use pgmkit::{Evidence, FactorGraph};
 

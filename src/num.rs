@@ -86,6 +86,56 @@ pub fn exp_shifted(xs: &[f64]) -> (f64, Vec<f64>) {
     (m, xs.iter().map(|&x| (x - m).exp()).collect())
 }
 
+/// A uniform draw in `[0, 1)` from the top 53 bits of one `u64` (the value
+/// `rng.random::<f64>()` gives, without the trait machinery on the hot path).
+#[inline(always)]
+pub fn uniform<R: rand::RngCore + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
+}
+
+/// The categorical draw of the crate: an index with probability proportional to the
+/// non-negative weights `w`, whose sum is `total` (> 0), from one [`uniform`] and a running
+/// sum. Never returns an index of weight zero: when rounding leaves the uniform at or above the
+/// running sum, the last index of positive weight is taken (0 if there is none).
+///
+/// ```
+/// let mut rng = pgmkit::rng::chain_rng(1, 0);
+/// let i = pgmkit::num::draw_linear([0.0, 2.0, 0.0, 1.0], 3.0, &mut rng);
+/// assert!(i == 1 || i == 3);
+/// ```
+#[inline]
+pub fn draw_linear<R, I>(w: I, total: f64, rng: &mut R) -> usize
+where
+    R: rand::RngCore + ?Sized,
+    I: IntoIterator<Item = f64>,
+{
+    let u = uniform(rng) * total;
+    let mut acc = 0.0;
+    let mut last = 0;
+    for (j, p) in w.into_iter().enumerate() {
+        if p > 0.0 {
+            last = j;
+            acc += p;
+            if u < acc {
+                return j;
+            }
+        }
+    }
+    last
+}
+
+/// [`draw_linear`] from log weights (normalised or not): the weights `e^(l - max)`.
+/// [`crate::Error::ZeroProbabilityEvidence`] when every log weight is `-inf`.
+pub fn draw_log<R: rand::RngCore + ?Sized>(lw: &[f64], rng: &mut R) -> crate::Result<usize> {
+    let m = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return Err(crate::Error::ZeroProbabilityEvidence);
+    }
+    let w: Vec<f64> = lw.iter().map(|&x| exp(x - m)).collect();
+    let total = w.iter().sum();
+    Ok(draw_linear(w, total, rng))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

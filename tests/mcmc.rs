@@ -23,8 +23,9 @@ use pgmkit::rng::chain_rng;
 use pgmkit::sample::chains::{
     run_chains, run_chains_with, run_mcmc, ChainConfig, ChainSummary, Sampler, Start,
 };
-use pgmkit::sample::gibbs::{find_start_state, Gibbs, GibbsOptions, Scan, StartSearch, UpdatePath};
+use pgmkit::sample::gibbs::{Gibbs, GibbsOptions, Scan, UpdatePath};
 use pgmkit::sample::mh::MetropolisHastings;
+use pgmkit::sample::start::{find_start_state, StartSearch};
 use pgmkit::sample::{Tempering, Transition};
 use pgmkit::{BayesNet, Error, Evidence, FactorGraph, FactorGraphBuilder, TableFactor, VarId};
 use rand::Rng;

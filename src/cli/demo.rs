@@ -22,6 +22,7 @@ use pgmkit::{BayesNet, Evidence};
 use super::args::{self, GlobalArgs};
 use super::output;
 use super::progress::Bar;
+use pgmkit::num;
 
 /// The ALARM monitoring network (bnlearn repository; see tests/data/bif/SOURCES.md).
 const ALARM_BIF: &str = include_str!("../../tests/data/bif/alarm.bif");
@@ -162,7 +163,7 @@ fn exact_section(
         out,
         "log P(e) = {:.7}   (P(e) = {:.5}, exact)",
         est.log_z,
-        est.log_z.exp()
+        num::exp(est.log_z)
     )?;
     let prior = timings.time("prior marginals", || {
         exact::bn_marginals(bn, &Evidence::new(bn.num_vars()), &opts)

@@ -34,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::infer::ais::{schedule_betas, weight_stats, Schedule};
 use crate::infer::{EstimateKind, LogZEstimate};
 use crate::limits::Deadline;
+use crate::num;
 use crate::rng::{chain_rng, EngineRng};
 use crate::sample::chains::Progress;
 
@@ -501,7 +502,7 @@ fn pilot<E: Energy + ?Sized>(
             .map(|(p, b)| p.accept - b)
             .sum::<f64>()
             / moves;
-        e *= (a - s.target_accept).clamp(-1.0, 1.0).exp();
+        e *= num::exp((a - s.target_accept).clamp(-1.0, 1.0));
         // step < k here: the step size for the moves at grid[step] (and the next guess)
         eps[step] = e;
         eps[step + 1] = e;

@@ -47,6 +47,7 @@ use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
 use crate::gaussian::LN_2PI;
+use crate::num;
 
 /// An unnormalised log density `ln p~(x)` on `R^dim` with its gradient (the negative of an
 /// energy). `-inf` marks points outside the support; kernels reject proposals whose log density
@@ -345,15 +346,15 @@ impl DualAveraging {
         self.log_eps = (self.mu - self.t.sqrt() / GAMMA * self.h_bar).clamp(-30.0, 10.0);
         let eta = self.t.powf(-KAPPA);
         self.log_eps_bar = eta * self.log_eps + (1.0 - eta) * self.log_eps_bar;
-        self.log_eps.exp()
+        num::exp(self.log_eps)
     }
 
     /// The averaged step size (to use after warm-up).
     pub fn final_step_size(&self) -> f64 {
         if self.t == 0.0 {
-            self.log_eps.exp()
+            num::exp(self.log_eps)
         } else {
-            self.log_eps_bar.exp()
+            num::exp(self.log_eps_bar)
         }
     }
 }
@@ -419,7 +420,7 @@ fn metropolis<R: Rng + ?Sized>(log_ratio: f64, rng: &mut R) -> (f64, bool) {
     if log_ratio >= 0.0 {
         return (1.0, true);
     }
-    let p = log_ratio.exp();
+    let p = num::exp(log_ratio);
     let u: f64 = rng.random();
     (p, u < p)
 }

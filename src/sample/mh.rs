@@ -23,9 +23,8 @@
 
 use rand::{Rng, RngCore};
 
-use super::gibbs::{
-    drive_sweeps, pick_index, unif, GibbsOptions, Local, Pipeline, Scan, SiteUpdate, StateView,
-};
+use super::gibbs::{GibbsOptions, Scan};
+use super::site::{drive_sweeps, pick_index, Local, Pipeline, SiteUpdate, StateView};
 use super::{StateTally, SweepStats, Tempering, Transition};
 use crate::error::{Error, Result};
 use crate::model::FactorGraph;
@@ -119,7 +118,7 @@ impl SiteUpdate for MhUpd<'_> {
         } else if to == f64::NEG_INFINITY || tn >= to {
             true
         } else {
-            unif(rng) < num::exp(tn - to)
+            num::uniform(rng) < num::exp(tn - to)
         };
         if accept {
             x.set(i, new);

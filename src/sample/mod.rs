@@ -10,6 +10,8 @@ pub mod block;
 pub mod chains;
 pub mod gibbs;
 pub mod mh;
+pub(crate) mod site;
+pub mod start;
 pub mod weighting;
 
 use rand::Rng;

@@ -9,6 +9,7 @@ use pgmkit::model::Boundary;
 
 use super::{heading, Timings};
 use crate::cli::output;
+use pgmkit::num;
 
 /// Side of the demo lattice, its precision `d I - c A`.
 const SIDE: usize = 100;
@@ -58,12 +59,12 @@ pub(super) fn section(out: &mut dyn Write, timings: &mut Timings) -> anyhow::Res
     let log_p = move |x: &[f64]| {
         let (a, b) = (comp(x, m, s1, w), comp(x, -m, s2, 1.0 - w));
         let hi = a.max(b);
-        c + hi + ((a - hi).exp() + (b - hi).exp()).ln()
+        c + hi + (num::exp(a - hi) + num::exp(b - hi)).ln()
     };
     let energy = FnEnergy::new(dim, log_p, move |x: &[f64], g: &mut [f64]| {
         let (a, b) = (comp(x, m, s1, w), comp(x, -m, s2, 1.0 - w));
         let hi = a.max(b);
-        let (ea, eb) = ((a - hi).exp(), (b - hi).exp());
+        let (ea, eb) = (num::exp(a - hi), num::exp(b - hi));
         let (ra, rb) = (ea / (ea + eb), eb / (ea + eb));
         for (gi, v) in g.iter_mut().zip(x) {
             *gi = -ra * (v - m) / (s1 * s1) - rb * (v + m) / (s2 * s2);

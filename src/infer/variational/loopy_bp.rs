@@ -11,6 +11,7 @@ use super::{
 use crate::error::Result;
 use crate::infer::{EstimateKind, LogZEstimate};
 use crate::model::FactorGraph;
+use crate::num;
 use crate::var::Evidence;
 
 /// Message-update schedule of loopy BP.
@@ -302,7 +303,7 @@ impl<'p> FactorEngine<'p> {
             for p in 0..k {
                 let j = s.cav_off[p] + s.st[p];
                 if out[j] > f64::NEG_INFINITY {
-                    s.sum[j] += (gv - out[j]).exp();
+                    s.sum[j] += num::exp(gv - out[j]);
                 }
             }
             next_states(&mut s.st, &f.cards);
@@ -403,7 +404,7 @@ impl<'p> FactorEngine<'p> {
             let z = lse(&s.g);
             for (&gx, &th) in s.g.iter().zip(&f.table) {
                 let lb = gx - z;
-                let w = lb.exp();
+                let w = num::exp(lb);
                 if w > 0.0 {
                     total += w * (th - lb);
                 }

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use super::loopy_bp::max_abs_diff;
 use super::problem::{for_each_item, normalize_message, softmax_into, split_segments, Problem};
 use super::{iterate, Convergence, StopRule};
+use crate::num;
 
 /// One adjacency slot: a neighbour of a node, seen from that node.
 #[derive(Debug, Clone, Copy)]
@@ -157,10 +158,10 @@ impl<'p> PairGraph<'p> {
                     return None;
                 }
                 Some([
-                    (t[0] - m).exp(),
-                    (t[1] - m).exp(),
-                    (t[2] - m).exp(),
-                    (t[3] - m).exp(),
+                    num::exp(t[0] - m),
+                    num::exp(t[1] - m),
+                    num::exp(t[2] - m),
+                    num::exp(t[3] - m),
                 ])
             })
             .collect();
@@ -281,10 +282,10 @@ impl<'p> PairGraph<'p> {
         };
         let d = cav[1] - cav[0];
         let (a0, a1) = if d <= 0.0 {
-            let r = d.exp();
+            let r = num::exp(d);
             (e00 + e01 * r, e10 + e11 * r)
         } else {
-            let r = (-d).exp();
+            let r = num::exp(-d);
             (e00 * r + e01, e10 * r + e11)
         };
         if !(a0 > 0.0 && a1 > 0.0 && a0.is_finite() && a1.is_finite()) {
@@ -320,7 +321,7 @@ impl<'p> PairGraph<'p> {
             }
             let mut sum = 0.0;
             for xt in 0..ct {
-                sum += (term(xt) - m).exp();
+                sum += num::exp(term(xt) - m);
             }
             *nv = m + sum.ln();
         }
@@ -361,7 +362,7 @@ impl<'p> PairGraph<'p> {
             if total.is_nan() || total > LIN_RANGE {
                 return None;
             }
-            u.push(d.exp());
+            u.push(num::exp(d));
         }
         Some(RatioForm { u, coef })
     }
@@ -485,7 +486,7 @@ impl<'p> PairGraph<'p> {
             b.resize(seg.len(), 0.0);
             self.node_belief(i, msgs, b);
             if seg.len() == 2 {
-                let p1 = 1.0 / (1.0 + (b[0] - b[1]).exp());
+                let p1 = 1.0 / (1.0 + num::exp(b[0] - b[1]));
                 seg[0] = 1.0 - p1;
                 seg[1] = p1;
             } else {
@@ -566,7 +567,7 @@ impl<'p> PairGraph<'p> {
             let z = super::problem::lse(&g);
             for (&gx, &th) in g.iter().zip(&f.table) {
                 let lb = gx - z;
-                let w = lb.exp();
+                let w = num::exp(lb);
                 if w > 0.0 {
                     total += w * (th - lb);
                 }
@@ -598,7 +599,7 @@ impl<'p> PairGraph<'p> {
             let ct = f.cards[1];
             for (idx, (&gx, &th)) in g.iter().zip(&f.table).enumerate() {
                 let lb = gx - z;
-                let w = lb.exp();
+                let w = num::exp(lb);
                 if w > 0.0 {
                     let (xs, xt) = (idx / ct, idx % ct);
                     let mi = lb - pbs[s][xs].ln() - pbs[t][xt].ln();

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::factor::index::strides;
 use crate::infer::Posterior;
 use crate::model::FactorGraph;
+use crate::num;
 use crate::var::{Evidence, VarId};
 
 /// A factor over two or more unobserved variables, in local numbering.
@@ -119,7 +120,7 @@ pub(crate) fn softmax_into(log: &[f64], out: &mut [f64]) -> bool {
     }
     let mut s = 0.0;
     for (o, &l) in out.iter_mut().zip(log) {
-        *o = (l - m).exp();
+        *o = num::exp(l - m);
         s += *o;
     }
     for o in out.iter_mut() {

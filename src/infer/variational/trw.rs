@@ -11,7 +11,7 @@ use super::{check_damping, StopRule, VariationalResult};
 use crate::error::{Error, Result};
 use crate::infer::{EstimateKind, LogZEstimate};
 use crate::model::FactorGraph;
-use crate::num::log_add_exp;
+use crate::num::{self, log_add_exp};
 use crate::rng::chain_rng;
 use crate::var::Evidence;
 
@@ -316,7 +316,7 @@ fn lse_by(n: usize, f: impl Fn(usize) -> f64) -> f64 {
     if m == f64::NEG_INFINITY {
         return m;
     }
-    m + (0..n).map(|k| (f(k) - m).exp()).sum::<f64>().ln()
+    m + (0..n).map(|k| num::exp(f(k) - m)).sum::<f64>().ln()
 }
 
 #[cfg(test)]

@@ -1,474 +1,39 @@
-//! BIF (Bayesian Interchange Format) reader and writer.
-//!
-//! The reader accepts the dialect of the bnlearn repository files (as shipped by pgmpy) and the
-//! older JavaBayes BIF 0.15 files:
-//!
-//! ```text
-//! network unknown {
-//! }
-//! variable Age {
-//!   type discrete [ 3 ] { 0-3_days, 4-10_days, 11-30_days };
-//!   property position = (10, 20);
-//! }
-//! probability ( Sick | Age ) {
-//!   (4-10_days) 0.3, 0.7;
-//!   (0-3_days) 0.1, 0.9;
-//!   default 0.5, 0.5;
-//! }
-//! probability ( Age ) {
-//!   table 0.2, 0.3, 0.5;
-//! }
-//! ```
-//!
-//! # Syntax accepted
-//!
-//! - Whitespace, `//` line comments and `/* */` block comments separate tokens. As in the BIF
-//!   specification, `,` and `|` are ignored between tokens, so `( A | B, C )` and `( A B C )` are
-//!   the same and numbers may be separated by commas and/or whitespace.
-//! - A *name* (of a variable or state) is any run of characters other than whitespace and
-//!   `{ } [ ] ( ) ; , | "`, e.g. `<5`, `12+`, `Asy/Patch`, `>=7.5`; or any text in double quotes
-//!   (`"light-on"`). Names are case sensitive; keywords are not.
-//! - Blocks: `network NAME { property ...; }` (optional), `variable NAME { type discrete [ N ]
-//!   { s1, s2, ... }; property ...; }` and `probability ( CHILD | PARENT, ... ) { ... }`. Every
-//!   variable must be declared before the probability block that uses it, and every variable needs
-//!   exactly one probability block. `property` statements are skipped (up to their `;`).
-//! - Inside a probability block:
-//!   - `(s1, s2) p, p, ...;` gives `P(child | parents = (s1, s2))`, one number per child state.
-//!     Parent states are matched by name, so the lines may come in any order; a configuration
-//!     given twice is an error, and so is a configuration left out (unless there is a `default`).
-//!   - `default p, p, ...;` (one number per child state) fills every configuration not listed.
-//!     For compatibility with pgmpy, a `default` line holding the *whole* table is read like
-//!     `table`.
-//!   - `table p, p, ...;` gives the whole table at once. **Ordering:** the values run over the
-//!     variables of the block header with the *first* one (the child) varying slowest and the last
-//!     parent fastest: `table` for `( X | A, B )` lists `P(X=x0 | a0,b0), P(X=x0 | a0,b1), ...,
-//!     P(X=x1 | a0,b0), ...`. This is the JavaBayes / BIF 0.15 convention, and the one pgmpy's
-//!     `BIFReader` implements (it reshapes the numbers to `(card(X), n_configs)` in C order; its
-//!     test suite reads `probability ( "dog-out" "bowel-problem" "family-out" ) { table 0.99 0.97
-//!     0.9 0.3 0.01 0.03 0.1 0.7 ; }` as `P(dog-out=true | ·) = 0.99, 0.97, 0.9, 0.3`). For a
-//!     variable without parents every convention agrees. The bnlearn files use `table` only for
-//!     variables without parents.
-//! - Probabilities are decimal numbers (`1`, `0.0`, `1e-05`, `.5`), parsed to the nearest `f64`.
-//!
-//! Errors are [`Error::Parse`] with the 1-based line and column of the offending token (columns
-//! count characters). Semantic problems found while reading (an undeclared variable, an unknown
-//! state, a wrong count of numbers, a missing or duplicated parent configuration) are parse errors
-//! too, placed at the token or block concerned. Normalisation and acyclicity are checked by
-//! [`BayesNetBuilder`], so a column that does not sum to one comes back as
-//! [`Error::NotNormalized`] (unless [`LoadOptions::renormalize`] is set) and a directed cycle as
-//! [`Error::Cycle`]. The reader never panics, whatever the input.
-//!
-//! # Writing
-//!
-//! [`write_bif`] writes the bnlearn style: a `network unknown {}` block, the variable blocks, then
-//! one probability block per variable — `table` for a variable without parents, otherwise one line
-//! per parent configuration in row-major order (first parent slowest). Every probability is printed
-//! in its shortest round-trip form, so writing and reading back gives bit-identical numbers. Names
-//! that could not be read back as bare words are written in double quotes.
-//!
-//! # Example
-//!
-//! ```
-//! use pgmkit::io::bif::{parse_bif, write_bif};
-//! use pgmkit::io::LoadOptions;
-//!
-//! let text = "
-//! network unknown {
-//! }
-//! variable rain {
-//!   type discrete [ 2 ] { no, yes };
-//! }
-//! variable wet {
-//!   type discrete [ 2 ] { dry, <5mm };
-//! }
-//! probability ( rain ) {
-//!   table 0.8, 0.2;
-//! }
-//! probability ( wet | rain ) {
-//!   (yes) 0.2, 0.8;   // lines may come in any order
-//!   (no) 0.9, 0.1;
-//! }
-//! ";
-//! let bn = parse_bif(text, &LoadOptions::default()).unwrap();
-//! let wet = bn.var_id("wet").unwrap();
-//! assert_eq!(bn.var(wet).states, ["dry", "<5mm"]);
-//! assert_eq!(bn.cpd(wet).probs, [0.9, 0.1, 0.2, 0.8]);
-//!
-//! // writing and reading back is lossless
-//! let again = parse_bif(&write_bif(&bn), &LoadOptions::default()).unwrap();
-//! assert_eq!(again.cpds(), bn.cpds());
-//! ```
+//! The BIF parser: variables, probability blocks (tables and per-configuration rows), defaults,
+//! and the checks that turn a file into a [`crate::BayesNet`].
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
-use super::LoadOptions;
-use crate::error::{Error, Format, Result};
+use super::lexer::*;
+use super::*;
+use crate::error::Result;
 use crate::model::{BayesNet, BayesNetBuilder};
 use crate::var::VarId;
-
-/// Largest CPT (in entries) the reader builds when the file itself is smaller: a `default` line
-/// can fill a table far larger than the text, so such tables are capped at this size.
-const MAX_DEFAULT_FILLED_ENTRIES: usize = 1 << 24;
-
-/// Parse a BIF document into a Bayesian network (see the [module docs](self) for the syntax).
-///
-/// The builder uses `opts.tolerance` for the column-sum check and `opts.renormalize` to divide
-/// every column by its sum.
-pub fn parse_bif(text: &str, opts: &LoadOptions) -> Result<BayesNet> {
-    let builder = BayesNetBuilder::new()
-        .tolerance(opts.tolerance)
-        .renormalize(opts.renormalize);
-    Parser::new(text, builder).parse()
-}
-
-/// Write a network as BIF (lossless: every probability printed in shortest round-trip form).
-pub fn write_bif(bn: &BayesNet) -> String {
-    let vars = bn.vars();
-    let mut out = String::with_capacity(
-        64 * vars.len() + 24 * bn.cpds().iter().map(|c| c.probs.len()).sum::<usize>(),
-    );
-    out.push_str("network unknown {\n}\n");
-    for v in vars {
-        let _ = write!(
-            out,
-            "variable {} {{\n  type discrete [ {} ] {{ ",
-            name(&v.name),
-            v.card()
-        );
-        for (i, s) in v.states.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&name(s));
-        }
-        out.push_str(" };\n}\n");
-    }
-    for cpd in bn.cpds() {
-        let child = &vars[cpd.child.index()];
-        let card = child.card();
-        let _ = write!(out, "probability ( {}", name(&child.name));
-        for (i, p) in cpd.parents.iter().enumerate() {
-            out.push_str(if i == 0 { " | " } else { ", " });
-            out.push_str(&name(&vars[p.index()].name));
-        }
-        out.push_str(" ) {\n");
-        if cpd.parents.is_empty() {
-            out.push_str("  table ");
-            write_numbers(&mut out, &cpd.probs);
-            out.push_str(";\n");
-        } else {
-            let pcards: Vec<usize> = cpd.parents.iter().map(|p| vars[p.index()].card()).collect();
-            let mut config = vec![0usize; pcards.len()];
-            for row in cpd.probs.chunks(card.max(1)) {
-                out.push_str("  (");
-                for (i, (p, s)) in cpd.parents.iter().zip(&config).enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(&name(&vars[p.index()].states[*s]));
-                }
-                out.push_str(") ");
-                write_numbers(&mut out, row);
-                out.push_str(";\n");
-                // advance the configuration odometer, last parent fastest
-                for (c, k) in config.iter_mut().zip(&pcards).rev() {
-                    *c += 1;
-                    if *c < *k {
-                        break;
-                    }
-                    *c = 0;
-                }
-            }
-        }
-        out.push_str("}\n");
-    }
-    out
-}
-
-/// `p, p, ...` in shortest round-trip form.
-fn write_numbers(out: &mut String, probs: &[f64]) {
-    for (i, p) in probs.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        write_number(out, *p);
-    }
-}
-
-/// One number: plain decimal when that is short, otherwise scientific. Both `Display` and
-/// `LowerExp` print the shortest digits that read back to the same `f64`.
-fn write_number(out: &mut String, p: f64) {
-    let a = p.abs();
-    let _ = if a == 0.0 || (1e-5..1e16).contains(&a) {
-        write!(out, "{p}")
-    } else {
-        write!(out, "{p:e}")
-    };
-}
-
-/// A name as written: bare when the reader would read it back as the same single word, quoted
-/// otherwise.
-fn name(s: &str) -> std::borrow::Cow<'_, str> {
-    let bare = !s.is_empty()
-        && !s.bytes().any(|b| class(b) != WORD)
-        && !s.contains("//")
-        && !s.contains("/*");
-    if bare {
-        std::borrow::Cow::Borrowed(s)
-    } else {
-        // a '"' cannot be represented inside a quoted name; drop it rather than write a broken file
-        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "")))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tokenizer
-
-/// Byte classes of the tokenizer.
-const WORD: u8 = 0;
-const SPACE: u8 = 1; // whitespace, ',' and '|' (ignored between tokens)
-const PUNCT: u8 = 2; // { } [ ] ( ) ;
-const QUOTE: u8 = 3;
-
-const CLASS: [u8; 256] = {
-    let mut t = [WORD; 256];
-    t[b' ' as usize] = SPACE;
-    t[b'\t' as usize] = SPACE;
-    t[b'\n' as usize] = SPACE;
-    t[b'\r' as usize] = SPACE;
-    t[0x0b] = SPACE;
-    t[0x0c] = SPACE;
-    t[b',' as usize] = SPACE;
-    t[b'|' as usize] = SPACE;
-    t[b'{' as usize] = PUNCT;
-    t[b'}' as usize] = PUNCT;
-    t[b'[' as usize] = PUNCT;
-    t[b']' as usize] = PUNCT;
-    t[b'(' as usize] = PUNCT;
-    t[b')' as usize] = PUNCT;
-    t[b';' as usize] = PUNCT;
-    t[b'"' as usize] = QUOTE;
-    t
-};
-
-#[inline]
-fn class(b: u8) -> u8 {
-    CLASS[b as usize]
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind<'a> {
-    /// A bare word (name, keyword or number).
-    Word(&'a str),
-    /// The contents of a double-quoted string.
-    Quoted(&'a str),
-    /// One of `{ } [ ] ( ) ;`.
-    Punct(u8),
-    Eof,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Token<'a> {
-    kind: Kind<'a>,
-    /// Byte offset of the token in the text (line and column are computed from it on error).
-    pos: usize,
-}
-
-impl<'a> Token<'a> {
-    fn is(&self, p: u8) -> bool {
-        self.kind == Kind::Punct(p)
-    }
-
-    /// A name: a bare word or a quoted string.
-    fn name(&self) -> Option<&'a str> {
-        match self.kind {
-            Kind::Word(s) | Kind::Quoted(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// A bare word equal (ignoring ASCII case) to a keyword.
-    fn keyword(&self, kw: &str) -> bool {
-        matches!(self.kind, Kind::Word(s) if s.eq_ignore_ascii_case(kw))
-    }
-
-    /// How the token is shown in messages.
-    fn describe(&self) -> String {
-        match self.kind {
-            Kind::Word(s) => format!("'{}'", clip(s)),
-            Kind::Quoted(s) => format!("\"{}\"", clip(s)),
-            Kind::Punct(p) => format!("'{}'", p as char),
-            Kind::Eof => "end of file".to_string(),
-        }
-    }
-}
-
-/// At most 40 characters of a token for messages, control characters escaped.
-fn clip(s: &str) -> String {
-    let mut t = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i == 40 {
-            t.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            t.extend(c.escape_default());
-        } else {
-            t.push(c);
-        }
-    }
-    t
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, pos: usize) -> (usize, usize) {
-    let bytes = text.as_bytes();
-    let before = &bytes[..pos.min(bytes.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let col = before[start..]
-        .iter()
-        .filter(|&&b| (b & 0xC0) != 0x80)
-        .count()
-        + 1;
-    (line, col)
-}
-
-struct Lexer<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Lexer<'a> {
-    fn new(text: &'a str) -> Self {
-        // skip a UTF-8 byte order mark
-        let pos = if text.starts_with('\u{feff}') { 3 } else { 0 };
-        Lexer {
-            text,
-            bytes: text.as_bytes(),
-            pos,
-        }
-    }
-
-    fn error(&self, pos: usize, msg: String) -> Error {
-        let (line, col) = line_col(self.text, pos);
-        Error::Parse {
-            format: Format::Bif,
-            line,
-            col,
-            msg,
-        }
-    }
-
-    /// The next token.
-    fn next(&mut self) -> Result<Token<'a>> {
-        self.scan()
-    }
-
-    /// Skip whitespace, separators and comments.
-    fn skip_space(&mut self) -> Result<()> {
-        let b = self.bytes;
-        loop {
-            while self.pos < b.len() && class(b[self.pos]) == SPACE {
-                self.pos += 1;
-            }
-            if self.pos + 1 < b.len() && b[self.pos] == b'/' {
-                match b[self.pos + 1] {
-                    b'/' => {
-                        self.pos = b[self.pos..]
-                            .iter()
-                            .position(|&c| c == b'\n')
-                            .map_or(b.len(), |i| self.pos + i);
-                        continue;
-                    }
-                    b'*' => {
-                        let start = self.pos;
-                        match b[start + 2..].windows(2).position(|w| w == b"*/") {
-                            Some(i) => self.pos = start + 2 + i + 2,
-                            None => {
-                                return Err(self.error(start, "unterminated '/*' comment".into()))
-                            }
-                        }
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            return Ok(());
-        }
-    }
-
-    fn scan(&mut self) -> Result<Token<'a>> {
-        self.skip_space()?;
-        let b = self.bytes;
-        let start = self.pos;
-        let Some(&c) = b.get(start) else {
-            return Ok(Token {
-                kind: Kind::Eof,
-                pos: start,
-            });
-        };
-        let kind = match class(c) {
-            PUNCT => {
-                self.pos += 1;
-                Kind::Punct(c)
-            }
-            QUOTE => {
-                let Some(len) = b[start + 1..].iter().position(|&q| q == b'"') else {
-                    return Err(self.error(start, "unterminated '\"' string".into()));
-                };
-                self.pos = start + 1 + len + 1;
-                Kind::Quoted(self.text.get(start + 1..start + 1 + len).unwrap_or(""))
-            }
-            _ => {
-                let mut end = start + 1;
-                while end < b.len() {
-                    let d = b[end];
-                    if class(d) != WORD
-                        || (d == b'/' && matches!(b.get(end + 1), Some(b'/' | b'*')))
-                    {
-                        break;
-                    }
-                    end += 1;
-                }
-                self.pos = end;
-                Kind::Word(self.text.get(start..end).unwrap_or(""))
-            }
-        };
-        Ok(Token { kind, pos: start })
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Parser
 
 /// What the parser keeps about a declared variable.
-struct VarInfo<'a> {
-    name: &'a str,
-    states: Vec<&'a str>,
-    index: HashMap<&'a str, usize>,
+pub(crate) struct VarInfo<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) states: Vec<&'a str>,
+    pub(crate) index: HashMap<&'a str, usize>,
     /// Byte offset of the `variable` keyword.
-    decl: usize,
+    pub(crate) decl: usize,
     /// Byte offset of the `probability` keyword of its block, once seen.
-    cpd: Option<usize>,
+    pub(crate) cpd: Option<usize>,
 }
 
-struct Parser<'a> {
-    lex: Lexer<'a>,
-    builder: BayesNetBuilder,
-    vars: Vec<VarInfo<'a>>,
-    by_name: HashMap<&'a str, usize>,
+pub(crate) struct Parser<'a> {
+    pub(crate) lex: Lexer<'a>,
+    pub(crate) builder: BayesNetBuilder,
+    pub(crate) vars: Vec<VarInfo<'a>>,
+    pub(crate) by_name: HashMap<&'a str, usize>,
     /// Reused buffer for the numbers of a `table` or `default` line.
-    nums: Vec<f64>,
+    pub(crate) nums: Vec<f64>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str, builder: BayesNetBuilder) -> Self {
+    pub(crate) fn new(text: &'a str, builder: BayesNetBuilder) -> Self {
         Parser {
             lex: Lexer::new(text),
             builder,
@@ -478,16 +43,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn err<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T> {
+    pub(crate) fn err<T>(&self, pos: usize, msg: impl Into<String>) -> Result<T> {
         Err(self.lex.error(pos, msg.into()))
     }
 
-    fn line_of(&self, pos: usize) -> usize {
+    pub(crate) fn line_of(&self, pos: usize) -> usize {
         line_col(self.lex.text, pos).0
     }
 
     /// Consume the punctuation `p` or fail with "expected 'p' <what>, found ...".
-    fn expect(&mut self, p: u8, what: &str) -> Result<Token<'a>> {
+    pub(crate) fn expect(&mut self, p: u8, what: &str) -> Result<Token<'a>> {
         let t = self.lex.next()?;
         if t.is(p) {
             Ok(t)
@@ -500,7 +65,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Consume a name or fail with "expected <what>, found ...".
-    fn expect_name(&mut self, what: &str) -> Result<(&'a str, usize)> {
+    pub(crate) fn expect_name(&mut self, what: &str) -> Result<(&'a str, usize)> {
         let t = self.lex.next()?;
         match t.name() {
             Some(s) if !s.is_empty() => Ok((s, t.pos)),
@@ -508,7 +73,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse(mut self) -> Result<BayesNet> {
+    pub(crate) fn parse(mut self) -> Result<BayesNet> {
         let mut seen_network = false;
         loop {
             let t = self.lex.next()?;
@@ -548,7 +113,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `network NAME... { property ...; }` (after the keyword).
-    fn network_block(&mut self) -> Result<()> {
+    pub(crate) fn network_block(&mut self) -> Result<()> {
         loop {
             let t = self.lex.next()?;
             if t.is(b'{') {
@@ -581,7 +146,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Skip the text of a `property` statement up to and including its `;`.
-    fn skip_property(&mut self, start: usize) -> Result<()> {
+    pub(crate) fn skip_property(&mut self, start: usize) -> Result<()> {
         let b = self.lex.bytes;
         let mut i = self.lex.pos;
         while i < b.len() {
@@ -607,7 +172,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `variable NAME { type discrete [ N ] { s1, s2 }; property ...; }` (after the keyword).
-    fn variable_block(&mut self, kw: usize) -> Result<()> {
+    pub(crate) fn variable_block(&mut self, kw: usize) -> Result<()> {
         let (vname, npos) = self.expect_name("a variable name")?;
         if let Some(&i) = self.by_name.get(vname) {
             let first = self.line_of(self.vars[i].decl);
@@ -731,7 +296,7 @@ impl<'a> Parser<'a> {
 
     /// Read numbers up to and including the closing `;`. The first `out.len()` go to `out`; more
     /// are counted. Returns the count and the position of the `;`.
-    fn numbers_into(&mut self, out: &mut [f64]) -> Result<(usize, usize)> {
+    pub(crate) fn numbers_into(&mut self, out: &mut [f64]) -> Result<(usize, usize)> {
         let mut k = 0usize;
         loop {
             let t = self.lex.next()?;
@@ -757,7 +322,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Read numbers up to and including the closing `;` into `self.nums`.
-    fn numbers_vec(&mut self) -> Result<usize> {
+    pub(crate) fn numbers_vec(&mut self) -> Result<usize> {
         let mut nums = std::mem::take(&mut self.nums);
         nums.clear();
         let res = loop {
@@ -786,7 +351,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A probability: a finite, non-negative decimal number.
-    fn number(&self, s: &str, pos: usize) -> Result<f64> {
+    pub(crate) fn number(&self, s: &str, pos: usize) -> Result<f64> {
         let first = s.as_bytes().first().copied().unwrap_or(b'x');
         let numeric = first.is_ascii_digit() || matches!(first, b'.' | b'+' | b'-');
         match s.parse::<f64>() {
@@ -800,7 +365,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `probability ( CHILD | PARENTS ) { ... }` (after the keyword at `kw`).
-    fn probability_block(&mut self, kw: usize) -> Result<()> {
+    pub(crate) fn probability_block(&mut self, kw: usize) -> Result<()> {
         self.expect(b'(', "after 'probability'")?;
         let mut ids: Vec<usize> = Vec::new();
         loop {
@@ -1024,7 +589,7 @@ impl<'a> Parser<'a> {
     }
 
     /// State names of a parent configuration index, for messages.
-    fn config_names(&self, parents: &[usize], mut cfg: usize) -> String {
+    pub(crate) fn config_names(&self, parents: &[usize], mut cfg: usize) -> String {
         let mut names = vec![""; parents.len()];
         for (slot, &p) in names.iter_mut().zip(parents).rev() {
             let states = &self.vars[p].states;
