@@ -1,5 +1,7 @@
 //! Variables, their states, assignments and evidence.
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 
 /// Dense index of a variable inside one model (0-based).
@@ -198,6 +200,24 @@ impl Evidence {
         Ok(ev)
     }
 
+    /// Check that every observed variable exists in `vars` and its state is in range:
+    /// [`Error::UnknownVariable`] or [`Error::UnknownState`] otherwise.
+    pub fn check(&self, vars: &[Variable]) -> Result<()> {
+        for (v, s) in self.iter() {
+            let var = vars
+                .get(v.index())
+                .ok_or_else(|| Error::UnknownVariable(format!("#{}", v.0)))?;
+            if s >= var.card() {
+                return Err(Error::UnknownState {
+                    var: var.name.clone(),
+                    state: s.to_string(),
+                    states: var.states.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Observed state of `var`, if any.
     #[inline]
     pub fn get(&self, var: VarId) -> Option<usize> {
@@ -243,3 +263,28 @@ impl Evidence {
 
 /// A full assignment: one state index per variable of a model, in variable order.
 pub type Assignment = [usize];
+
+/// Add `v` to a model builder's variables and name index: the one check every builder makes
+/// (at least one state, a name not used before). Returns the new variable's id.
+pub(crate) fn push_variable(
+    vars: &mut Vec<Variable>,
+    names: &mut HashMap<String, VarId>,
+    v: Variable,
+) -> Result<VarId> {
+    if v.states.is_empty() {
+        return Err(Error::InvalidModel(format!(
+            "variable '{}' has no states",
+            v.name
+        )));
+    }
+    if names.contains_key(&v.name) {
+        return Err(Error::InvalidModel(format!(
+            "variable '{}' is defined twice",
+            v.name
+        )));
+    }
+    let id = VarId(vars.len() as u32);
+    names.insert(v.name.clone(), id);
+    vars.push(v);
+    Ok(id)
+}

@@ -8,9 +8,10 @@ use pgmkit::model::Model;
 use pgmkit::Evidence;
 use serde::Serialize;
 
-use super::approx::{self, AisArgs, Ctx, IterArgs, Kind, Row, Skipped};
+use super::approx::{self, bound_text, kind_text, AisArgs, Ctx, IterArgs, Row, Skipped};
 use super::args::{self, GlobalArgs, LogZMethod, Method, ModelQuery};
 use super::output::{self, OrderedMap};
+use pgmkit::infer::EstimateKind;
 
 /// Arguments of `pgmkit logz`.
 #[derive(Debug, Args)]
@@ -207,10 +208,10 @@ fn write_text(
     writeln!(out, "model       {}", loaded.path.display())?;
     writeln!(out, "evidence    {}", args::evidence_text(ev, vars))?;
     let kind = match (row.kind, row.bound_kind) {
-        (Kind::LowerBound | Kind::UpperBound | Kind::Sandwich, Some(b)) => {
-            format!("{}, {}", row.kind.text(), b.text())
+        (EstimateKind::LowerBound | EstimateKind::UpperBound | EstimateKind::Sandwich, Some(b)) => {
+            format!("{}, {}", kind_text(row.kind), bound_text(b))
         }
-        (k, _) => k.text().to_string(),
+        (k, _) => kind_text(k).to_string(),
     };
     writeln!(out, "method      {} ({kind})", row.method)?;
     if let Some(n) = row.samples {
@@ -232,8 +233,8 @@ fn write_text(
     if let Some(se) = row.std_err {
         writeln!(out, "{:<12}{se:.3e}", "std err")?;
     }
-    if row.kind != Kind::Exact {
-        let bk = row.bound_kind.map_or("", |b| b.text());
+    if row.kind != EstimateKind::Exact {
+        let bk = row.bound_kind.map_or("", bound_text);
         let by = |field: &str| -> String {
             match row
                 .sources
@@ -371,9 +372,9 @@ fn write_table(
             ));
         }
         let kind = match (r.kind, r.bound_kind) {
-            (Kind::Exact, _) => "exact".to_string(),
-            (k, Some(b)) => format!("{}, {}", k.text(), b.text()),
-            (k, None) => k.text().to_string(),
+            (EstimateKind::Exact, _) => "exact".to_string(),
+            (k, Some(b)) => format!("{}, {}", kind_text(k), bound_text(b)),
+            (k, None) => kind_text(k).to_string(),
         };
         line.push_str(&format!("  {kind}"));
         writeln!(out, "{line}")?;

@@ -11,10 +11,11 @@ use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::{Evidence, VarId};
 use serde::Serialize;
 
-use super::approx::{self, BoundKind, IterArgs, Kind, Row};
+use super::approx::{self, kind_text, IterArgs, Row};
 use super::args::{self, GlobalArgs, MarginalsMethod, McmcArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
 use super::progress::Bar;
+use pgmkit::infer::{BoundKind, EstimateKind};
 
 /// Above this split-R-hat the text output warns that the chains have not mixed.
 const RHAT_WARN: f64 = 1.01;
@@ -70,7 +71,7 @@ struct MarginalsJson {
     log_z_std_err: Option<f64>,
     /// What `log_z` is: exact, stochastic (lw), lower_bound (mf), approximate (bp),
     /// upper_bound (trw); null for MCMC.
-    log_z_kind: Option<Kind>,
+    log_z_kind: Option<EstimateKind>,
     /// Bounds on ln Z: both equal to log_z for exact, lower for mf, upper for trw.
     lower: Option<f64>,
     upper: Option<f64>,
@@ -399,8 +400,8 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
                 Model::Markov(_) => "log Z",
             };
             let kind = match lz.map(|r| r.kind) {
-                Some(Kind::Exact) | None => String::new(),
-                Some(k) => format!("   ({})", k.text()),
+                Some(EstimateKind::Exact) | None => String::new(),
+                Some(k) => format!("   ({})", kind_text(k)),
             };
             match est.log_z_std_err {
                 Some(se) => writeln!(out, "{what:<11}{log_z:.10} ± {se:.3e}{kind}")?,

@@ -32,7 +32,7 @@ use super::mala::{mala_move, MalaScratch};
 use super::{Energy, IsotropicGaussian};
 use crate::error::{Error, Result};
 use crate::infer::ais::{schedule_betas, weight_stats, Schedule};
-use crate::infer::{EstimateKind, LogZEstimate};
+use crate::infer::LogZEstimate;
 use crate::limits::Deadline;
 use crate::num;
 use crate::rng::{chain_rng, EngineRng};
@@ -155,16 +155,10 @@ pub struct ContinuousAisResult {
 }
 
 impl ContinuousAisResult {
-    /// As a [`LogZEstimate`] (kind stochastic, no guaranteed bounds).
+    /// As a [`LogZEstimate`]: forward, a stochastic estimate; reverse, a stochastic upper
+    /// bound (`upper` with its standard error).
     pub fn estimate(&self) -> LogZEstimate {
-        LogZEstimate {
-            log_z: self.log_z,
-            std_err: Some(self.std_err),
-            lower: None,
-            upper: None,
-            ess: Some(self.ess),
-            kind: EstimateKind::Stochastic,
-        }
+        crate::infer::ais::ais_estimate(self.log_z, self.std_err, self.ess, self.reverse)
     }
 }
 

@@ -26,6 +26,22 @@ pub enum EstimateKind {
     Stochastic,
     /// An approximation with no guarantee (e.g. the Bethe free energy).
     Approximate,
+    /// A stochastic lower and upper bound around the estimate (BDMC: forward and reverse AIS).
+    Sandwich,
+}
+
+/// What the `lower` / `upper` of a [`LogZEstimate`] are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BoundKind {
+    /// Both equal the exact value.
+    Exact,
+    /// Guaranteed bounds (the mean-field ELBO, the certified TRW bound), up to rounding.
+    Deterministic,
+    /// Bounds that hold in expectation (reverse AIS, BDMC): one run can cross the true value by
+    /// a few standard errors (`lower_std_err`, `upper_std_err`).
+    Stochastic,
 }
 
 /// A log partition function (or log P(evidence)) with what is known about its accuracy.
@@ -43,6 +59,12 @@ pub struct LogZEstimate {
     pub ess: Option<f64>,
     /// What the number is.
     pub kind: EstimateKind,
+    /// What `lower` / `upper` are (`None` when neither is set).
+    pub bound_kind: Option<BoundKind>,
+    /// Standard error of a stochastic `lower` (BDMC's forward run).
+    pub lower_std_err: Option<f64>,
+    /// Standard error of a stochastic `upper` (reverse AIS, BDMC's reverse run).
+    pub upper_std_err: Option<f64>,
 }
 
 impl LogZEstimate {
@@ -55,6 +77,9 @@ impl LogZEstimate {
             upper: Some(log_z),
             ess: None,
             kind: EstimateKind::Exact,
+            bound_kind: Some(BoundKind::Exact),
+            lower_std_err: None,
+            upper_std_err: None,
         }
     }
 

@@ -258,21 +258,7 @@ impl BayesNetBuilder {
         states: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<VarId> {
         let v = Variable::new(name, states);
-        if v.states.is_empty() {
-            return Err(Error::InvalidModel(format!(
-                "variable '{}' has no states",
-                v.name
-            )));
-        }
-        if self.names.contains_key(&v.name) {
-            return Err(Error::InvalidModel(format!(
-                "variable '{}' is defined twice",
-                v.name
-            )));
-        }
-        let id = VarId(self.vars.len() as u32);
-        self.names.insert(v.name.clone(), id);
-        self.vars.push(v);
+        let id = crate::var::push_variable(&mut self.vars, &mut self.names, v)?;
         self.cpds.push(None);
         Ok(id)
     }

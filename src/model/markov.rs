@@ -152,22 +152,7 @@ impl FactorGraphBuilder {
     }
 
     fn push_var(&mut self, v: Variable) -> Result<VarId> {
-        if v.states.is_empty() {
-            return Err(Error::InvalidModel(format!(
-                "variable '{}' has no states",
-                v.name
-            )));
-        }
-        if self.names.contains_key(&v.name) {
-            return Err(Error::InvalidModel(format!(
-                "variable '{}' is defined twice",
-                v.name
-            )));
-        }
-        let id = VarId(self.vars.len() as u32);
-        self.names.insert(v.name.clone(), id);
-        self.vars.push(v);
-        Ok(id)
+        crate::var::push_variable(&mut self.vars, &mut self.names, v)
     }
 
     /// Id of a variable added before.

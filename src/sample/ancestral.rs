@@ -426,20 +426,9 @@ fn push_thresholds(col: &[f64], total: f64, out: &mut Vec<u64>) {
 
 /// Check evidence against a network: known variables, states in range.
 pub(crate) fn check_evidence(bn: &BayesNet, ev: &Evidence) -> Result<Vec<Option<usize>>> {
-    let n = bn.num_vars();
-    let mut out = vec![None; n];
+    ev.check(bn.vars())?;
+    let mut out = vec![None; bn.num_vars()];
     for (v, s) in ev.iter() {
-        let var = bn
-            .vars()
-            .get(v.index())
-            .ok_or_else(|| Error::UnknownVariable(format!("#{}", v.0)))?;
-        if s >= var.card() {
-            return Err(Error::UnknownState {
-                var: var.name.clone(),
-                state: s.to_string(),
-                states: var.states.clone(),
-            });
-        }
         out[v.index()] = Some(s);
     }
     Ok(out)

@@ -72,7 +72,7 @@
 use rand::Rng;
 
 use super::site::*;
-use super::{StateTally, SweepStats, Tempering, Transition};
+use super::{StateTally, SweepStats, Tempering};
 use crate::error::{Error, Result};
 use crate::model::FactorGraph;
 use crate::var::Evidence;
@@ -205,50 +205,7 @@ impl Gibbs {
     }
 }
 
-impl Transition for Gibbs {
-    fn num_vars(&self) -> usize {
-        self.local.n
-    }
-
-    /// One sweep. Panics if `state.len() != num_vars()` or `temp.beta` is outside [0, 1].
-    fn sweep<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-    ) -> SweepStats {
-        self.sweep_with(state, temp, rng, 1, None)
-    }
-
-    /// One sweep, counting the final state into `tally` (a chromatic sweep counts each variable
-    /// in the thread that updated it).
-    fn sweep_tally<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-        tally: &mut StateTally<'_>,
-    ) -> SweepStats {
-        assert_eq!(tally.num_vars(), self.local.n, "tally of the wrong size");
-        self.sweep_with(state, temp, rng, 1, Some(tally))
-    }
-
-    /// `n` sweeps, tallying the state after each; chromatic sweeps on more than one thread run
-    /// as a pipeline without barriers (same draws as `n` single sweeps).
-    fn sweeps<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-        n: usize,
-        tally: Option<&mut StateTally<'_>>,
-    ) -> SweepStats {
-        if let Some(t) = &tally {
-            assert_eq!(t.num_vars(), self.local.n, "tally of the wrong size");
-        }
-        self.sweep_with(state, temp, rng, n, tally)
-    }
-}
+super::site::site_transition!(Gibbs);
 
 impl Gibbs {
     fn sweep_with<R: Rng + ?Sized>(

@@ -25,7 +25,7 @@ use rand::{Rng, RngCore};
 
 use super::gibbs::{GibbsOptions, Scan};
 use super::site::{drive_sweeps, pick_index, Local, Pipeline, SiteUpdate, StateView};
-use super::{StateTally, SweepStats, Tempering, Transition};
+use super::{StateTally, SweepStats, Tempering};
 use crate::error::{Error, Result};
 use crate::model::FactorGraph;
 use crate::num;
@@ -127,50 +127,7 @@ impl SiteUpdate for MhUpd<'_> {
     }
 }
 
-impl Transition for MetropolisHastings {
-    fn num_vars(&self) -> usize {
-        self.local.n
-    }
-
-    /// One sweep. Panics if `state.len() != num_vars()` or `temp.beta` is outside [0, 1].
-    fn sweep<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-    ) -> SweepStats {
-        self.sweep_with(state, temp, rng, 1, None)
-    }
-
-    /// One sweep, counting the final state into `tally` (a chromatic sweep counts each variable
-    /// in the thread that updated it).
-    fn sweep_tally<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-        tally: &mut StateTally<'_>,
-    ) -> SweepStats {
-        assert_eq!(tally.num_vars(), self.local.n, "tally of the wrong size");
-        self.sweep_with(state, temp, rng, 1, Some(tally))
-    }
-
-    /// `n` sweeps, tallying the state after each; chromatic sweeps on more than one thread run
-    /// as a pipeline without barriers (same draws as `n` single sweeps).
-    fn sweeps<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-        n: usize,
-        tally: Option<&mut StateTally<'_>>,
-    ) -> SweepStats {
-        if let Some(t) = &tally {
-            assert_eq!(t.num_vars(), self.local.n, "tally of the wrong size");
-        }
-        self.sweep_with(state, temp, rng, n, tally)
-    }
-}
+super::site::site_transition!(MetropolisHastings);
 
 impl MetropolisHastings {
     fn sweep_with<R: Rng + ?Sized>(

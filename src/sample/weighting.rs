@@ -275,6 +275,9 @@ impl LikelihoodWeighting {
                 upper: None,
                 ess: Some(ess),
                 kind: EstimateKind::Stochastic,
+                bound_kind: None,
+                lower_std_err: None,
+                upper_std_err: None,
             },
             posterior: Posterior {
                 log_marginals,
@@ -482,6 +485,9 @@ fn rejection_with<T: Code>(
             upper: None,
             ess: Some(af),
             kind: EstimateKind::Stochastic,
+            bound_kind: None,
+            lower_std_err: None,
+            upper_std_err: None,
         },
         posterior: Posterior {
             log_marginals,

@@ -14,7 +14,7 @@ use std::time::Instant;
 use pgmkit::infer::ais::{self, AisOptions, AisResult};
 use pgmkit::infer::exact::{self, ExactOptions};
 use pgmkit::infer::variational::{BeliefPropagation, MeanField, StopRule, Trw, VariationalResult};
-use pgmkit::infer::LogZEstimate;
+use pgmkit::infer::{BoundKind, LogZEstimate};
 use pgmkit::limits::Deadline;
 use pgmkit::model::{FactorGraph, Model};
 use pgmkit::sample::weighting::likelihood_weighting;
@@ -204,7 +204,7 @@ pub fn run_ais(ctx: &Ctx, share: f64) -> anyhow::Result<Row> {
 }
 
 fn ais_row(ctx: &Ctx, res: &AisResult, seconds: f64) -> Row {
-    let mut r = Row::new("ais", res.log_z, Kind::Stochastic, seconds);
+    let mut r = Row::from_estimate("ais", &res.estimate(), seconds);
     r.set_ais(&ctx.ais, res);
     r
 }
@@ -263,11 +263,8 @@ pub fn run_rais(ctx: &Ctx, share: f64) -> anyhow::Result<Row> {
 }
 
 fn rais_row(ctx: &Ctx, res: &AisResult, seconds: f64) -> Row {
-    let mut r = Row::new("rais", res.log_z, Kind::UpperBound, seconds);
+    let mut r = Row::from_estimate("rais", &res.estimate(), seconds);
     r.set_ais(&ctx.ais, res);
-    r.upper = Some(res.log_z);
-    r.upper_std_err = finite(res.std_err);
-    r.bound_kind = Some(BoundKind::Stochastic);
     r
 }
 
@@ -292,18 +289,13 @@ pub fn run_bdmc(ctx: &Ctx, share: f64) -> anyhow::Result<(Row, Row, Row)> {
     )?;
     bar.finish();
     let seconds = t.elapsed().as_secs_f64();
-    let mut r = Row::new("bdmc", b.forward.log_z, Kind::Sandwich, seconds);
+    let mut r = Row::from_estimate("bdmc", &b.estimate(), seconds);
     r.set_ais(&ctx.ais, &b.forward);
-    r.lower = Some(b.lower);
-    r.upper = Some(b.upper);
-    r.bound_kind = Some(BoundKind::Stochastic);
     r.updates = Some(b.forward.updates + b.reverse.updates);
     r.dead_particles = Some(b.forward.dead + b.reverse.dead);
     r.forward = Some(AisPart::of(&b.forward));
     r.reverse = Some(AisPart::of(&b.reverse));
     r.gap = Some(b.upper - b.lower);
-    r.lower_std_err = finite(b.forward.std_err);
-    r.upper_std_err = finite(b.reverse.std_err);
     r.crossed = Some(b.upper < b.lower);
     if b.upper < b.lower {
         let se = (b.forward.std_err.powi(2) + b.reverse.std_err.powi(2)).sqrt();

@@ -2,76 +2,31 @@
 
 use pgmkit::infer::ais::{AisKernel, AisOptions, AisResult, Base, Schedule};
 use pgmkit::infer::variational::{StopReason, VariationalResult};
-use pgmkit::infer::{EstimateKind, LogZEstimate};
+use pgmkit::infer::{BoundKind, EstimateKind, LogZEstimate};
 use serde::Serialize;
 
 use crate::cli::output::OrderedMap;
 
 // ------------------------------------------------------------------------------- results
 
-/// What a log Z figure is (JSON `kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Exact up to rounding.
-    Exact,
-    /// `log_z` is a lower bound (mf: deterministic).
-    LowerBound,
-    /// `log_z` is an upper bound (trw: deterministic; rais: stochastic).
-    UpperBound,
-    /// A stochastic estimate with a standard error (ais, lw, auto without exact).
-    Stochastic,
-    /// An approximation without guarantee (bp).
-    Approximate,
-    /// A stochastic lower and upper bound around the estimate (bdmc).
-    Sandwich,
-}
-
-impl Kind {
-    pub(crate) fn from_library(k: EstimateKind) -> Kind {
-        match k {
-            EstimateKind::Exact => Kind::Exact,
-            EstimateKind::LowerBound => Kind::LowerBound,
-            EstimateKind::UpperBound => Kind::UpperBound,
-            EstimateKind::Stochastic => Kind::Stochastic,
-            _ => Kind::Approximate,
-        }
-    }
-
-    /// For text output.
-    pub fn text(self) -> &'static str {
-        match self {
-            Kind::Exact => "exact",
-            Kind::LowerBound => "lower bound",
-            Kind::UpperBound => "upper bound",
-            Kind::Stochastic => "stochastic estimate",
-            Kind::Approximate => "approximation (no guarantee)",
-            Kind::Sandwich => "sandwich",
-        }
+/// What a log Z figure is, for text output (JSON `kind` is the library's [`EstimateKind`]).
+pub fn kind_text(k: EstimateKind) -> &'static str {
+    match k {
+        EstimateKind::Exact => "exact",
+        EstimateKind::LowerBound => "lower bound",
+        EstimateKind::UpperBound => "upper bound",
+        EstimateKind::Stochastic => "stochastic estimate",
+        EstimateKind::Sandwich => "sandwich",
+        _ => "approximation (no guarantee)",
     }
 }
 
-/// What `lower` / `upper` are (JSON `bound_kind`; null when neither is set).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BoundKind {
-    /// Both equal the exact value.
-    Exact,
-    /// Guaranteed bounds (mean-field ELBO, certified TRW bound), up to floating-point rounding.
-    Deterministic,
-    /// Bounds that hold in expectation (reverse AIS, BDMC): a single run can cross the true
-    /// value by a few standard errors.
-    Stochastic,
-}
-
-impl BoundKind {
-    /// For text output.
-    pub fn text(self) -> &'static str {
-        match self {
-            BoundKind::Exact => "exact",
-            BoundKind::Deterministic => "deterministic",
-            BoundKind::Stochastic => "stochastic, in expectation",
-        }
+/// What `lower` / `upper` are, for text output (JSON `bound_kind`).
+pub fn bound_text(b: BoundKind) -> &'static str {
+    match b {
+        BoundKind::Exact => "exact",
+        BoundKind::Deterministic => "deterministic",
+        _ => "stochastic, in expectation",
     }
 }
 
@@ -119,7 +74,7 @@ pub struct Row {
     pub ess: Option<f64>,
     /// Seconds spent in the method (loading not included).
     pub seconds: f64,
-    pub kind: Kind,
+    pub kind: EstimateKind,
     pub bound_kind: Option<BoundKind>,
     // iterative methods
     pub iterations: Option<usize>,
@@ -179,7 +134,7 @@ pub(crate) fn finite(x: f64) -> Option<f64> {
 }
 
 impl Row {
-    pub(crate) fn new(method: &'static str, log_z: f64, kind: Kind, seconds: f64) -> Row {
+    pub(crate) fn new(method: &'static str, log_z: f64, kind: EstimateKind, seconds: f64) -> Row {
         Row {
             method,
             log_z,
@@ -222,17 +177,14 @@ impl Row {
 
     /// From a library estimate.
     pub(crate) fn from_estimate(method: &'static str, est: &LogZEstimate, seconds: f64) -> Row {
-        let kind = Kind::from_library(est.kind);
-        let mut r = Row::new(method, est.log_z, kind, seconds);
+        let mut r = Row::new(method, est.log_z, est.kind, seconds);
         r.std_err = est.std_err.and_then(finite);
         r.ess = est.ess.and_then(finite);
         r.lower = est.lower;
         r.upper = est.upper;
-        r.bound_kind = match kind {
-            Kind::Exact => Some(BoundKind::Exact),
-            _ if est.lower.is_some() || est.upper.is_some() => Some(BoundKind::Deterministic),
-            _ => None,
-        };
+        r.bound_kind = est.bound_kind;
+        r.lower_std_err = est.lower_std_err.and_then(finite);
+        r.upper_std_err = est.upper_std_err.and_then(finite);
         r
     }
 
@@ -291,7 +243,7 @@ impl Row {
                 c.iters,
                 c.delta,
                 match self.kind {
-                    Kind::Approximate => "",
+                    EstimateKind::Approximate => "",
                     _ => "; the bound still holds",
                 }
             ));

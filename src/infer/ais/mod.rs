@@ -49,7 +49,7 @@ mod exact_draws;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::infer::{EstimateKind, LogZEstimate};
+use crate::infer::{BoundKind, EstimateKind, LogZEstimate};
 use crate::limits::Deadline;
 use crate::model::FactorGraph;
 use crate::rng::chain_rng;
@@ -266,18 +266,53 @@ pub struct AisResult {
     /// steps (the fields above then describe what actually ran: `log_weights.len()` particles
     /// and `betas.len() - 1` steps).
     pub time_limited: bool,
+    /// Whether this is a reverse run ([`reverse_ais`]): `log_z` is then a stochastic upper
+    /// bound.
+    pub reverse: bool,
 }
 
 impl AisResult {
-    /// As a [`LogZEstimate`] (kind stochastic; no bounds).
+    /// As a [`LogZEstimate`]: forward, a stochastic estimate; reverse, a stochastic upper
+    /// bound (`upper` with its standard error, [`BoundKind::Stochastic`]).
+    pub fn estimate(&self) -> LogZEstimate {
+        ais_estimate(self.log_z, self.std_err, self.ess, self.reverse)
+    }
+}
+
+/// The estimate of one AIS run (discrete or continuous): forward, a stochastic estimate;
+/// reverse, a stochastic upper bound.
+pub fn ais_estimate(log_z: f64, std_err: f64, ess: f64, reverse: bool) -> LogZEstimate {
+    LogZEstimate {
+        log_z,
+        std_err: Some(std_err),
+        lower: None,
+        upper: reverse.then_some(log_z),
+        ess: Some(ess),
+        kind: if reverse {
+            EstimateKind::UpperBound
+        } else {
+            EstimateKind::Stochastic
+        },
+        bound_kind: reverse.then_some(BoundKind::Stochastic),
+        lower_std_err: None,
+        upper_std_err: reverse.then_some(std_err),
+    }
+}
+
+impl Bdmc {
+    /// As a [`LogZEstimate`] of kind [`EstimateKind::Sandwich`]: the forward estimate with its
+    /// standard error, `lower` and `upper` the two stochastic bounds with theirs.
     pub fn estimate(&self) -> LogZEstimate {
         LogZEstimate {
-            log_z: self.log_z,
-            std_err: Some(self.std_err),
-            lower: None,
-            upper: None,
-            ess: Some(self.ess),
-            kind: EstimateKind::Stochastic,
+            log_z: self.forward.log_z,
+            std_err: Some(self.forward.std_err),
+            lower: Some(self.lower),
+            upper: Some(self.upper),
+            ess: Some(self.forward.ess),
+            kind: EstimateKind::Sandwich,
+            bound_kind: Some(BoundKind::Stochastic),
+            lower_std_err: Some(self.forward.std_err),
+            upper_std_err: Some(self.reverse.std_err),
         }
     }
 }
@@ -602,6 +637,7 @@ pub fn ais(
         updates,
         seconds: t0.elapsed().as_secs_f64(),
         time_limited: cut,
+        reverse: false,
     })
 }
 
@@ -711,6 +747,7 @@ pub fn reverse_ais(
         updates,
         seconds: t0.elapsed().as_secs_f64(),
         time_limited: cut,
+        reverse: true,
     })
 }
 

@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use super::OrderHeuristic;
 
@@ -184,7 +184,7 @@ fn greedy(
     let n = g0.len();
     let mut g = g0.adj.clone();
     let card = &g0.card;
-    let mut rng = seed.map(rand::rngs::StdRng::seed_from_u64);
+    let mut rng = seed.map(|s| crate::rng::chain_rng(s, 0));
     let mut tie = |v: usize| -> u64 {
         match rng.as_mut() {
             Some(r) => r.random::<u64>(),

@@ -7,7 +7,7 @@ use super::{
     check_damping, iterate, trivially_converged, Convergence, StopRule, VariationalResult,
 };
 use crate::error::{Error, Result};
-use crate::infer::{EstimateKind, LogZEstimate};
+use crate::infer::{BoundKind, EstimateKind, LogZEstimate};
 use crate::model::FactorGraph;
 use crate::var::Evidence;
 
@@ -352,6 +352,9 @@ impl MeanField {
                 upper: None,
                 ess: None,
                 kind: EstimateKind::LowerBound,
+                bound_kind: Some(BoundKind::Deterministic),
+                lower_std_err: None,
+                upper_std_err: None,
             },
             marginals: p.posterior(&local, elbo),
             convergence,

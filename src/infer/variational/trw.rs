@@ -9,7 +9,7 @@ use super::pairwise::PairGraph;
 use super::problem::{lse, Problem};
 use super::{check_damping, StopRule, VariationalResult};
 use crate::error::{Error, Result};
-use crate::infer::{EstimateKind, LogZEstimate};
+use crate::infer::{BoundKind, EstimateKind, LogZEstimate};
 use crate::model::FactorGraph;
 use crate::num::{self, log_add_exp};
 use crate::rng::chain_rng;
@@ -117,6 +117,9 @@ impl Trw {
                 upper: Some(bound),
                 ess: None,
                 kind: EstimateKind::UpperBound,
+                bound_kind: Some(BoundKind::Deterministic),
+                lower_std_err: None,
+                upper_std_err: None,
             },
             marginals: p.posterior(&local, bound),
             convergence,

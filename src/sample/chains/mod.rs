@@ -403,19 +403,7 @@ pub fn run_chains_with<K: Transition>(
         )));
     }
     check_temp(fg, temp)?;
-    for (v, s) in ev.iter() {
-        let var = fg
-            .vars()
-            .get(v.index())
-            .ok_or_else(|| Error::UnknownVariable(format!("#{}", v.0)))?;
-        if s >= var.card() {
-            return Err(Error::UnknownState {
-                var: var.name.clone(),
-                state: s.to_string(),
-                states: var.states.clone(),
-            });
-        }
-    }
+    ev.check(fg.vars())?;
     let cards = fg.cards();
     let max_card = cards.iter().copied().max().unwrap_or(1);
     let width = if max_card <= 1 << 8 {
