@@ -10,10 +10,10 @@
 //! Run with `cargo bench --bench gaussian`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pgmkit::continuous::{ContinuousTransition, Hmc, HmcOptions};
 use pgmkit::gaussian::{Gmrf, LN_2PI};
 use pgmkit::model::Boundary;
 use pgmkit::rng::chain_rng;
+use pgmkit::sample::continuous::{ContinuousTransition, Hmc, HmcOptions};
 
 fn lattice_log_z(n: usize, d: f64, c: f64, h0: f64) -> f64 {
     use std::f64::consts::PI;

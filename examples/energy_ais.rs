@@ -9,11 +9,11 @@
 //! Run: `cargo run --release --example energy_ais [dim] [steps] [particles]` (defaults 20, 2000,
 //! 128).
 
-use pgmkit::continuous::chains::{run_continuous_chains, ContinuousChainConfig};
-use pgmkit::continuous::{
+use pgmkit::gaussian::LN_2PI;
+use pgmkit::sample::continuous::chains::{run_continuous_chains, ContinuousChainConfig};
+use pgmkit::sample::continuous::{
     continuous_ais, gradient_error, AisMove, ContinuousAisOptions, FnEnergy, Hmc, HmcOptions,
 };
-use pgmkit::gaussian::LN_2PI;
 
 fn main() -> pgmkit::Result<()> {
     let args: Vec<usize> = std::env::args()

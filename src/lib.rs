@@ -16,8 +16,8 @@
 //! | [`io`] | one module per file format (BIF, UAI, libDAI `.fg`, Gaussian JSON), atomic outputs |
 //! | [`data`] | CSV tables of states (and their raw text, so imputation keeps the dialect) |
 //! | [`infer`] | exact inference, variational bounds (mean field, BP, TRW), AIS / reverse AIS / BDMC; [`infer::LogZEstimate`] says what every number is |
-//! | [`sample`] | forward sampling, likelihood weighting, Gibbs / MH / blocked Gibbs kernels over one [`sample::Transition`] trait, the chain runner |
-//! | [`continuous`] | energies, HMC, MALA, random-walk Metropolis, continuous AIS |
+//! | [`sample`] | forward sampling, likelihood weighting, Gibbs / MH / blocked Gibbs kernels over one [`sample::Transition`] trait, the chain runner, continuous kernels |
+//! | [`sample::continuous`] | energies, HMC, MALA, random-walk Metropolis, continuous AIS |
 //! | [`learn`] | maximum likelihood and EM for Bayesian networks, per-row inference |
 //! | [`impute`], [`score`] | imputation of missing cells; log-likelihood, KL and per-row scores |
 //! | [`diagnostics`] | R-hat, ESS, MCSE: pure functions |
@@ -52,7 +52,6 @@
 //! README shows both, and `ARCHITECTURE.md` maps the house.
 #![warn(missing_docs)]
 
-pub mod continuous;
 pub mod data;
 pub mod diagnostics;
 pub mod error;

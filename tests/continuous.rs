@@ -15,16 +15,18 @@
 #![allow(clippy::needless_range_loop)]
 
 use nalgebra::DMatrix;
-use pgmkit::continuous::chains::{run_continuous_chains, ContinuousChainConfig, ContinuousSummary};
-use pgmkit::continuous::{
-    continuous_ais, continuous_bdmc, gradient_error, AisMove, ContinuousAisOptions,
-    ContinuousTransition, Energy, FnEnergy, Hmc, HmcOptions, Mala, MalaOptions, RandomWalk,
-    RandomWalkOptions,
-};
 use pgmkit::diagnostics::{mcse_mean, normal_quantile};
 use pgmkit::gaussian::{Gmrf, LN_2PI};
 use pgmkit::model::Boundary;
 use pgmkit::rng::chain_rng;
+use pgmkit::sample::continuous::chains::{
+    run_continuous_chains, ContinuousChainConfig, ContinuousSummary,
+};
+use pgmkit::sample::continuous::{
+    continuous_ais, continuous_bdmc, gradient_error, AisMove, ContinuousAisOptions,
+    ContinuousTransition, Energy, FnEnergy, Hmc, HmcOptions, Mala, MalaOptions, RandomWalk,
+    RandomWalkOptions,
+};
 use pgmkit::Error;
 use rand::Rng;
 
@@ -428,7 +430,7 @@ fn bad_options_are_typed_errors() {
     assert!(FnEnergy::new(0, |_: &[f64]| 0.0, |_: &[f64], _: &mut [f64]| 0.0).is_err());
     let hmc = Hmc::new(&g, HmcOptions::default()).unwrap();
     let cfg = ContinuousChainConfig {
-        init: pgmkit::continuous::chains::Init::Given(vec![0.0; 2]),
+        init: pgmkit::sample::continuous::chains::Init::Given(vec![0.0; 2]),
         ..Default::default()
     };
     assert!(matches!(

@@ -15,11 +15,11 @@ use std::f64::consts::PI;
 use std::time::Instant;
 
 use nalgebra::{DMatrix, DVector};
-use pgmkit::continuous::chains::{run_continuous_chains, ContinuousChainConfig};
 use pgmkit::diagnostics::normal_quantile;
 use pgmkit::gaussian::{Gmrf, GmrfGibbs, SparseSym, LN_2PI};
 use pgmkit::model::Boundary;
 use pgmkit::rng::chain_rng;
+use pgmkit::sample::continuous::chains::{run_continuous_chains, ContinuousChainConfig};
 use pgmkit::Error;
 use rand::Rng;
 

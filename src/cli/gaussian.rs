@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use nalgebra::DMatrix;
-use pgmkit::continuous::{continuous_ais, ContinuousAisOptions};
 use pgmkit::gaussian::{GaussianModel, MvNormal, SAMPLE_CHUNK};
 use pgmkit::io::gaussian_json::{self as gio, GaussianFile};
 use pgmkit::rng::chain_rng;
+use pgmkit::sample::continuous::{continuous_ais, ContinuousAisOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -717,6 +717,61 @@ impl<'a> Drawer<'a> {
     }
 }
 
+/// Variables from which a GMRF's draws are streamed row by row ([`write_wide_gmrf`]).
+const WIDE: usize = 1 << 16;
+
+/// One row as CSV text (a number never needs quoting), into `line`.
+fn format_row(line: &mut String, row: &[f64]) {
+    line.clear();
+    line.reserve(row.len() * 24);
+    for (j, v) in row.iter().enumerate() {
+        if j > 0 {
+            line.push(',');
+        }
+        output::push_f64(line, *v);
+    }
+    line.push('\n');
+}
+
+/// The draws of a wide GMRF (at least [`WIDE`] variables), row by row with two row buffers:
+/// the next row is drawn while the last one is formatted (in parallel when there are two
+/// threads). The same rows as the chunked path: row `r` continues the stream
+/// `chain_rng(seed, r / SAMPLE_BLOCK)`.
+fn write_wide_gmrf(
+    out: &mut dyn Write,
+    g: &pgmkit::gaussian::Gmrf,
+    rows: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let block = pgmkit::gaussian::gmrf::SAMPLE_BLOCK;
+    let n = g.dim();
+    let (mut cur, mut next) = (vec![0.0; n], vec![0.0; n]);
+    let mut scratch = Vec::new();
+    let mut line = String::new();
+    let mut rng = chain_rng(seed, 0);
+    if rows > 0 {
+        g.sample_into(&mut rng, &mut cur, &mut scratch);
+    }
+    for r in 0..rows {
+        let more = r + 1 < rows;
+        rayon::join(
+            || format_row(&mut line, &cur),
+            || {
+                if more {
+                    if (r + 1) % block == 0 {
+                        rng = chain_rng(seed, ((r + 1) / block) as u64);
+                    }
+                    g.sample_into(&mut rng, &mut next, &mut scratch);
+                }
+            },
+        );
+        out.write_all(line.as_bytes())?;
+        std::mem::swap(&mut cur, &mut next);
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Draw `rows` rows and write them as CSV with a header (values in the shortest form that
 /// reads back to the same `f64`), streaming: at most [`SAMPLE_CHUNK`] rows are in memory.
 fn write_draws(
@@ -727,13 +782,17 @@ fn write_draws(
     rows: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
-    use std::fmt::Write as _;
     let drawer = Drawer::new(g, ev)?;
     let n = g.dim();
     let mut header = csv::Writer::from_writer(&mut *out);
     header.write_record(names)?;
     header.flush()?;
     drop(header);
+    if let Drawer::Joint(GaussianModel::Mrf(gm)) = &drawer {
+        if n >= WIDE {
+            return write_wide_gmrf(out, gm, rows, seed);
+        }
+    }
     // rows per chunk: SAMPLE_CHUNK, fewer for wide models (about 2^22 values in memory), always
     // a multiple of the sampling block so that the draws do not depend on the chunking
     let block = drawer.block();
@@ -752,17 +811,10 @@ fn write_draws(
         while r0 < k {
             let g = group.min(k - r0);
             lines.resize_with(g, String::new);
-            lines.par_iter_mut().enumerate().for_each(|(i, line)| {
-                line.clear();
-                line.reserve(n * 24);
-                for (j, v) in data[(r0 + i) * n..(r0 + i + 1) * n].iter().enumerate() {
-                    if j > 0 {
-                        line.push(',');
-                    }
-                    write!(line, "{v:?}").expect("writing to a String");
-                }
-                line.push('\n');
-            });
+            lines
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(i, line)| format_row(line, &data[(r0 + i) * n..(r0 + i + 1) * n]));
             for line in &lines[..g] {
                 out.write_all(line.as_bytes())?;
             }

@@ -38,10 +38,10 @@ use super::sparse::EnvelopeCholesky;
 use super::{
     check_symmetric, chol_log_det, cholesky, GaussianSummary, MvNormal, SparseSym, LN_2PI,
 };
-use crate::continuous::{ContinuousTransition, Energy, StepStats};
 use crate::error::{Error, Result};
 use crate::model::Boundary;
 use crate::rng::chain_rng;
+use crate::sample::continuous::{ContinuousTransition, Energy, StepStats};
 
 /// Rows per RNG stream in [`Gmrf::sample_n`].
 pub const SAMPLE_BLOCK: usize = 64;

@@ -8,6 +8,7 @@
 pub mod ancestral;
 pub mod block;
 pub mod chains;
+pub mod continuous;
 pub mod gibbs;
 pub mod mh;
 pub(crate) mod site;

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use pgmkit::continuous::{continuous_ais, AisMove, ContinuousAisOptions, FnEnergy};
 use pgmkit::gaussian::{Gmrf, LN_2PI};
 use pgmkit::model::Boundary;
+use pgmkit::sample::continuous::{continuous_ais, AisMove, ContinuousAisOptions, FnEnergy};
 
 use super::{heading, Timings};
 use crate::cli::output;

@@ -681,7 +681,7 @@ fn finish(
 /// finite).
 ///
 /// ```
-/// use pgmkit::continuous::{continuous_ais, ContinuousAisOptions, FnEnergy};
+/// use pgmkit::sample::continuous::{continuous_ais, ContinuousAisOptions, FnEnergy};
 /// // p~(x) = exp(-|x|^2 / 2) in 3 dimensions: ln Z = 1.5 ln(2π)
 /// let e = FnEnergy::new(3, |x: &[f64]| -0.5 * x.iter().map(|v| v * v).sum::<f64>(),
 ///     |x: &[f64], g: &mut [f64]| {

@@ -7,8 +7,8 @@
 //! `chain_rng(seed, c)`, so results are bit-identical for any number of threads.
 //!
 //! ```
-//! use pgmkit::continuous::chains::{run_continuous_chains, ContinuousChainConfig};
-//! use pgmkit::continuous::{FnEnergy, Hmc, HmcOptions};
+//! use pgmkit::sample::continuous::chains::{run_continuous_chains, ContinuousChainConfig};
+//! use pgmkit::sample::continuous::{FnEnergy, Hmc, HmcOptions};
 //!
 //! // a 2-d Gaussian with means (1, -1) and variances (1, 4)
 //! let e = FnEnergy::new(
