@@ -200,7 +200,17 @@ fn tie_free(v: f64) -> bool {
         return v.abs() < 9_007_199_254_740_992.0;
     }
     // -e fractional digits exactly; significant digits = that + floor(log10 |v|) + 1 (the
-    // estimate can be off by one at a power of ten, hence the margin of one)
+    // estimate can be off by one at a power of ten, hence the margin of one). First a lower
+    // bound from the binary exponent, which settles almost every draw without a logarithm:
+    // |v| >= 2^p, so floor(log10 |v|) >= floor(p log10 2) >= ((p * 78913) >> 18) - 1 (78913 /
+    // 2^18 is log10 2 less 8e-7, which for |p| <= 1023 moves the floor up by one at most).
+    if biased != 0 {
+        let p = biased - 1023;
+        let lb = ((p * 78913) >> 18) - 1;
+        if -e + lb + 1 > 19 {
+            return true;
+        }
+    }
     let digits = -e + v.abs().log10().floor() as i32 + 1;
     digits > 19
 }

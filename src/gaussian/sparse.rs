@@ -18,7 +18,7 @@
 use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
-use crate::model::{grid_edges, Boundary};
+use crate::model::Boundary;
 
 /// A sparse symmetric matrix (both triangles stored, compressed rows, sorted column indices).
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ impl SparseSym {
     /// as well (so give each off-diagonal pair once). Repeated triplets add up; explicit zeros
     /// are kept out. Errors: an index `>= n`, a non-finite value.
     pub fn from_triplets(n: usize, triplets: &[(usize, usize, f64)]) -> Result<Self> {
-        let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        // counting sort into rows (no per-row allocation), then sort and merge each row
+        let mut count = vec![0usize; n + 1];
         for &(i, j, v) in triplets {
             if i >= n || j >= n {
                 return Err(Error::DimensionMismatch {
@@ -49,23 +50,39 @@ impl SparseSym {
                     value: v,
                 });
             }
-            rows[i].push((j, v));
+            count[i + 1] += 1;
             if i != j {
-                rows[j].push((i, v));
+                count[j + 1] += 1;
             }
         }
+        for r in 0..n {
+            count[r + 1] += count[r];
+        }
+        let mut fill = count.clone();
+        let mut ent = vec![(0usize, 0.0f64); count[n]];
+        for &(i, j, v) in triplets {
+            ent[fill[i]] = (j, v);
+            fill[i] += 1;
+            if i != j {
+                ent[fill[j]] = (i, v);
+                fill[j] += 1;
+            }
+        }
+        drop(fill);
         let mut ptr = Vec::with_capacity(n + 1);
-        let mut idx = Vec::new();
-        let mut val = Vec::new();
+        let mut idx = Vec::with_capacity(ent.len());
+        let mut val = Vec::with_capacity(ent.len());
         ptr.push(0);
-        for mut r in rows {
-            r.sort_by_key(|e| e.0);
+        for r in 0..n {
+            let row = &mut ent[count[r]..count[r + 1]];
+            row.sort_by_key(|e| e.0);
             let mut k = 0;
-            while k < r.len() {
-                let j = r[k].0;
+            while k < row.len() {
+                let j = row[k].0;
+                // repeated entries add up in the order given (a stable merge)
                 let mut s = 0.0;
-                while k < r.len() && r[k].0 == j {
-                    s += r[k].1;
+                while k < row.len() && row[k].0 == j {
+                    s += row[k].1;
                     k += 1;
                 }
                 if s != 0.0 {
@@ -127,15 +144,50 @@ impl SparseSym {
             128,
             crate::limits::default_memory_limit(),
         )?;
-        let mut t: Vec<(usize, usize, f64)> = (0..n).map(|i| (i, i, d)).collect();
-        t.extend(grid_edges(rows, cols, boundary).into_iter().map(|(i, j)| {
-            if i == j {
-                (i, i, -2.0 * c)
-            } else {
-                (i, j, -c)
+        // straight into compressed rows: the entries of `from_triplets` over the diagonal and
+        // `grid_edges` (a wrap edge that repeats an edge, on a side of two, adds up: -2c)
+        let periodic = boundary == Boundary::Periodic;
+        let mut ptr = Vec::with_capacity(n + 1);
+        let mut idx = Vec::with_capacity(5 * n);
+        let mut val = Vec::with_capacity(5 * n);
+        ptr.push(0);
+        let mut row: Vec<(usize, f64)> = Vec::with_capacity(5);
+        for r in 0..rows {
+            for k in 0..cols {
+                let i = r * cols + k;
+                row.clear();
+                row.push((i, d));
+                // neighbours along one dimension of length `len`, at position `at`
+                for (len, at, step) in [(cols, k, 1), (rows, r, cols)] {
+                    if at + 1 < len {
+                        row.push((i + step, -c));
+                    } else if periodic && len > 1 {
+                        row.push((i + step - len * step, -c));
+                    }
+                    if at > 0 {
+                        row.push((i - step, -c));
+                    } else if periodic && len > 1 {
+                        row.push((i + (len - 1) * step, -c));
+                    }
+                }
+                row.sort_by_key(|e| e.0);
+                let mut a = 0;
+                while a < row.len() {
+                    let (j, mut v) = row[a];
+                    a += 1;
+                    while a < row.len() && row[a].0 == j {
+                        v += row[a].1;
+                        a += 1;
+                    }
+                    if v != 0.0 {
+                        idx.push(j);
+                        val.push(v);
+                    }
+                }
+                ptr.push(idx.len());
             }
-        }));
-        Self::from_triplets(n, &t)
+        }
+        Ok(SparseSym { n, ptr, idx, val })
     }
 
     /// Size `n` (the matrix is `n x n`).
@@ -560,6 +612,43 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::grid_edges;
+
+    #[test]
+    fn lattice_matches_triplets_of_grid_edges() {
+        let sizes = [
+            (1, 1),
+            (1, 2),
+            (2, 1),
+            (2, 2),
+            (2, 3),
+            (3, 2),
+            (1, 5),
+            (4, 4),
+            (3, 5),
+        ];
+        for (rows, cols) in sizes {
+            for boundary in [Boundary::Free, Boundary::Periodic] {
+                for (d, c) in [(4.5, 1.0), (3.0, 0.0), (0.0, -0.5)] {
+                    let a = SparseSym::lattice(rows, cols, boundary, d, c).unwrap();
+                    let n = rows * cols;
+                    let mut t: Vec<(usize, usize, f64)> = (0..n).map(|i| (i, i, d)).collect();
+                    t.extend(
+                        grid_edges(rows, cols, boundary)
+                            .into_iter()
+                            .map(|(i, j)| (i, j, -c)),
+                    );
+                    let b = SparseSym::from_triplets(n, &t).unwrap();
+                    assert_eq!(
+                        (&a.ptr, &a.idx),
+                        (&b.ptr, &b.idx),
+                        "{rows}x{cols} {boundary:?}"
+                    );
+                    assert_eq!(a.val, b.val);
+                }
+            }
+        }
+    }
 
     #[test]
     fn envelope_cholesky_matches_dense() {
