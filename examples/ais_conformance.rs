@@ -12,7 +12,7 @@ mod uai_common;
 
 use std::time::Duration;
 
-use pgmkit::infer::ais::{ais, AisKernel, AisOptions, Base};
+use pgmkit::infer::ais::{ais, AisOptions, Base, Kernel};
 use pgmkit::io::{load_model, read_text, uai, LoadOptions};
 use pgmkit::num::ln_to_log10;
 use pgmkit::Model;
@@ -58,9 +58,9 @@ fn main() {
         }
         if let Ok(k) = std::env::var("AIS_KERNEL") {
             opts.kernel = match k.as_str() {
-                "gibbs" => AisKernel::Gibbs,
-                "block" => AisKernel::BlockGibbs,
-                _ => AisKernel::Auto,
+                "gibbs" => Kernel::Gibbs,
+                "block" => Kernel::BlockGibbs,
+                _ => Kernel::Auto,
             };
         }
         if let Some(k) = std::env::var("AIS_STEPS").ok().and_then(|v| v.parse().ok()) {

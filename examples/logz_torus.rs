@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pgmkit::infer::ais::{ais, AisKernel, AisOptions};
+use pgmkit::infer::ais::{ais, AisOptions, Kernel};
 use pgmkit::infer::variational::{BeliefPropagation, MeanField, StopRule, Trw};
 use pgmkit::io::{load_model, LoadOptions};
 use pgmkit::Evidence;
@@ -64,7 +64,7 @@ fn main() -> Result<(), pgmkit::Error> {
     let opts = AisOptions {
         particles,
         steps: 1000,
-        kernel: AisKernel::Gibbs,
+        kernel: Kernel::Gibbs,
         seed: 1,
         time_limit: Some(Duration::from_secs_f64(budget)),
         ..AisOptions::default()

@@ -10,7 +10,7 @@
 //! ratios `w_i / Z` lies within 3.29 standard errors of 1 (alpha = 0.001).
 
 use pgmkit::infer::ais::{
-    ais, bdmc, exact_samples, reverse_ais, AisKernel, AisOptions, Base, Schedule,
+    ais, bdmc, exact_samples, reverse_ais, AisOptions, Base, Kernel, Schedule,
 };
 use pgmkit::infer::exact::{self, ExactOptions};
 use pgmkit::io::{load_model, LoadOptions};
@@ -99,30 +99,30 @@ fn every_schedule_base_and_kernel_agrees_with_exact() {
     let ev = Evidence::new(fg.num_vars());
     let exact = exact_log_z(&fg, &ev);
     let cases = [
-        ("linear", Schedule::Linear, Base::Uniform, AisKernel::Gibbs),
+        ("linear", Schedule::Linear, Base::Uniform, Kernel::Gibbs),
         (
             "sigmoid",
             Schedule::Sigmoid { delta: 4.0 },
             Base::Uniform,
-            AisKernel::Gibbs,
+            Kernel::Gibbs,
         ),
         (
             "adaptive-mf",
             Schedule::default(),
             Base::MeanField,
-            AisKernel::Gibbs,
+            Kernel::Gibbs,
         ),
         (
             "mh",
             Schedule::default(),
             Base::Uniform,
-            AisKernel::MetropolisHastings,
+            Kernel::MetropolisHastings,
         ),
         (
             "chromatic",
             Schedule::default(),
             Base::Uniform,
-            AisKernel::ChromaticGibbs,
+            Kernel::ChromaticGibbs,
         ),
     ];
     for (i, (name, schedule, base, kernel)) in cases.into_iter().enumerate() {
@@ -263,7 +263,7 @@ fn bdmc_sandwich_contains_log_p_e_on_alarm() {
             steps: 20,
             schedule: Schedule::Linear,
             base: Base::Uniform,
-            kernel: AisKernel::Gibbs,
+            kernel: Kernel::Gibbs,
             seed,
             ..AisOptions::default()
         };
@@ -319,7 +319,7 @@ fn reverse_ais_is_an_upper_estimate_and_bdmc_draws_its_own_samples() {
 fn results_do_not_depend_on_thread_count() {
     let fg = fg_of(&load("tests/data/fg/ising_10x10_open.fg"));
     let ev = Evidence::new(fg.num_vars());
-    for kernel in [AisKernel::Gibbs, AisKernel::ChromaticGibbs] {
+    for kernel in [Kernel::Gibbs, Kernel::ChromaticGibbs] {
         let opts = AisOptions {
             particles: 8,
             steps: 50,

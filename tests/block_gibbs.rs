@@ -9,11 +9,11 @@
 //! checks that the mean of N i.i.d. ratios `w_i / Z` lies within 3.29 standard errors of 1
 //! (two-sided alpha = 0.001).
 
-use pgmkit::infer::ais::{ais, AisKernel, AisOptions, Base, Schedule};
+use pgmkit::infer::ais::{ais, AisOptions, Base, Kernel, Schedule};
 use pgmkit::infer::exact::{self, ExactOptions};
 use pgmkit::rng::chain_rng;
 use pgmkit::sample::block::{BlockGibbs, BlockOptions};
-use pgmkit::sample::{Tempering, Transition};
+use pgmkit::sample::{TemperedBase, Tempering, Transition};
 use pgmkit::{Evidence, FactorGraph, FactorGraphBuilder};
 use rand::Rng;
 
@@ -94,7 +94,7 @@ fn tempered_states(fg: &FactorGraph, ev: &Evidence, t: &Tempering<'_>) -> Vec<(V
         if lp == f64::NEG_INFINITY {
             continue;
         }
-        let lb: f64 = t.base.map_or(0.0, |b| {
+        let lb: f64 = t.base.factorised().map_or(0.0, |b| {
             (0..n)
                 .filter(|&i| ev.get(pgmkit::VarId(i as u32)).is_none())
                 .map(|i| b[i][x[i]])
@@ -165,15 +165,17 @@ fn one_block_sweep_is_an_exact_draw() {
     assert_eq!(k.blocks().len(), 1, "blocks {:?}", k.blocks());
     let b = base(&fg);
     for (beta, with_base) in [(1.0, false), (0.6, true)] {
-        let t = Tempering {
-            beta,
-            base: with_base.then_some(&b[..]),
+        let t = if with_base {
+            Tempering::factorised(beta, &b)
+        } else {
+            Tempering::uniform(beta)
         };
         let states = tempered_states(&fg, &ev, &t);
         let start = states[0].0.clone();
+        let prep = k.prepare(&t);
         let (chi, crit) = chi_square(&states, 60_000, |j| {
             let mut x = start.clone();
-            k.sweep(&mut x, &t, &mut chain_rng(1, j as u64));
+            k.sweep(&mut x, &prep, &mut chain_rng(1, j as u64));
             x
         });
         assert!(chi <= crit, "beta {beta}: chi-square {chi:.1} > {crit:.1}");
@@ -202,15 +204,13 @@ fn small_blocks_leave_the_tempered_target_invariant() {
             "{:?}",
             k.blocks()
         );
-        let t = Tempering {
-            beta: 0.7,
-            base: Some(&b[..]),
-        };
+        let t = Tempering::factorised(0.7, &b);
         let states = tempered_states(&fg, &ev, &t);
+        let prep = k.prepare(&t);
         let (chi, crit) = chi_square(&states, 60_000, |j| {
             let mut r = chain_rng(2, j as u64);
             let mut x = exact_draw(&states, &mut r);
-            k.sweep(&mut x, &t, &mut r);
+            k.sweep(&mut x, &prep, &mut r);
             x
         });
         assert!(
@@ -229,9 +229,9 @@ fn ais_with_block_gibbs_is_unbiased_on_noisy_or_chains() {
         .unwrap()
         .log_z;
     for (kernel, base) in [
-        (AisKernel::Auto, Base::Auto),
-        (AisKernel::BlockGibbs, Base::Network),
-        (AisKernel::BlockGibbs, Base::Uniform),
+        (Kernel::Auto, Base::Auto),
+        (Kernel::BlockGibbs, Base::Network),
+        (Kernel::BlockGibbs, Base::Uniform),
     ] {
         let opts = AisOptions {
             particles: 20_000,
@@ -273,7 +273,7 @@ fn block_gibbs_ais_is_thread_count_invariant() {
     let opts = AisOptions {
         particles: 16,
         steps: 40,
-        kernel: AisKernel::BlockGibbs,
+        kernel: Kernel::BlockGibbs,
         seed: 4,
         ..AisOptions::default()
     };
@@ -307,7 +307,6 @@ fn factor_base_target_is_invariant() {
             });
         }
     }
-    let a = std::sync::Arc::new(a);
     for (max_table, bridge_max) in [(64, 32), (4, 4), (4, 0)] {
         let o = BlockOptions {
             max_table,
@@ -316,11 +315,13 @@ fn factor_base_target_is_invariant() {
             covers: 2,
             random_scan: false,
         };
-        let k = BlockGibbs::new(&fg, &ev, &o)
-            .unwrap()
-            .with_factor_base(a.clone());
+        let k = BlockGibbs::new(&fg, &ev, &o).unwrap();
         let beta = 0.45;
-        let t = Tempering { beta, base: None };
+        let t = Tempering {
+            beta,
+            base: TemperedBase::Factors(&a),
+        };
+        let prep = k.prepare(&t);
         let n = fg.num_vars();
         let mut states = Vec::new();
         for code in 0..(1usize << n) {
@@ -352,7 +353,7 @@ fn factor_base_target_is_invariant() {
         let (chi, crit) = chi_square(&states, 60_000, |j| {
             let mut r = chain_rng(3, j as u64);
             let mut x = exact_draw(&states, &mut r);
-            k.sweep(&mut x, &t, &mut r);
+            k.sweep(&mut x, &prep, &mut r);
             x
         });
         assert!(

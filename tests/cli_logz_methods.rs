@@ -233,7 +233,7 @@ fn variational_marginals_json() {
     // a log Z method is not a value of `marginals --method` (rejected when parsing)
     let err = fails_with(&["marginals", ISING, "--method", "ais"], 2);
     assert!(
-        err.contains("[possible values: exact, lw, gibbs, mh, mf, bp, trw]"),
+        err.contains("[possible values: exact, lw, gibbs, mh, block, mf, bp, trw]"),
         "{err}"
     );
 }

@@ -21,9 +21,10 @@ use pgmkit::io::{load_model, LoadOptions};
 use pgmkit::model::{ising_grid, Boundary, Model};
 use pgmkit::rng::chain_rng;
 use pgmkit::sample::chains::{
-    run_chains, run_chains_with, run_mcmc, ChainConfig, ChainSummary, Sampler, Start,
+    run_chains, run_chains_with, run_mcmc, ChainConfig, ChainSummary, Start,
 };
 use pgmkit::sample::gibbs::{Gibbs, GibbsOptions, Scan, UpdatePath};
+use pgmkit::sample::kernel::{Kernel, KernelOptions};
 use pgmkit::sample::mh::MetropolisHastings;
 use pgmkit::sample::start::{find_start_state, StartSearch};
 use pgmkit::sample::{Tempering, Transition};
@@ -59,10 +60,13 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .unwrap()
 }
 
-fn opts(scan: Scan) -> GibbsOptions {
-    GibbsOptions {
-        scan,
-        ..GibbsOptions::default()
+fn opts(scan: Scan) -> KernelOptions {
+    KernelOptions {
+        gibbs: GibbsOptions {
+            scan,
+            ..GibbsOptions::default()
+        },
+        ..KernelOptions::default()
     }
 }
 
@@ -120,14 +124,15 @@ fn ising_10x10_all_kernels_match_exact() {
     let exact = exact_fg(&fg, &ev);
     let c = cfg(4, 1000, 40_000, 101);
     for (label, sampler, scan) in [
-        ("gibbs systematic", Sampler::Gibbs, Scan::Systematic),
-        ("gibbs random", Sampler::Gibbs, Scan::Random),
-        ("gibbs chromatic", Sampler::Gibbs, Scan::Chromatic),
+        ("gibbs systematic", Kernel::Gibbs, Scan::Systematic),
+        ("gibbs random", Kernel::Gibbs, Scan::Random),
+        ("gibbs chromatic", Kernel::Gibbs, Scan::Chromatic),
         (
             "mh systematic",
-            Sampler::MetropolisHastings,
+            Kernel::MetropolisHastings,
             Scan::Systematic,
         ),
+        ("block systematic", Kernel::BlockGibbs, Scan::Systematic),
     ] {
         let s = run_mcmc(&fg, &ev, sampler, &opts(scan), &c, None).unwrap();
         let d = s.diagnostics.as_ref().unwrap();
@@ -161,12 +166,17 @@ fn alarm_with_evidence_matches_exact() {
         .collect();
     let c = cfg(4, 2000, 100_000, 202);
     for (label, sampler, scan) in [
-        ("alarm gibbs systematic", Sampler::Gibbs, Scan::Systematic),
-        ("alarm gibbs random", Sampler::Gibbs, Scan::Random),
-        ("alarm gibbs chromatic", Sampler::Gibbs, Scan::Chromatic),
+        ("alarm gibbs systematic", Kernel::Gibbs, Scan::Systematic),
+        ("alarm gibbs random", Kernel::Gibbs, Scan::Random),
+        ("alarm gibbs chromatic", Kernel::Gibbs, Scan::Chromatic),
         (
             "alarm mh systematic",
-            Sampler::MetropolisHastings,
+            Kernel::MetropolisHastings,
+            Scan::Systematic,
+        ),
+        (
+            "alarm block systematic",
+            Kernel::BlockGibbs,
             Scan::Systematic,
         ),
     ] {
@@ -266,17 +276,15 @@ fn results_do_not_depend_on_thread_count() {
     let c = cfg(3, 50, 300, 404);
     for (fg, ev) in [(&grid, &ev_grid), (&alarm, &ev_alarm)] {
         for (sampler, scan) in [
-            (Sampler::Gibbs, Scan::Systematic),
-            (Sampler::Gibbs, Scan::Random),
+            (Kernel::Gibbs, Scan::Systematic),
+            (Kernel::Gibbs, Scan::Random),
             // small chunks: many parallel chunks per colour
-            (Sampler::Gibbs, Scan::Chromatic),
-            (Sampler::MetropolisHastings, Scan::Chromatic),
+            (Kernel::Gibbs, Scan::Chromatic),
+            (Kernel::MetropolisHastings, Scan::Chromatic),
+            (Kernel::BlockGibbs, Scan::Systematic),
         ] {
-            let o = GibbsOptions {
-                scan,
-                chunk_size: 16,
-                ..GibbsOptions::default()
-            };
+            let mut o = opts(scan);
+            o.gibbs.chunk_size = 16;
             let one = pool(1).install(|| run_mcmc(fg, ev, sampler, &o, &c, None).unwrap());
             let two = pool(2).install(|| run_mcmc(fg, ev, sampler, &o, &c, None).unwrap());
             assert_same(&one, &two);
@@ -319,12 +327,16 @@ fn asia_deterministic_node() {
     let exact: Vec<Vec<f64>> = (0..bn.num_vars())
         .map(|i| post.marginal(VarId(i as u32)))
         .collect();
-    for sampler in [Sampler::Gibbs, Sampler::MetropolisHastings] {
+    for sampler in [
+        Kernel::Gibbs,
+        Kernel::MetropolisHastings,
+        Kernel::BlockGibbs,
+    ] {
         let s = run_mcmc(
             &fg,
             &ev,
             sampler,
-            &GibbsOptions::default(),
+            &KernelOptions::default(),
             &cfg(4, 1000, 50_000, 606),
             None,
         )
@@ -389,8 +401,8 @@ fn zero_probability_is_a_clear_error() {
     let e = run_mcmc(
         &fg,
         &ev,
-        Sampler::MetropolisHastings,
-        &GibbsOptions::default(),
+        Kernel::MetropolisHastings,
+        &KernelOptions::default(),
         &cfg(2, 1, 10, 1),
         None,
     )
@@ -454,8 +466,8 @@ fn zero_probability_is_a_clear_error() {
     let s = run_mcmc(
         &fg,
         &ev,
-        Sampler::Gibbs,
-        &GibbsOptions::default(),
+        Kernel::Gibbs,
+        &KernelOptions::default(),
         &cfg(4, 10, 100, 9),
         None,
     )
@@ -508,10 +520,7 @@ fn tempering() {
     for (name, fg, ev) in [("grid", &grid, &ev_grid), ("alarm", &alarm, &ev_alarm)] {
         let base = random_base(fg, 77);
         for beta in [0.0, 0.5] {
-            let temp = Tempering {
-                beta,
-                base: Some(&base),
-            };
+            let temp = Tempering::factorised(beta, &base);
             let exact = if beta == 0.0 {
                 // the base itself (observed variables stay clamped)
                 (0..fg.num_vars())
@@ -540,10 +549,7 @@ fn tempering() {
     // beta = 1 ignores the base entirely, even where it is zero
     let mut base = random_base(&grid, 3);
     base[0] = vec![0.0, f64::NEG_INFINITY];
-    let temp = Tempering {
-        beta: 1.0,
-        base: Some(&base),
-    };
+    let temp = Tempering::factorised(1.0, &base);
     let g = Gibbs::new(&grid, &ev_grid, &GibbsOptions::default()).unwrap();
     let s = run_chains_with(&g, &grid, &ev_grid, &cfg(2, 200, 5000, 9), &temp, None).unwrap();
     assert!(s.marginals[0][1] > 0.2);
@@ -621,16 +627,10 @@ fn bad_input_is_an_error() {
         Error::UnknownState { .. }
     ));
     // tempering out of range / base of the wrong shape
-    let t = Tempering {
-        beta: 1.5,
-        base: None,
-    };
+    let t = Tempering::uniform(1.5);
     assert!(run_chains_with(&k, &fg, &ev, &cfg(1, 1, 10, 1), &t, None).is_err());
     let base = vec![vec![0.0]; n];
-    let t = Tempering {
-        beta: 0.5,
-        base: Some(&base),
-    };
+    let t = Tempering::factorised(0.5, &base);
     assert!(run_chains_with(&k, &fg, &ev, &cfg(1, 1, 10, 1), &t, None).is_err());
     // zero chunk size
     let o = GibbsOptions {
@@ -673,13 +673,14 @@ fn sweeps_in_pool<K: Transition>(
         let mut counts = vec![0u64; *offsets.last().unwrap()];
         let mut rng = chain_rng(17, 3);
         let mut tally = pgmkit::sample::StateTally::offsets(&mut counts, offsets);
+        let prep = k.prepare(&Tempering::TARGET);
         let stats = if batched {
-            k.sweeps(&mut x, &Tempering::TARGET, &mut rng, n, Some(&mut tally))
+            k.sweeps(&mut x, &prep, &mut rng, n, Some(&mut tally))
         } else {
             let mut s = pgmkit::sample::SweepStats::default();
             for _ in 0..n {
                 // plain sweeps, counted here: independent of the kernels' own counting
-                let t = k.sweep(&mut x, &Tempering::TARGET, &mut rng);
+                let t = k.sweep(&mut x, &prep, &mut rng);
                 tally.add_state(&x);
                 s.updates += t.updates;
                 s.accepted += t.accepted;

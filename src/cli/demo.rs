@@ -14,8 +14,8 @@ use pgmkit::infer::Posterior;
 use pgmkit::io::LoadOptions;
 use pgmkit::model::{ising_grid, Boundary};
 use pgmkit::sample::ancestral::ForwardSampler;
-use pgmkit::sample::chains::{run_mcmc, ChainConfig, Sampler};
-use pgmkit::sample::gibbs::GibbsOptions;
+use pgmkit::sample::chains::{run_mcmc, ChainConfig};
+use pgmkit::sample::kernel::{Kernel, KernelOptions};
 use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::{BayesNet, Evidence};
 
@@ -269,8 +269,8 @@ fn sampling_section(
         run_mcmc(
             &fg,
             ev,
-            Sampler::Gibbs,
-            &GibbsOptions::default(),
+            Kernel::Gibbs,
+            &KernelOptions::default(),
             &cfg,
             None,
         )

@@ -124,7 +124,7 @@ fn estimate(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
         Method::Bdmc => Ok(approx::run_bdmc(ctx, 1.0)?.0),
         Method::Mf | Method::Bp | Method::Trw => approx::run_variational(ctx, method, 1.0),
         Method::Auto => approx::run_auto(ctx),
-        Method::Gibbs | Method::Mh => unreachable!("not a logz method"),
+        Method::Gibbs | Method::Mh | Method::Block => unreachable!("not a logz method"),
         Method::All => unreachable!("--method all is run by run_all"),
     }
 }

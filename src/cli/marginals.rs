@@ -176,10 +176,14 @@ pub fn compute(
     loaded: &args::Loaded,
     ev: &Evidence,
 ) -> anyhow::Result<Estimate> {
-    if a.method().sampler().is_none() {
+    if a.method().kernel().is_none() {
         a.mcmc.only_for_mcmc(a.method().name())?;
     }
-    if !matches!(a.method(), Method::Lw | Method::Gibbs | Method::Mh) && a.samples.is_some() {
+    if !matches!(
+        a.method(),
+        Method::Lw | Method::Gibbs | Method::Mh | Method::Block
+    ) && a.samples.is_some()
+    {
         anyhow::bail!(
             "--samples applies to the sampling methods (lw, gibbs, mh), not to --method {}",
             a.method().name()
@@ -240,8 +244,8 @@ pub fn compute(
                 }),
             })
         }
-        Method::Gibbs | Method::Mh => {
-            let sampler = a.method().sampler().expect("an MCMC method");
+        Method::Gibbs | Method::Mh | Method::Block => {
+            let kernel = a.method().kernel().expect("an MCMC method");
             let chains = a.mcmc.num_chains()?;
             let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
             let mut cfg = a.mcmc.config(chains, draws, a.seed)?;
@@ -257,8 +261,8 @@ pub fn compute(
             let s = run_mcmc(
                 &fg,
                 ev,
-                sampler,
-                &a.mcmc.gibbs_options(),
+                kernel,
+                &a.mcmc.kernel_options(kernel)?,
                 &cfg,
                 Some(&progress),
             )?;

@@ -20,6 +20,7 @@ use clap::{Args, ValueEnum};
 use pgmkit::model::Model;
 use pgmkit::sample::ancestral::ForwardSampler;
 use pgmkit::sample::chains::{run_mcmc, ChainSummary};
+use pgmkit::sample::kernel::Kernel;
 use pgmkit::sample::weighting::LikelihoodWeighting;
 
 use super::args::{self, GlobalArgs, McmcArgs};
@@ -48,6 +49,10 @@ pub enum SampleMethod {
     /// Metropolis-Hastings (any model, any evidence): MCMC draws, first column `chain`
     #[value(alias = "metropolis")]
     Mh,
+    /// Blocked Gibbs (any model, any evidence; crosses deterministic relations): MCMC draws,
+    /// first column `chain`
+    #[value(alias = "block-gibbs")]
+    Block,
 }
 
 impl SampleMethod {
@@ -57,6 +62,7 @@ impl SampleMethod {
             SampleMethod::Lw => "lw",
             SampleMethod::Gibbs => "gibbs",
             SampleMethod::Mh => "mh",
+            SampleMethod::Block => "block",
         }
     }
 }
@@ -145,7 +151,10 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
         Model::Bayes(_) => SampleMethod::Forward,
         Model::Markov(_) => SampleMethod::Gibbs,
     });
-    if !matches!(method, SampleMethod::Gibbs | SampleMethod::Mh) {
+    if !matches!(
+        method,
+        SampleMethod::Gibbs | SampleMethod::Mh | SampleMethod::Block
+    ) {
         a.mcmc.only_for_mcmc(method.name())?;
     }
 
@@ -197,10 +206,11 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
                 chains: None,
             }
         }
-        SampleMethod::Gibbs | SampleMethod::Mh => {
-            let sampler = match method {
-                SampleMethod::Mh => pgmkit::sample::chains::Sampler::MetropolisHastings,
-                _ => pgmkit::sample::chains::Sampler::Gibbs,
+        SampleMethod::Gibbs | SampleMethod::Mh | SampleMethod::Block => {
+            let kernel = match method {
+                SampleMethod::Mh => Kernel::MetropolisHastings,
+                SampleMethod::Block => Kernel::BlockGibbs,
+                _ => Kernel::Gibbs,
             };
             let chains = a.mcmc.num_chains()?.min(n);
             let draws = n.div_ceil(chains);
@@ -237,8 +247,8 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
             let s = run_mcmc(
                 &fg,
                 &ev,
-                sampler,
-                &a.mcmc.gibbs_options(),
+                kernel,
+                &a.mcmc.kernel_options(kernel)?,
                 &cfg,
                 Some(&progress),
             )?;

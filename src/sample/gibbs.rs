@@ -233,7 +233,7 @@ impl Gibbs {
                 let u = BinOdds {
                     bin: l.bin.as_ref().expect("binary path"),
                     beta: temp.beta,
-                    base: temp.base,
+                    base: temp.base.factorised(),
                 };
                 drive_sweeps(&u, plan, self.pipe.as_ref(), state, 0, rng, n, tally)
             }
@@ -251,7 +251,7 @@ impl Gibbs {
                 let u = LogUpd {
                     l,
                     beta: temp.beta,
-                    base: temp.base,
+                    base: temp.base.factorised(),
                 };
                 drive_sweeps(
                     &u,

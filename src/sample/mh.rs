@@ -144,7 +144,7 @@ impl MetropolisHastings {
         let u = MhUpd {
             l,
             beta: temp.beta,
-            base: temp.base,
+            base: temp.base.factorised(),
         };
         drive_sweeps(
             &u,

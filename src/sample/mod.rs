@@ -10,6 +10,7 @@ pub mod block;
 pub mod chains;
 pub mod continuous;
 pub mod gibbs;
+pub mod kernel;
 pub mod mh;
 pub(crate) mod site;
 pub mod start;
@@ -17,24 +18,64 @@ pub mod weighting;
 
 use rand::Rng;
 
+/// The base `p0` of a tempered target.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum TemperedBase<'a> {
+    /// Uniform: a constant, which drops out of every conditional.
+    #[default]
+    Uniform,
+    /// Fully factorised: per variable, normalised log probabilities of its states.
+    Factorised(&'a [Vec<f64>]),
+    /// A product of tables in the shapes of the model's own factors: their log values, all
+    /// factors one after the other, each in the factor's row-major order (the network base of
+    /// AIS). Only kernels that work on whole factors take it ([`block::BlockGibbs`]); the
+    /// single-site kernels panic on it.
+    Factors(&'a [f64]),
+}
+
+impl<'a> TemperedBase<'a> {
+    /// The per-variable log probabilities of a factorised base.
+    pub fn factorised(&self) -> Option<&'a [Vec<f64>]> {
+        match *self {
+            TemperedBase::Factorised(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
 /// The tempered target `p_beta(x) ∝ p0(x)^(1-beta) p~(x)^beta`.
-///
-/// `base` is a fully factorised `p0`: per variable, normalised log probabilities of its states
-/// (`None` = uniform, which is a constant and so drops out of every conditional).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tempering<'a> {
     /// Inverse temperature in [0, 1].
     pub beta: f64,
-    /// Fully factorised base distribution (log probabilities per variable and state).
-    pub base: Option<&'a [Vec<f64>]>,
+    /// The base distribution `p0`.
+    pub base: TemperedBase<'a>,
 }
 
 impl Tempering<'static> {
     /// The model itself (beta = 1).
     pub const TARGET: Tempering<'static> = Tempering {
         beta: 1.0,
-        base: None,
+        base: TemperedBase::Uniform,
     };
+}
+
+impl<'a> Tempering<'a> {
+    /// `beta` with a uniform base.
+    pub fn uniform(beta: f64) -> Self {
+        Tempering {
+            beta,
+            base: TemperedBase::Uniform,
+        }
+    }
+
+    /// `beta` with a fully factorised base (log probabilities per variable and state).
+    pub fn factorised(beta: f64, base: &'a [Vec<f64>]) -> Self {
+        Tempering {
+            beta,
+            base: TemperedBase::Factorised(base),
+        }
+    }
 }
 
 /// What one sweep did.
@@ -51,15 +92,31 @@ pub struct SweepStats {
 /// A kernel owns what it precomputed from a model (neighbourhoods, evidence clamps) and is
 /// shared read-only by all chains; the chain state is a `&mut [usize]`, one state index per
 /// model variable. Observed (clamped) variables are never changed.
+///
+/// A kernel targets one tempered distribution at a time: [`Transition::prepare`] turns a
+/// [`Tempering`] into what the kernel needs at that temperature (the single-site kernels: the
+/// tempering itself; blocked Gibbs: its tempered tables), once, and every sweep of every chain
+/// or particle at that temperature shares it. For the single-site kernels the prepared value *is*
+/// the tempering, so `kernel.sweep(&mut x, &Tempering::TARGET, &mut rng)` works as written.
 pub trait Transition: Send + Sync {
+    /// What [`Transition::prepare`] precomputes for one tempered target.
+    type Prepared<'t>: Sync
+    where
+        Self: 't;
+
     /// Number of model variables the state must have.
     fn num_vars(&self) -> usize;
 
-    /// One sweep (about one update per free variable), leaving `p_beta` of `temp` invariant.
+    /// Precompute the kernel at `temp`. Panics if beta is outside [0, 1] or the base does not
+    /// fit the kernel (see [`TemperedBase`]).
+    fn prepare<'t>(&'t self, temp: &Tempering<'t>) -> Self::Prepared<'t>;
+
+    /// One sweep (about one update per free variable), leaving `p_beta` of the prepared
+    /// tempering invariant.
     fn sweep<R: Rng + ?Sized>(
         &self,
         state: &mut [usize],
-        temp: &Tempering<'_>,
+        prep: &Self::Prepared<'_>,
         rng: &mut R,
     ) -> SweepStats;
 
@@ -69,11 +126,11 @@ pub trait Transition: Send + Sync {
     fn sweep_tally<R: Rng + ?Sized>(
         &self,
         state: &mut [usize],
-        temp: &Tempering<'_>,
+        prep: &Self::Prepared<'_>,
         rng: &mut R,
         tally: &mut StateTally<'_>,
     ) -> SweepStats {
-        let s = self.sweep(state, temp, rng);
+        let s = self.sweep(state, prep, rng);
         tally.add_state(state);
         s
     }
@@ -84,7 +141,7 @@ pub trait Transition: Send + Sync {
     fn sweeps<R: Rng + ?Sized>(
         &self,
         state: &mut [usize],
-        temp: &Tempering<'_>,
+        prep: &Self::Prepared<'_>,
         rng: &mut R,
         n: usize,
         mut tally: Option<&mut StateTally<'_>>,
@@ -92,8 +149,8 @@ pub trait Transition: Send + Sync {
         let mut total = SweepStats::default();
         for _ in 0..n {
             let s = match tally.as_deref_mut() {
-                Some(t) => self.sweep_tally(state, temp, rng, t),
-                None => self.sweep(state, temp, rng),
+                Some(t) => self.sweep_tally(state, prep, rng, t),
+                None => self.sweep(state, prep, rng),
             };
             total.updates += s.updates;
             total.accepted += s.accepted;

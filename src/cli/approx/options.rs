@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use pgmkit::infer::ais::{AisKernel, AisOptions, Base, Schedule};
+use pgmkit::infer::ais::{AisOptions, Base, Schedule};
 use pgmkit::infer::variational::StopRule;
+use pgmkit::sample::kernel::Kernel;
 
 use crate::cli::args::Method;
 
@@ -38,19 +39,14 @@ pub enum BaseArg {
     Mf,
 }
 
-/// MCMC kernel that moves the AIS particles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KernelArg {
-    /// Blocked Gibbs on models with zero entries, single-site Gibbs on the others (default)
-    Auto,
-    /// Single-site Gibbs, systematic scan
-    Gibbs,
-    /// Blocked Gibbs: blocks tied by zero entries drawn exactly from their conditional
-    Block,
-    /// Chromatic Gibbs: the variables of one colour updated in parallel (large grids)
-    Chromatic,
-    /// Single-site Metropolis-Hastings
-    Mh,
+/// `--kernel`: the library's kernel choice, parsed by its names (clap lists them with their
+/// descriptions and rejects any other value).
+pub fn kernel_parser() -> impl clap::builder::TypedValueParser<Value = Kernel> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        Kernel::ALL.map(|k| PossibleValue::new(k.name()).help(k.description())),
+    )
+    .map(|s| s.parse::<Kernel>().expect("clap passes only listed names"))
 }
 
 /// Options of the AIS methods (ais, rais, bdmc; also auto and all). Every value is optional so
@@ -79,8 +75,8 @@ pub struct AisArgs {
 
     /// ais/rais/bdmc: MCMC kernel moving the particles (rais and the reverse half of bdmc
     /// always use a random-scan kernel, which is reversible) [default: auto]
-    #[arg(long, value_enum, value_name = "KERNEL")]
-    pub kernel: Option<KernelArg>,
+    #[arg(long, value_parser = kernel_parser(), value_name = "KERNEL")]
+    pub kernel: Option<Kernel>,
 }
 
 impl AisArgs {
@@ -128,14 +124,7 @@ impl AisArgs {
             Some(BaseArg::Network) => Base::Network,
             Some(BaseArg::Mf) => Base::MeanField,
         };
-        let kernel = match self.kernel {
-            None => d.kernel,
-            Some(KernelArg::Auto) => AisKernel::Auto,
-            Some(KernelArg::Gibbs) => AisKernel::Gibbs,
-            Some(KernelArg::Block) => AisKernel::BlockGibbs,
-            Some(KernelArg::Chromatic) => AisKernel::ChromaticGibbs,
-            Some(KernelArg::Mh) => AisKernel::MetropolisHastings,
-        };
+        let kernel = self.kernel.unwrap_or(d.kernel);
         Ok(AisOptions {
             particles,
             steps,

@@ -1,6 +1,6 @@
 //! One log Z result as the CLI reports it ([`Row`]), with the kind of estimate and its names.
 
-use pgmkit::infer::ais::{AisKernel, AisOptions, AisResult, Base, Schedule};
+use pgmkit::infer::ais::{AisOptions, AisResult, Base, Schedule};
 use pgmkit::infer::variational::{StopReason, VariationalResult};
 use pgmkit::infer::{BoundKind, EstimateKind, LogZEstimate};
 use serde::Serialize;
@@ -197,7 +197,7 @@ impl Row {
         self.sweeps = Some(o.sweeps);
         self.schedule = Some(schedule_name(o.schedule));
         self.base = Some(base_name(res.base));
-        self.kernel = Some(kernel_name(res.kernel));
+        self.kernel = Some(res.kernel.name());
         self.dead_particles = Some(res.dead);
         self.log_weight_var = finite(res.log_weight_var);
         self.updates = Some(res.updates);
@@ -265,15 +265,5 @@ pub fn base_name(b: Base) -> &'static str {
         Base::Uniform => "uniform",
         Base::Network => "network",
         Base::MeanField => "mf",
-    }
-}
-
-pub fn kernel_name(k: AisKernel) -> &'static str {
-    match k {
-        AisKernel::Auto => "auto",
-        AisKernel::Gibbs => "gibbs",
-        AisKernel::BlockGibbs => "block",
-        AisKernel::ChromaticGibbs => "chromatic",
-        AisKernel::MetropolisHastings => "mh",
     }
 }

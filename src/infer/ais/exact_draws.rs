@@ -10,7 +10,7 @@ use crate::model::FactorGraph;
 use crate::num;
 use crate::rng::chain_rng;
 use crate::sample::block::BlockGibbs;
-use crate::sample::Tempering;
+use crate::sample::{Tempering, Transition};
 use crate::var::Evidence;
 
 /// `n` exact independent draws from the model under evidence (draw j uses
@@ -61,7 +61,7 @@ pub fn exact_samples_until(
             .map(|i| ev.get(crate::var::VarId(i as u32)).unwrap_or(0))
             .collect();
         let temp = Tempering::TARGET;
-        let tables = joint.tables(&temp);
+        let tables = joint.prepare(&temp);
         let draws: Vec<Option<Vec<usize>>> = (0..n)
             .into_par_iter()
             .map(|j| {
@@ -70,7 +70,7 @@ pub fn exact_samples_until(
                 }
                 let mut rng = chain_rng(seed, REVERSE_STREAM * 2 + j as u64);
                 let mut x = template.clone();
-                joint.sweep_with(&mut x, &temp, &tables, &mut rng);
+                joint.sweep(&mut x, &tables, &mut rng);
                 Some(x)
             })
             .collect();

@@ -1,89 +1,24 @@
 //! The transition kernels of an AIS run at each path point, and the swarm of particles advanced
 //! together step by step.
 
-use rand::Rng;
 use rayon::prelude::*;
 
 use super::path::*;
-use super::*;
 use crate::error::Result;
 use crate::model::FactorGraph;
-use crate::sample::block::{BlockGibbs, BlockOptions, BlockTables};
+use crate::sample::block::{BlockGibbs, BlockOptions};
 use crate::sample::chains::Progress;
-use crate::sample::gibbs::{Gibbs, GibbsOptions, Scan};
-use crate::sample::mh::MetropolisHastings;
-use crate::sample::{Tempering, Transition};
+use crate::sample::kernel::{AnyKernel, Kernel, KernelOptions};
+use crate::sample::Transition;
 use crate::var::Evidence;
-
-/// Kernel of the chosen type (reverse runs use random scan: a reversible kernel).
-pub(crate) enum AnyKernel {
-    Gibbs(Gibbs),
-    Mh(MetropolisHastings),
-    Block(BlockGibbs),
-}
-
-impl AnyKernel {
-    pub(crate) fn new(
-        fg: &FactorGraph,
-        ev: &Evidence,
-        kind: AisKernel,
-        reversible: bool,
-    ) -> Result<Self> {
-        let scan = match (kind, reversible) {
-            (_, true) => Scan::Random,
-            (AisKernel::ChromaticGibbs, false) => Scan::Chromatic,
-            _ => Scan::Systematic,
-        };
-        let opts = GibbsOptions {
-            scan,
-            ..GibbsOptions::default()
-        };
-        Ok(match kind {
-            AisKernel::Gibbs | AisKernel::ChromaticGibbs | AisKernel::Auto => {
-                AnyKernel::Gibbs(Gibbs::new(fg, ev, &opts)?)
-            }
-            AisKernel::BlockGibbs => {
-                let o = BlockOptions {
-                    random_scan: reversible,
-                    ..BlockOptions::default()
-                };
-                AnyKernel::Block(BlockGibbs::new(fg, ev, &o)?)
-            }
-            AisKernel::MetropolisHastings => AnyKernel::Mh(MetropolisHastings::new(fg, ev, &opts)?),
-        })
-    }
-
-    /// What the kernel precomputes once per temperature (blocked Gibbs: tempered tables).
-    pub(crate) fn prepare(&self, t: &Tempering<'_>) -> Option<BlockTables> {
-        match self {
-            AnyKernel::Block(k) => Some(k.tables(t)),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn sweep<R: Rng + ?Sized>(
-        &self,
-        x: &mut [usize],
-        t: &Tempering<'_>,
-        prep: Option<&BlockTables>,
-        rng: &mut R,
-    ) -> u64 {
-        match (self, prep) {
-            (AnyKernel::Gibbs(k), _) => k.sweep(x, t, rng).updates,
-            (AnyKernel::Mh(k), _) => k.sweep(x, t, rng).updates,
-            (AnyKernel::Block(k), Some(p)) => k.sweep_with(x, t, p, rng).updates,
-            (AnyKernel::Block(k), None) => k.sweep(x, t, rng).updates,
-        }
-    }
-}
 
 /// Kernels by zero penalty (one for the model itself, one per softened model in use).
 pub(crate) struct Kernels<'a> {
     pub(crate) fg: &'a FactorGraph,
     pub(crate) ev: &'a Evidence,
     pub(crate) setup: &'a PathSetup,
-    /// The kernel type, with [`AisKernel::Auto`] resolved.
-    pub(crate) kind: AisKernel,
+    /// The kernel type, with [`Kernel::Auto`] resolved.
+    pub(crate) kind: Kernel,
     pub(crate) reversible: bool,
     pub(crate) hard: Option<AnyKernel>,
     pub(crate) soft: Option<(f64, AnyKernel)>,
@@ -91,17 +26,6 @@ pub(crate) struct Kernels<'a> {
     pub(crate) start: Option<AnyKernel>,
     /// Blocked Gibbs: the kernel of the model itself, whose plan the softened kernels share.
     pub(crate) block: Option<BlockGibbs>,
-    /// The network base's factor values (shared by every kernel of the path).
-    pub(crate) net_vals: Option<std::sync::Arc<Vec<f64>>>,
-}
-
-/// The kernel type [`AisKernel::Auto`] stands for on a model with (or without) zero entries.
-pub fn resolve_kernel(kind: AisKernel, has_zeros: bool) -> AisKernel {
-    match (kind, has_zeros) {
-        (AisKernel::Auto, true) => AisKernel::BlockGibbs,
-        (AisKernel::Auto, false) => AisKernel::Gibbs,
-        (k, _) => k,
-    }
 }
 
 impl<'a> Kernels<'a> {
@@ -109,7 +33,7 @@ impl<'a> Kernels<'a> {
         fg: &'a FactorGraph,
         ev: &'a Evidence,
         setup: &'a PathSetup,
-        kind: AisKernel,
+        kind: Kernel,
         reversible: bool,
     ) -> Self {
         Kernels {
@@ -122,14 +46,17 @@ impl<'a> Kernels<'a> {
             soft: None,
             start: None,
             block: None,
-            net_vals: None,
         }
     }
 
     /// A kernel for the model `fg` (the model itself or a softened copy of it).
     pub(crate) fn build(&mut self, fg: &FactorGraph) -> Result<AnyKernel> {
-        if self.kind != AisKernel::BlockGibbs {
-            return AnyKernel::new(fg, self.ev, self.kind, self.reversible);
+        if self.kind != Kernel::BlockGibbs {
+            let opts = KernelOptions {
+                reversible: self.reversible,
+                ..KernelOptions::default()
+            };
+            return self.kind.build(fg, self.ev, &opts);
         }
         if self.block.is_none() {
             let mut o = BlockOptions {
@@ -148,14 +75,9 @@ impl<'a> Kernels<'a> {
             };
             self.block = Some(BlockGibbs::with_extra_blocks(self.fg, self.ev, &o, &extra)?);
         }
-        let mut k = self.block.as_ref().unwrap().with_values(fg)?;
-        if let Some(nb) = &self.setup.net {
-            if self.net_vals.is_none() {
-                self.net_vals = Some(std::sync::Arc::new(nb.factor_base(self.fg)));
-            }
-            k = k.with_factor_base(self.net_vals.clone().unwrap());
-        }
-        Ok(AnyKernel::Block(k))
+        Ok(AnyKernel::BlockGibbs(
+            self.block.as_ref().unwrap().with_values(fg)?,
+        ))
     }
 
     pub(crate) fn get(&mut self, penalty: f64) -> Result<&AnyKernel> {
@@ -218,20 +140,17 @@ impl Swarm {
         let k = kernels.get(at.penalty)?;
         let t = setup.tempering(at.beta);
         let prep = k.prepare(&t);
-        let prep = prep.as_ref();
         let u: u64 = self
             .xs
             .par_iter_mut()
             .zip(self.rngs.par_iter_mut())
             .zip(self.lw.par_iter())
             .map(|((x, r), &l)| {
-                let mut u = 0;
                 if l > f64::NEG_INFINITY {
-                    for _ in 0..sweeps {
-                        u += k.sweep(x, &t, prep, r);
-                    }
+                    k.sweeps(x, &prep, r, sweeps, None).updates
+                } else {
+                    0
                 }
-                u
             })
             .sum();
         self.updates += u;

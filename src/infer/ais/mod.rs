@@ -15,7 +15,7 @@
 //! which is a stochastic lower bound on ln Z in expectation (Jensen).
 //!
 //! On models with zero entries the defaults change (everything else keeps the path above):
-//! the kernel is blocked Gibbs ([`AisKernel::Auto`], [`crate::sample::block`]), and when the
+//! the kernel is blocked Gibbs ([`Kernel::Auto`], [`crate::sample::block`]), and when the
 //! model is a Bayesian network (every factor a CPT, whatever the file format) the base is the
 //! network itself with the evidence clamped ([`Base::Network`]), so that only the evidence
 //! likelihood is annealed.
@@ -39,8 +39,8 @@ mod path;
 mod schedule;
 mod weights;
 
+pub use crate::sample::kernel::Kernel;
 pub use exact_draws::{exact_samples, exact_samples_until};
-pub use kernels::resolve_kernel;
 pub use path::{SOFT_PENALTY_END, SOFT_PENALTY_START};
 pub use schedule::schedule_betas;
 pub(crate) use weights::weight_stats;
@@ -125,26 +125,6 @@ impl Default for Schedule {
     }
 }
 
-/// Which MCMC kernel moves the particles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AisKernel {
-    /// The default: [`AisKernel::BlockGibbs`] on models with zero entries, single-site
-    /// systematic Gibbs ([`AisKernel::Gibbs`]) on the others.
-    #[default]
-    Auto,
-    /// Single-site Gibbs, systematic scan.
-    Gibbs,
-    /// Blocked Gibbs ([`crate::sample::block::BlockGibbs`]): blocks of variables tied by zero
-    /// entries drawn exactly from their tempered conditional, so particles can move across the
-    /// model's deterministic relations.
-    BlockGibbs,
-    /// Chromatic Gibbs: each colour class updated in parallel (for large grids with few
-    /// particles).
-    ChromaticGibbs,
-    /// Single-site Metropolis-Hastings.
-    MetropolisHastings,
-}
-
 /// Options of [`ais`], [`reverse_ais`] and [`bdmc`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AisOptions {
@@ -159,7 +139,7 @@ pub struct AisOptions {
     /// Base distribution (default uniform).
     pub base: Base,
     /// Transition kernel (default Gibbs).
-    pub kernel: AisKernel,
+    pub kernel: Kernel,
     /// Seed: particle i draws from `chain_rng(seed, i)`.
     pub seed: u64,
     /// Independent replicates: the particles are split into this many groups and each group's
@@ -204,7 +184,7 @@ impl Default for AisOptions {
             sweeps: 1,
             schedule: Schedule::default(),
             base: Base::default(),
-            kernel: AisKernel::default(),
+            kernel: Kernel::default(),
             seed: 0,
             replicates: 1,
             diagnostics: false,
@@ -256,8 +236,8 @@ pub struct AisResult {
     /// Base actually used ([`Base::Auto`] resolved; mean field falls back to uniform when it
     /// fails).
     pub base: Base,
-    /// Kernel actually used ([`AisKernel::Auto`] resolved).
-    pub kernel: AisKernel,
+    /// Kernel actually used ([`Kernel::Auto`] resolved).
+    pub kernel: Kernel,
     /// Single-site updates made.
     pub updates: u64,
     /// Wall-clock seconds (including the pilot and the mean-field base).

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::kernels::*;
 use super::network_base::*;
 use super::*;
 use crate::error::{Error, Result};
@@ -13,7 +12,8 @@ use crate::infer::variational::MeanField;
 use crate::model::FactorGraph;
 use crate::num;
 use crate::sample::gibbs::{Gibbs, GibbsOptions};
-use crate::sample::Tempering;
+use crate::sample::kernel::Kernel;
+use crate::sample::{TemperedBase, Tempering};
 use crate::stop::StopRule;
 use crate::var::Evidence;
 
@@ -36,6 +36,9 @@ pub(crate) struct PathSetup {
     pub(crate) fac_min: Option<Vec<f64>>,
     /// The network base ([`Base::Network`]), when used.
     pub(crate) net: Option<NetBase>,
+    /// The network base's log values in the layout of the model's factors (what the tempering
+    /// of a network-base path carries, [`TemperedBase::Factors`]).
+    pub(crate) net_vals: Option<Vec<f64>>,
     /// Whether the model has zero entries (any factor, not only those the path softens).
     pub(crate) model_zeros: bool,
 }
@@ -45,7 +48,7 @@ impl PathSetup {
         fg: &FactorGraph,
         ev: &Evidence,
         base: Base,
-        kernel: AisKernel,
+        kernel: Kernel,
         time_limit: Option<Duration>,
     ) -> Result<Self> {
         let n = fg.num_vars();
@@ -110,7 +113,7 @@ impl PathSetup {
             .iter()
             .any(|f| f.log_values().contains(&f64::NEG_INFINITY));
         let model_zeros = has_zeros;
-        let block = resolve_kernel(kernel, has_zeros) == AisKernel::BlockGibbs;
+        let block = kernel.resolve(has_zeros) == Kernel::BlockGibbs;
         let net = match base {
             Base::Network if !block => {
                 return Err(Error::InvalidArgument(
@@ -154,10 +157,12 @@ impl PathSetup {
                 })
                 .collect()
         });
+        let net_vals = net.as_ref().map(|nb| nb.factor_base(fg));
         Ok(PathSetup {
             base_lp,
             uniform: used != Base::MeanField,
             net,
+            net_vals,
             model_zeros,
             base: used,
             template,
@@ -168,11 +173,11 @@ impl PathSetup {
 
     /// The kernel type `kind` stands for on this model (the network base always runs blocked
     /// Gibbs: it is the only kernel that targets a base that is not fully factorised).
-    pub(crate) fn kernel(&self, kind: AisKernel) -> AisKernel {
+    pub(crate) fn kernel(&self, kind: Kernel) -> Kernel {
         if self.net.is_some() {
-            AisKernel::BlockGibbs
+            Kernel::BlockGibbs
         } else {
-            resolve_kernel(kind, self.model_zeros)
+            kind.resolve(self.model_zeros)
         }
     }
 
@@ -234,14 +239,12 @@ impl PathSetup {
     }
 
     pub(crate) fn tempering(&self, beta: f64) -> Tempering<'_> {
-        Tempering {
-            beta,
-            base: if self.uniform {
-                None
-            } else {
-                Some(&self.base_lp)
-            },
-        }
+        let base = match &self.net_vals {
+            Some(a) => TemperedBase::Factors(a),
+            None if self.uniform => TemperedBase::Uniform,
+            None => TemperedBase::Factorised(&self.base_lp),
+        };
+        Tempering { beta, base }
     }
 
     /// An exact draw from the base.

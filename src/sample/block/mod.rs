@@ -34,7 +34,7 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::model::FactorGraph;
 use crate::num;
-use crate::sample::{SweepStats, Tempering, Transition};
+use crate::sample::{SweepStats, TemperedBase, Tempering, Transition};
 use crate::var::Evidence;
 pub use partition::*;
 
@@ -134,18 +134,17 @@ struct Plan {
 pub struct BlockGibbs {
     plan: Arc<Plan>,
     vals: Arc<Vec<f64>>,
-    /// Factor values of a base that is itself a product of the model's factor shapes (the
-    /// network base of AIS): the target is then `prod_k exp((1 - beta) a_k + beta m_k)`.
-    factor_base: Option<Arc<Vec<f64>>>,
     random_scan: bool,
 }
 
 /// Smallest largest entry of a linear bucket table; below it the block is redone in log space.
 const LINEAR_FLOOR: f64 = 1e-250;
 
-/// The tempered factor and base tables of one temperature ([`BlockGibbs::tables`]).
+/// Blocked Gibbs prepared at one temperature ([`Transition::prepare`]): every factor's tempered
+/// table in linear form, and the factorised base raised to `1 - beta`; shared by all the chains
+/// or particles at that temperature.
 #[derive(Debug, Clone)]
-pub struct BlockTables {
+pub struct BlockPrepared {
     pv: Vec<f64>,
     pb: Option<Vec<Vec<f64>>>,
 }
@@ -297,7 +296,6 @@ impl BlockGibbs {
         BlockGibbs {
             plan: Arc::new(plan),
             vals: Arc::new(vals),
-            factor_base: None,
             random_scan,
         }
     }
@@ -320,19 +318,8 @@ impl BlockGibbs {
         Ok(BlockGibbs {
             plan: self.plan.clone(),
             vals: Arc::new(flat_values(fg)),
-            factor_base: self.factor_base.clone(),
             random_scan: self.random_scan,
         })
-    }
-
-    /// The kernel for the tempered target `prod_k exp((1 - beta) a_k(x) + beta m_k(x))`, where
-    /// `a` holds a base's log values in the layout of the model's factors (all factors one
-    /// after the other, each row-major) and `m` the model's; the per-variable base of
-    /// [`Tempering`] is then ignored (and should be `None`). Panics if `a` has the wrong length.
-    pub fn with_factor_base(mut self, a: Arc<Vec<f64>>) -> BlockGibbs {
-        assert_eq!(a.len(), self.vals.len(), "factor base of the wrong length");
-        self.factor_base = Some(a);
-        self
     }
 
     /// The blocks (model variable indices, in elimination order), in sweep order.
@@ -344,14 +331,22 @@ impl BlockGibbs {
             .collect()
     }
 
-    /// The tempered tables of `temp` in linear form, for [`BlockGibbs::sweep_with`]: every
-    /// factor raised to beta and scaled to a largest entry of 1 (zeros stay 0), and the base
-    /// raised to 1 - beta (a kernel serves many particles at one temperature, so this is done
-    /// once per temperature instead of once per update).
-    pub fn tables(&self, temp: &Tempering<'_>) -> BlockTables {
+    /// The tempered tables of `temp` in linear form: every factor raised to beta (with a
+    /// [`TemperedBase::Factors`] base, `(1 - beta) a_k + beta m_k` in log space) and scaled to a
+    /// largest entry of 1 (zeros stay 0), and a factorised base raised to 1 - beta (a kernel
+    /// serves many particles at one temperature, so this is done once per temperature instead
+    /// of once per update). Panics if beta is outside [0, 1] or a factor base has the wrong
+    /// length.
+    fn tables(&self, temp: &Tempering<'_>) -> BlockPrepared {
+        assert!(
+            (0.0..=1.0).contains(&temp.beta),
+            "beta must be in [0, 1], got {}",
+            temp.beta
+        );
         let beta = temp.beta;
         let mut pv = vec![1.0; self.vals.len()];
-        if let Some(a) = &self.factor_base {
+        if let TemperedBase::Factors(a) = temp.base {
+            assert_eq!(a.len(), self.vals.len(), "factor base of the wrong length");
             // mixed values, then each factor scaled to a largest entry of 1
             for ((o, &m), &b) in pv.iter_mut().zip(self.vals.iter()).zip(a.iter()) {
                 let hard = (m == f64::NEG_INFINITY && beta > 0.0)
@@ -397,7 +392,7 @@ impl BlockGibbs {
                 start += len;
             }
         }
-        let pb = temp.base.filter(|_| beta < 1.0).map(|b| {
+        let pb = temp.base.factorised().filter(|_| beta < 1.0).map(|b| {
             b.iter()
                 .map(|lp| {
                     let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -407,20 +402,17 @@ impl BlockGibbs {
                 })
                 .collect()
         });
-        BlockTables { pv, pb }
+        BlockPrepared { pv, pb }
     }
 
-    /// One sweep with the tables of [`BlockGibbs::tables`] for the same `temp` (what AIS does:
-    /// one set of tables per temperature, shared by all particles). Panics as
-    /// [`Transition::sweep`].
-    pub fn sweep_with<R: Rng + ?Sized>(
+    /// One sweep with the prepared tables. Panics as [`Transition::sweep`].
+    fn sweep_prepared<R: Rng + ?Sized>(
         &self,
         state: &mut [usize],
-        temp: &Tempering<'_>,
-        tables: &BlockTables,
+        tables: &BlockPrepared,
         rng: &mut R,
     ) -> SweepStats {
-        self.check(state, temp);
+        self.check(state);
         assert_eq!(tables.pv.len(), self.vals.len(), "tables of another kernel");
         let nb = self.plan.blocks.len();
         let need = self
@@ -458,7 +450,13 @@ impl BlockGibbs {
     /// Bucket tables and messages of block `bi` in linear form; false when a table's largest
     /// entry is below [`LINEAR_FLOOR`] (the caller then redoes the block in log space, before
     /// any draw, so the choice does not depend on the draws).
-    fn forward_linear(&self, bi: usize, x: &[usize], tables: &BlockTables, s: &mut [f64]) -> bool {
+    fn forward_linear(
+        &self,
+        bi: usize,
+        x: &[usize],
+        tables: &BlockPrepared,
+        s: &mut [f64],
+    ) -> bool {
         let bp = &self.plan.blocks[bi];
         let pv = &tables.pv[..];
         for b in &bp.buckets {
@@ -558,7 +556,7 @@ impl BlockGibbs {
         &self,
         bi: usize,
         x: &mut [usize],
-        tables: &BlockTables,
+        tables: &BlockPrepared,
         rng: &mut R,
         s: &mut [f64],
     ) -> u64 {
@@ -603,13 +601,8 @@ impl BlockGibbs {
         self.backward(bi, x, rng, s, true)
     }
 
-    fn check(&self, state: &[usize], temp: &Tempering<'_>) {
+    fn check(&self, state: &[usize]) {
         assert_eq!(state.len(), self.plan.n, "state of the wrong length");
-        assert!(
-            (0.0..=1.0).contains(&temp.beta),
-            "beta must be in [0, 1], got {}",
-            temp.beta
-        );
         debug_assert!(state.iter().zip(&self.plan.cards).all(|(s, c)| s < c));
         debug_assert!(self
             .plan
@@ -645,19 +638,26 @@ fn flat_values(fg: &FactorGraph) -> Vec<f64> {
 }
 
 impl Transition for BlockGibbs {
+    type Prepared<'t> = BlockPrepared;
+
     fn num_vars(&self) -> usize {
         self.plan.n
     }
 
+    /// The tempered tables (see [`BlockPrepared`]). Panics if beta is outside [0, 1] or a
+    /// [`TemperedBase::Factors`] base has the wrong length.
+    fn prepare<'t>(&'t self, temp: &Tempering<'t>) -> BlockPrepared {
+        self.tables(temp)
+    }
+
     /// One sweep: every block once in order, or (random scan) as many blocks drawn uniformly.
-    /// Panics if the state has the wrong length or beta is outside [0, 1].
+    /// Panics if the state has the wrong length.
     fn sweep<R: Rng + ?Sized>(
         &self,
         state: &mut [usize],
-        temp: &Tempering<'_>,
+        prep: &BlockPrepared,
         rng: &mut R,
     ) -> SweepStats {
-        let tables = self.tables(temp);
-        self.sweep_with(state, temp, &tables, rng)
+        self.sweep_prepared(state, prep, rng)
     }
 }

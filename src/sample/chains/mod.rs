@@ -45,8 +45,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::gibbs::{Gibbs, GibbsOptions};
-use super::mh::MetropolisHastings;
+use super::kernel::{Kernel, KernelOptions};
 use super::site::pick_index;
 use super::start::StartSearch;
 use super::{StateTally, Tempering, Transition};
@@ -250,36 +249,20 @@ impl ChainSummary {
 /// previous call; the calls add up to [`ChainConfig::total_sweeps`].
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
-/// Which MCMC kernel [`run_mcmc`] builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sampler {
-    /// Single-site Gibbs ([`Gibbs`]).
-    #[default]
-    Gibbs,
-    /// Single-site Metropolis-Hastings ([`MetropolisHastings`]).
-    MetropolisHastings,
-}
-
-/// Build the kernel `sampler` (with `opts`) for `fg` under `ev` and run the chains of `cfg`
+/// Build the kernel `kernel` (with `opts`) for `fg` under `ev` and run the chains of `cfg`
 /// at the model itself (beta = 1).
+///
+/// Errors: those of [`Kernel::build`] and [`run_chains_with`].
 pub fn run_mcmc(
     fg: &FactorGraph,
     ev: &Evidence,
-    sampler: Sampler,
-    opts: &GibbsOptions,
+    kernel: Kernel,
+    opts: &KernelOptions,
     cfg: &ChainConfig,
     progress: Option<Progress<'_>>,
 ) -> Result<ChainSummary> {
-    match sampler {
-        Sampler::Gibbs => {
-            let k = Gibbs::new(fg, ev, opts)?;
-            run_chains_with(&k, fg, ev, cfg, &Tempering::TARGET, progress)
-        }
-        Sampler::MetropolisHastings => {
-            let k = MetropolisHastings::new(fg, ev, opts)?;
-            run_chains_with(&k, fg, ev, cfg, &Tempering::TARGET, progress)
-        }
-    }
+    let k = kernel.build(fg, ev, opts)?;
+    run_chains_with(&k, fg, ev, cfg, &Tempering::TARGET, progress)
 }
 
 /// Run the chains of `cfg` with `kernel` (built from `fg` and `ev`) at the model itself.
@@ -343,7 +326,16 @@ fn check_temp(fg: &FactorGraph, temp: &Tempering<'_>) -> Result<()> {
             temp.beta
         )));
     }
-    if let Some(base) = temp.base {
+    if let crate::sample::TemperedBase::Factors(a) = temp.base {
+        if a.len() != fg.num_parameters() {
+            return Err(Error::InvalidArgument(format!(
+                "the tempering base has {} factor entries but the model has {}",
+                a.len(),
+                fg.num_parameters()
+            )));
+        }
+    }
+    if let Some(base) = temp.base.factorised() {
         if base.len() != fg.num_vars() {
             return Err(Error::InvalidArgument(format!(
                 "the tempering base has {} variables but the model has {}",
@@ -465,6 +457,8 @@ pub fn run_chains_with<K: Transition>(
     let per_chain = cfg.sweeps_per_chain();
     let tick_every = (per_chain / 200).max(1);
     let deadline = crate::limits::Deadline::from(t0, cfg.time_limit);
+    // one preparation of the kernel at this temperature, shared by every chain
+    let prep = kernel.prepare(temp);
 
     let run_one = |c: usize| -> Result<ChainOut> {
         let mut rng = chain_rng(cfg.seed, c as u64);
@@ -526,7 +520,7 @@ pub fn run_chains_with<K: Transition>(
         let mut done = 0;
         while done < cfg.warmup && !deadline.passed() {
             let b = batch.min(cfg.warmup - done);
-            let s = kernel.sweeps(&mut x, temp, &mut rng, b, None);
+            let s = kernel.sweeps(&mut x, &prep, &mut rng, b, None);
             out.updates += s.updates;
             tick(&mut since, b as u64);
             done += b;
@@ -543,7 +537,7 @@ pub fn run_chains_with<K: Transition>(
                 } else {
                     StateTally::offsets(&mut counts, &off)
                 };
-                let s = kernel.sweeps(&mut x, temp, &mut rng, b, Some(&mut tally));
+                let s = kernel.sweeps(&mut x, &prep, &mut rng, b, Some(&mut tally));
                 out.sampled_updates += s.updates;
                 out.accepted += s.accepted;
                 tick(&mut since, b as u64);
@@ -557,7 +551,7 @@ pub fn run_chains_with<K: Transition>(
                     break;
                 }
                 if cfg.thin > 1 {
-                    let s = kernel.sweeps(&mut x, temp, &mut rng, cfg.thin - 1, None);
+                    let s = kernel.sweeps(&mut x, &prep, &mut rng, cfg.thin - 1, None);
                     out.sampled_updates += s.updates;
                     out.accepted += s.accepted;
                 }
@@ -566,7 +560,7 @@ pub fn run_chains_with<K: Transition>(
                 } else {
                     StateTally::offsets(&mut counts, &off)
                 };
-                let s = kernel.sweep_tally(&mut x, temp, &mut rng, &mut tally);
+                let s = kernel.sweep_tally(&mut x, &prep, &mut rng, &mut tally);
                 out.sampled_updates += s.updates;
                 out.accepted += s.accepted;
                 tick(&mut since, cfg.thin as u64);

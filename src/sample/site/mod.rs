@@ -22,8 +22,20 @@ pub(crate) use updates::*;
 macro_rules! site_transition {
     ($kernel:ty) => {
         impl $crate::sample::Transition for $kernel {
+            /// The tempering itself: a single-site update reads beta and the base directly.
+            type Prepared<'t> = $crate::sample::Tempering<'t>;
+
             fn num_vars(&self) -> usize {
                 self.local.n
+            }
+
+            /// The tempering itself (checked at every sweep: beta in [0, 1], a uniform or
+            /// factorised base).
+            fn prepare<'t>(
+                &'t self,
+                temp: &$crate::sample::Tempering<'t>,
+            ) -> $crate::sample::Tempering<'t> {
+                *temp
             }
 
             /// One sweep. Panics if `state.len() != num_vars()` or `temp.beta` is outside

@@ -11,7 +11,7 @@ use crate::factor::TableFactor;
 use crate::model::FactorGraph;
 use crate::num;
 use crate::sample::gibbs::{GibbsOptions, Scan, UpdatePath, MAX_TABLE_DEGREE, MAX_TABLE_ENTRIES};
-use crate::sample::Tempering;
+use crate::sample::{TemperedBase, Tempering};
 use crate::var::{Evidence, VarId};
 
 // ---------------------------------------------------------------------------------------------
@@ -480,8 +480,14 @@ impl Local {
             "inverse temperature {} is outside [0, 1]",
             temp.beta
         );
-        if let Some(b) = temp.base {
-            assert_eq!(b.len(), self.n, "tempering base has the wrong length");
+        match temp.base {
+            TemperedBase::Uniform => {}
+            TemperedBase::Factorised(b) => {
+                assert_eq!(b.len(), self.n, "tempering base has the wrong length")
+            }
+            TemperedBase::Factors(_) => {
+                panic!("single-site kernels take a uniform or factorised base, not factor tables")
+            }
         }
     }
 
