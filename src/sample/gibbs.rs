@@ -73,7 +73,7 @@ use rand::Rng;
 
 use super::site::*;
 use super::{StateTally, SweepStats, Tempering};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::FactorGraph;
 use crate::var::Evidence;
 
@@ -145,10 +145,7 @@ pub enum UpdatePath {
 /// and the chromatic parallel sweep.
 #[derive(Debug, Clone)]
 pub struct Gibbs {
-    local: Local,
-    opts: GibbsOptions,
-    /// Chunk dependencies for pipelined chromatic sweeps (chromatic scan only).
-    pipe: Option<Pipeline>,
+    site: Site,
 }
 
 impl Gibbs {
@@ -157,51 +154,37 @@ impl Gibbs {
     /// Errors: evidence naming a variable or state the model does not have; evidence that makes a
     /// factor zero everywhere ([`Error::ZeroProbabilityEvidence`]); a zero chunk size.
     pub fn new(fg: &FactorGraph, ev: &Evidence, opts: &GibbsOptions) -> Result<Gibbs> {
-        if opts.chunk_size == 0 {
-            return Err(Error::InvalidArgument(
-                "the chunk size of a chromatic sweep must be at least 1".into(),
-            ));
-        }
-        let local = Local::new(fg, ev)?;
-        let pipe =
-            matches!(opts.scan, Scan::Chromatic).then(|| Pipeline::new(&local, opts.chunk_size));
         Ok(Gibbs {
-            local,
-            opts: *opts,
-            pipe,
+            site: Site::new(fg, ev, opts)?,
         })
     }
 
     /// The options the kernel was built with.
     pub fn options(&self) -> &GibbsOptions {
-        &self.opts
+        &self.site.opts
     }
 
     /// Free (unobserved, more than one state) variables, ascending: one sweep updates each once
     /// (systematic and chromatic scans) or makes as many random-site updates (random scan).
     pub fn free_vars(&self) -> &[u32] {
-        &self.local.free
+        &self.site.local.free
     }
 
     /// Number of colours of the interaction graph of the free variables (greedy colouring in
     /// variable order).
     pub fn num_colours(&self) -> usize {
-        self.local.classes.len()
+        self.site.local.classes.len()
     }
 
     /// The colour classes (variables ascending within a class); the systematic scan visits them
     /// one after the other, the chromatic scan updates each in parallel.
     pub fn colour_classes(&self) -> &[Vec<u32>] {
-        &self.local.classes
+        &self.site.local.classes
     }
 
     /// The update path a sweep at `temp` uses.
     pub fn update_path(&self, temp: &Tempering<'_>) -> UpdatePath {
-        self.local.path(temp, self.opts.threshold_tables)
-    }
-
-    fn plan(&self) -> Plan<'_> {
-        self.local.plan(&self.opts)
+        self.site.local.path(temp, self.site.opts.threshold_tables)
     }
 }
 
@@ -216,53 +199,22 @@ impl Gibbs {
         n: usize,
         tally: Option<&mut StateTally<'_>>,
     ) -> SweepStats {
-        let l = &self.local;
+        let (site, l) = (&self.site, &self.site.local);
         l.check_sweep(state, temp);
-        let plan = self.plan();
-        let tally = tally.map(|t| (t, &l.clamped[..]));
+        let (beta, base) = (temp.beta, temp.base.factorised());
         match self.update_path(temp) {
             UpdatePath::BinaryTable => {
-                let b = l.bin.as_ref().expect("binary path");
-                let u = BinTable {
-                    bin: b,
-                    thr: b.thr.as_ref().expect("threshold tables"),
-                };
-                drive_sweeps(&u, plan, self.pipe.as_ref(), state, 0, rng, n, tally)
+                let bin = l.bin.as_ref().expect("binary path");
+                let thr = bin.thr.as_ref().expect("threshold tables");
+                site.drive(&BinTable { bin, thr }, state, 0, rng, n, tally)
             }
             UpdatePath::BinaryLogOdds => {
-                let u = BinOdds {
-                    bin: l.bin.as_ref().expect("binary path"),
-                    beta: temp.beta,
-                    base: temp.base.factorised(),
-                };
-                drive_sweeps(&u, plan, self.pipe.as_ref(), state, 0, rng, n, tally)
+                let bin = l.bin.as_ref().expect("binary path");
+                site.drive(&BinOdds { bin, beta, base }, state, 0, rng, n, tally)
             }
-            UpdatePath::GeneralProb => drive_sweeps(
-                &ProbUpd(l),
-                plan,
-                self.pipe.as_ref(),
-                state,
-                l.max_card,
-                rng,
-                n,
-                tally,
-            ),
+            UpdatePath::GeneralProb => site.drive(&ProbUpd(l), state, l.max_card, rng, n, tally),
             UpdatePath::GeneralLog => {
-                let u = LogUpd {
-                    l,
-                    beta: temp.beta,
-                    base: temp.base.factorised(),
-                };
-                drive_sweeps(
-                    &u,
-                    plan,
-                    self.pipe.as_ref(),
-                    state,
-                    l.max_card,
-                    rng,
-                    n,
-                    tally,
-                )
+                site.drive(&LogUpd { l, beta, base }, state, l.max_card, rng, n, tally)
             }
         }
     }
@@ -446,6 +398,9 @@ mod tests {
         }
         let fg = b.build().unwrap();
         let err = find_start_state(&fg, &Evidence::new(3), &mut rng).unwrap_err();
-        assert!(matches!(err, Error::ZeroProbabilityEvidence), "{err}");
+        assert!(
+            matches!(err, crate::Error::ZeroProbabilityEvidence),
+            "{err}"
+        );
     }
 }

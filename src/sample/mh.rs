@@ -23,10 +23,10 @@
 
 use rand::{Rng, RngCore};
 
-use super::gibbs::{GibbsOptions, Scan};
-use super::site::{drive_sweeps, pick_index, Local, Pipeline, SiteUpdate, StateView};
+use super::gibbs::GibbsOptions;
+use super::site::{pick_index, Local, Site, SiteUpdate, StateView};
 use super::{StateTally, SweepStats, Tempering};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::FactorGraph;
 use crate::num;
 use crate::var::Evidence;
@@ -36,10 +36,7 @@ use crate::var::Evidence;
 /// chromatic).
 #[derive(Debug, Clone)]
 pub struct MetropolisHastings {
-    local: Local,
-    opts: GibbsOptions,
-    /// Chunk dependencies for pipelined chromatic sweeps (chromatic scan only).
-    pipe: Option<Pipeline>,
+    site: Site,
 }
 
 impl MetropolisHastings {
@@ -47,24 +44,14 @@ impl MetropolisHastings {
     ///
     /// Errors as [`crate::sample::gibbs::Gibbs::new`].
     pub fn new(fg: &FactorGraph, ev: &Evidence, opts: &GibbsOptions) -> Result<MetropolisHastings> {
-        if opts.chunk_size == 0 {
-            return Err(Error::InvalidArgument(
-                "the chunk size of a chromatic sweep must be at least 1".into(),
-            ));
-        }
-        let local = Local::new(fg, ev)?;
-        let pipe =
-            matches!(opts.scan, Scan::Chromatic).then(|| Pipeline::new(&local, opts.chunk_size));
         Ok(MetropolisHastings {
-            local,
-            opts: *opts,
-            pipe,
+            site: Site::new(fg, ev, opts)?,
         })
     }
 
     /// Free variables, ascending.
     pub fn free_vars(&self) -> &[u32] {
-        &self.local.free
+        &self.site.local.free
     }
 }
 
@@ -138,23 +125,13 @@ impl MetropolisHastings {
         n: usize,
         tally: Option<&mut StateTally<'_>>,
     ) -> SweepStats {
-        let l = &self.local;
+        let l = &self.site.local;
         l.check_sweep(state, temp);
-        let plan = l.plan(&self.opts);
         let u = MhUpd {
             l,
             beta: temp.beta,
             base: temp.base.factorised(),
         };
-        drive_sweeps(
-            &u,
-            plan,
-            self.pipe.as_ref(),
-            state,
-            0,
-            rng,
-            n,
-            tally.map(|t| (t, &l.clamped[..])),
-        )
+        self.site.drive(&u, state, 0, rng, n, tally)
     }
 }

@@ -140,6 +140,48 @@ pub struct BlockGibbs {
 /// Smallest largest entry of a linear bucket table; below it the block is redone in log space.
 const LINEAR_FLOOR: f64 = 1e-250;
 
+/// The arithmetic of a bucket pass: products of the linear tables ([`Linear`]) or sums of their
+/// logs ([`Log`]); messages are kept in the same form as the tables.
+trait Arith {
+    /// Sums of logs (else linear products).
+    const LOG: bool;
+    /// The neutral table entry.
+    const ONE: f64;
+    /// A linear table value in this form.
+    fn lift(v: f64) -> f64;
+    /// The product of two values in this form.
+    fn combine(a: f64, b: f64) -> f64;
+}
+
+struct Linear;
+struct Log;
+
+impl Arith for Linear {
+    const LOG: bool = false;
+    const ONE: f64 = 1.0;
+    #[inline(always)]
+    fn lift(v: f64) -> f64 {
+        v
+    }
+    #[inline(always)]
+    fn combine(a: f64, b: f64) -> f64 {
+        a * b
+    }
+}
+
+impl Arith for Log {
+    const LOG: bool = true;
+    const ONE: f64 = 0.0;
+    #[inline(always)]
+    fn lift(v: f64) -> f64 {
+        num::ln(v)
+    }
+    #[inline(always)]
+    fn combine(a: f64, b: f64) -> f64 {
+        a + b
+    }
+}
+
 /// Blocked Gibbs prepared at one temperature ([`Transition::prepare`]): every factor's tempered
 /// table in linear form, and the factorised base raised to `1 - beta`; shared by all the chains
 /// or particles at that temperature.
@@ -434,7 +476,7 @@ impl BlockGibbs {
                 } else {
                     j
                 };
-                accepted += if self.forward_linear(bi, state, tables, &mut s) {
+                accepted += if self.forward::<Linear>(bi, state, tables, &mut s) {
                     self.backward(bi, state, rng, &s, false)
                 } else {
                     self.update_block_log(bi, state, tables, rng, &mut s)
@@ -447,10 +489,11 @@ impl BlockGibbs {
         })
     }
 
-    /// Bucket tables and messages of block `bi` in linear form; false when a table's largest
-    /// entry is below [`LINEAR_FLOOR`] (the caller then redoes the block in log space, before
-    /// any draw, so the choice does not depend on the draws).
-    fn forward_linear(
+    /// Bucket tables and messages of block `bi` in the arithmetic `A` (linear products, or sums
+    /// of logs); in linear form false when a table's largest entry is below [`LINEAR_FLOOR`]
+    /// (the caller then redoes the block in log space, before any draw, so the choice does not
+    /// depend on the draws).
+    fn forward<A: Arith>(
         &self,
         bi: usize,
         x: &[usize],
@@ -467,10 +510,10 @@ impl BlockGibbs {
                 Some(pb) => {
                     let p = &pb[b.var as usize];
                     for (j, v) in tab.iter_mut().enumerate() {
-                        *v = p[j % b.card];
+                        *v = A::lift(p[j % b.card]);
                     }
                 }
-                None => tab.fill(1.0),
+                None => tab.fill(A::ONE),
             }
             for fu in &b.facs {
                 let mut off = fu.off;
@@ -479,29 +522,34 @@ impl BlockGibbs {
                 }
                 let f = &pv[off..];
                 for (v, &i) in tab.iter_mut().zip(&fu.idx) {
-                    *v *= f[i as usize];
+                    *v = A::combine(*v, A::lift(f[i as usize]));
                 }
             }
             for mu in &b.msgs {
                 let m = &head[mu.off..];
                 for (v, &i) in tab.iter_mut().zip(&mu.idx) {
-                    *v *= m[i as usize];
+                    *v = A::combine(*v, m[i as usize]);
                 }
             }
-            let mx = tab.iter().copied().fold(0.0, f64::max);
-            if mx < LINEAR_FLOOR {
+            if !A::LOG && tab.iter().copied().fold(0.0, f64::max) < LINEAR_FLOOR {
                 return false;
             }
             if !b.sep.is_empty() {
                 let nsep = b.size / b.card;
                 let msg = &mut head[b.msg_off..b.msg_off + nsep];
-                let mut mm = 0.0f64;
-                for (k, o) in msg.iter_mut().enumerate() {
-                    *o = tab[k * b.card..(k + 1) * b.card].iter().sum();
-                    mm = mm.max(*o);
+                if A::LOG {
+                    for (k, o) in msg.iter_mut().enumerate() {
+                        *o = num::log_sum_exp(&tab[k * b.card..(k + 1) * b.card]);
+                    }
+                } else {
+                    let mut mm = 0.0f64;
+                    for (k, o) in msg.iter_mut().enumerate() {
+                        *o = tab[k * b.card..(k + 1) * b.card].iter().sum();
+                        mm = mm.max(*o);
+                    }
+                    let inv = 1.0 / mm;
+                    msg.iter_mut().for_each(|o| *o *= inv);
                 }
-                let inv = 1.0 / mm;
-                msg.iter_mut().for_each(|o| *o *= inv);
             }
         }
         true
@@ -560,44 +608,7 @@ impl BlockGibbs {
         rng: &mut R,
         s: &mut [f64],
     ) -> u64 {
-        let bp = &self.plan.blocks[bi];
-        let pv = &tables.pv[..];
-        for b in &bp.buckets {
-            let t = b.table_off;
-            let (head, tail) = s.split_at_mut(t);
-            let tab = &mut tail[..b.size];
-            match &tables.pb {
-                Some(pb) => {
-                    let p = &pb[b.var as usize];
-                    for (j, v) in tab.iter_mut().enumerate() {
-                        *v = num::ln(p[j % b.card]);
-                    }
-                }
-                None => tab.fill(0.0),
-            }
-            for fu in &b.facs {
-                let mut off = fu.off;
-                for &(v, st) in &fu.outside {
-                    off += x[v as usize] * st;
-                }
-                let f = &pv[off..];
-                for (v, &i) in tab.iter_mut().zip(&fu.idx) {
-                    *v += num::ln(f[i as usize]);
-                }
-            }
-            for mu in &b.msgs {
-                let m = &head[mu.off..];
-                for (v, &i) in tab.iter_mut().zip(&mu.idx) {
-                    *v += m[i as usize];
-                }
-            }
-            if !b.sep.is_empty() {
-                let nsep = b.size / b.card;
-                for k in 0..nsep {
-                    head[b.msg_off + k] = num::log_sum_exp(&tab[k * b.card..(k + 1) * b.card]);
-                }
-            }
-        }
+        self.forward::<Log>(bi, x, tables, s);
         self.backward(bi, x, rng, s, true)
     }
 

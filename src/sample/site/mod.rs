@@ -15,8 +15,69 @@ pub(crate) use pipeline::*;
 pub(crate) use state::*;
 pub(crate) use updates::*;
 
+use rand::RngCore;
+
+use crate::error::{Error, Result};
+use crate::model::FactorGraph;
+use crate::sample::gibbs::{GibbsOptions, Scan};
+use crate::sample::{StateTally, SweepStats};
+use crate::var::Evidence;
+
+/// What every single-site kernel holds: the compiled neighbourhoods, its options and (chromatic
+/// scan) the chunk pipeline. Gibbs and Metropolis-Hastings differ only in their update rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Site {
+    pub(crate) local: Local,
+    pub(crate) opts: GibbsOptions,
+    /// Chunk dependencies for pipelined chromatic sweeps (chromatic scan only).
+    pub(crate) pipe: Option<Pipeline>,
+}
+
+impl Site {
+    /// Compile the neighbourhoods of `fg` under `ev`. Errors: those of `Local::new`; a zero
+    /// chunk size.
+    pub(crate) fn new(fg: &FactorGraph, ev: &Evidence, opts: &GibbsOptions) -> Result<Site> {
+        if opts.chunk_size == 0 {
+            return Err(Error::InvalidArgument(
+                "the chunk size of a chromatic sweep must be at least 1".into(),
+            ));
+        }
+        let local = Local::new(fg, ev)?;
+        let pipe =
+            matches!(opts.scan, Scan::Chromatic).then(|| Pipeline::new(&local, opts.chunk_size));
+        Ok(Site {
+            local,
+            opts: *opts,
+            pipe,
+        })
+    }
+
+    /// `n` sweeps of the update rule `u` in the kernel's scan (see `drive_sweeps`).
+    pub(crate) fn drive<U: SiteUpdate, R: RngCore + ?Sized>(
+        &self,
+        u: &U,
+        state: &mut [usize],
+        scratch_len: usize,
+        rng: &mut R,
+        n: usize,
+        tally: Option<&mut StateTally<'_>>,
+    ) -> SweepStats {
+        let l = &self.local;
+        drive_sweeps(
+            u,
+            l.plan(&self.opts),
+            self.pipe.as_ref(),
+            state,
+            scratch_len,
+            rng,
+            n,
+            tally.map(|t| (t, &l.clamped[..])),
+        )
+    }
+}
+
 /// The [`Transition`](crate::sample::Transition) impl of a single-site kernel: a type with a
-/// `local: Local` field and a method
+/// `site: Site` field and a method
 /// `sweep_with(&self, state, temp, rng, n, tally: Option<&mut StateTally>) -> SweepStats`
 /// that runs `n` sweeps (tallying the state after each). Gibbs and Metropolis-Hastings share it.
 macro_rules! site_transition {
@@ -26,7 +87,7 @@ macro_rules! site_transition {
             type Prepared<'t> = $crate::sample::Tempering<'t>;
 
             fn num_vars(&self) -> usize {
-                self.local.n
+                self.site.local.n
             }
 
             /// The tempering itself (checked at every sweep: beta in [0, 1], a uniform or
@@ -58,7 +119,11 @@ macro_rules! site_transition {
                 rng: &mut R,
                 tally: &mut $crate::sample::StateTally<'_>,
             ) -> $crate::sample::SweepStats {
-                assert_eq!(tally.num_vars(), self.local.n, "tally of the wrong size");
+                assert_eq!(
+                    tally.num_vars(),
+                    self.site.local.n,
+                    "tally of the wrong size"
+                );
                 self.sweep_with(state, temp, rng, 1, Some(tally))
             }
 
@@ -73,7 +138,7 @@ macro_rules! site_transition {
                 tally: Option<&mut $crate::sample::StateTally<'_>>,
             ) -> $crate::sample::SweepStats {
                 if let Some(t) = &tally {
-                    assert_eq!(t.num_vars(), self.local.n, "tally of the wrong size");
+                    assert_eq!(t.num_vars(), self.site.local.n, "tally of the wrong size");
                 }
                 self.sweep_with(state, temp, rng, n, tally)
             }
