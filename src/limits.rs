@@ -130,6 +130,50 @@ pub fn seconds(what: &str, s: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(s))
 }
 
+/// A count for people: `1,234,567` (exponent form from 10^15 on).
+///
+/// ```
+/// assert_eq!(pgmkit::limits::human_count(1234567.0), "1,234,567");
+/// ```
+pub fn human_count(x: f64) -> String {
+    if x.is_finite() && x < 1e15 {
+        let n = x.round() as u64;
+        let digits = n.to_string();
+        let mut s = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                s.push(',');
+            }
+            s.push(ch);
+        }
+        s
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// Bytes for people: `4.0 KiB`, `1.5 GiB`.
+///
+/// ```
+/// assert_eq!(pgmkit::limits::human_bytes(1536.0), "1.5 KiB");
+/// ```
+pub fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut x = b;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{x:.0} B")
+    } else if x.is_finite() {
+        format!("{x:.1} {}", UNITS[u])
+    } else {
+        format!("{b:.3e} B")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,6 @@
 //! `pgmkit logz MODEL`: the log partition function (log P(evidence) for a Bayesian network).
 
 use std::io::Write;
-use std::time::Instant;
 
 use clap::Args;
 use pgmkit::model::Model;
@@ -11,6 +10,7 @@ use serde::Serialize;
 use super::approx::{self, bound_text, kind_text, AisArgs, Ctx, IterArgs, Row, Skipped};
 use super::args::{self, GlobalArgs, LogZMethod, Method, ModelQuery};
 use super::output::{self, OrderedMap};
+use pgmkit::infer::logz::LogZOptions;
 use pgmkit::infer::EstimateKind;
 
 /// Arguments of `pgmkit logz`.
@@ -101,32 +101,21 @@ fn context<'a>(
     loaded: &'a args::Loaded,
     ev: &'a Evidence,
 ) -> anyhow::Result<Ctx<'a>> {
-    let time_limit = a.iter.time_limit();
-    Ok(Ctx::new(
+    let stop = a.iter.stop_rule()?;
+    Ok(Ctx {
         global,
         loaded,
         ev,
-        a.query.exact_options(),
-        a.ais.options(a.seed, time_limit)?,
-        a.iter.stop_rule()?,
-        a.seed,
-        a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES),
-    ))
-}
-
-/// Run a single method (not `all`).
-fn estimate(ctx: &Ctx, method: Method) -> anyhow::Result<Row> {
-    match method {
-        Method::Exact => Ok(approx::run_exact(ctx)?),
-        Method::Lw => approx::run_lw(ctx),
-        Method::Ais => approx::run_ais(ctx, 1.0),
-        Method::Rais => approx::run_rais(ctx, 1.0),
-        Method::Bdmc => Ok(approx::run_bdmc(ctx, 1.0)?.0),
-        Method::Mf | Method::Bp | Method::Trw => approx::run_variational(ctx, method, 1.0),
-        Method::Auto => approx::run_auto(ctx),
-        Method::Gibbs | Method::Mh | Method::Block => unreachable!("not a logz method"),
-        Method::All => unreachable!("--method all is run by run_all"),
-    }
+        opts: LogZOptions {
+            exact: a.query.exact_options(),
+            ais: a.ais.options(a.seed, a.iter.time_limit())?,
+            stop,
+            seed: a.seed,
+            lw_samples: a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES),
+            // the budget counts from the start of the command (what is left of it now)
+            time_limit: stop.max_time,
+        },
+    })
 }
 
 pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -149,10 +138,10 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
     let ctx = context(global, a, &loaded, &ev)?;
 
     if a.method() == Method::All {
-        let t = Instant::now();
-        let (rows, skipped) = approx::run_all(&ctx)?;
-        let seconds = t.elapsed().as_secs_f64();
-        let exact_log_z = rows.iter().find(|r| r.method == "exact").map(|r| r.log_z);
+        let rep = approx::run(&ctx, Method::All)?;
+        let (rows, skipped) = approx::all_rows(&ctx, &rep);
+        let seconds = rep.seconds;
+        let exact_log_z = rep.exact_log_z();
         if a.json {
             let j = AllJson {
                 method: "all",
@@ -170,7 +159,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         return write_table(out, global, &loaded, &ev, &rows, &skipped, seconds);
     }
 
-    let row = estimate(&ctx, a.method())?;
+    let row = approx::report_row(&ctx, &approx::run(&ctx, a.method())?);
     if a.json {
         let j = LogZJson {
             row: &row,

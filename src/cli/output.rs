@@ -89,38 +89,12 @@ pub fn rate(x: f64) -> String {
 
 /// A possibly huge count (table entries are f64 in the library): exact below 1e15, else `1.2e18`.
 pub fn count(x: f64) -> String {
-    if x.is_finite() && x < 1e15 {
-        let n = x.round() as u64;
-        let digits = n.to_string();
-        let mut s = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                s.push(',');
-            }
-            s.push(ch);
-        }
-        s
-    } else {
-        format!("{x:.3e}")
-    }
+    pgmkit::limits::human_count(x)
 }
 
 /// Bytes for people: `4.0 KiB`, `1.5 GiB`.
 pub fn bytes(b: f64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut x = b;
-    let mut u = 0;
-    while x >= 1024.0 && u + 1 < UNITS.len() {
-        x /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{x:.0} B")
-    } else if x.is_finite() {
-        format!("{x:.1} {}", UNITS[u])
-    } else {
-        format!("{b:.3e} B")
-    }
+    pgmkit::limits::human_bytes(b)
 }
 
 #[cfg(test)]

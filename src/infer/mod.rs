@@ -7,6 +7,7 @@
 
 pub mod ais;
 pub mod exact;
+pub mod logz;
 pub mod variational;
 
 use crate::num;
