@@ -4,17 +4,15 @@ use std::io::Write;
 use std::time::Instant;
 
 use clap::Args;
-use pgmkit::infer::exact;
+use pgmkit::infer::logz::Phase;
+use pgmkit::infer::marginals::{marginals, MarginalsMethod as Lib, MarginalsOptions};
 use pgmkit::model::Model;
-use pgmkit::sample::chains::run_mcmc;
-use pgmkit::sample::weighting::likelihood_weighting;
 use pgmkit::{Evidence, VarId};
 use serde::Serialize;
 
 use super::approx::{self, kind_text, IterArgs, Row};
 use super::args::{self, GlobalArgs, MarginalsMethod, McmcArgs, Method, ModelQuery};
 use super::output::{self, OrderedMap};
-use super::progress::Bar;
 use pgmkit::infer::{BoundKind, EstimateKind};
 
 /// Above this split-R-hat the text output warns that the chains have not mixed.
@@ -190,130 +188,88 @@ pub fn compute(
         );
     }
     a.iter.check_for(a.method())?;
-    let opts = a.query.exact_options();
-    let model = &loaded.model;
-    match a.method() {
-        Method::Exact => {
-            let post = match model {
-                Model::Bayes(bn) => exact::bn_marginals(bn, ev, &opts)?,
-                Model::Markov(fg) => exact::marginals(fg, ev, &opts)?,
-            };
-            Ok(Estimate {
-                marginals: (0..model.vars().len())
-                    .map(|i| post.marginal(VarId::from(i)))
-                    .collect(),
-                log_z: Some(post.log_z),
-                log_z_std_err: None,
-                log_z_row: Some(approx::exact_row(post.log_z)),
-                mcse: None,
-                rhat: None,
-                ess: None,
-                run: None,
-            })
-        }
+    let method = match a.method() {
+        Method::Exact => Lib::Exact,
         Method::Lw => {
-            let bn = args::require_bayes(
+            args::require_bayes(
                 loaded,
                 "likelihood weighting (--method lw)",
                 "--method gibbs or mh (or exact)",
             )?;
-            let n = args::at_least_one("--samples", a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES))?;
-            let bar = Bar::spinner(global, &format!("likelihood weighting, {n} samples"));
-            let est = likelihood_weighting(bn, ev, n, a.seed)?;
-            bar.finish();
-            let kish = est.log_z.ess;
-            Ok(Estimate {
-                marginals: (0..bn.num_vars())
-                    .map(|i| est.posterior.marginal(VarId::from(i)))
-                    .collect(),
-                log_z: Some(est.log_z.log_z),
-                log_z_std_err: est.log_z.std_err,
-                log_z_row: Some(approx::lw_row(&est.log_z, n, a.seed)),
-                ess: Some(
-                    (0..bn.num_vars())
-                        .map(|i| ev.get(VarId::from(i)).is_none().then_some(kish).flatten())
-                        .collect(),
-                ),
-                mcse: Some(est.mcse),
-                rhat: None,
-                run: Some(RunInfo {
-                    samples: n,
-                    seed: a.seed,
-                    min_ess: kish,
-                    ..RunInfo::default()
-                }),
-            })
+            Lib::Lw
         }
-        Method::Gibbs | Method::Mh | Method::Block => {
-            let kernel = a.method().kernel().expect("an MCMC method");
-            let chains = a.mcmc.num_chains()?;
-            let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
-            let mut cfg = a.mcmc.config(chains, draws, a.seed)?;
-            cfg.time_limit = super::command_deadline(a.iter.time_limit()).remaining();
-            let fg = model.to_factor_graph();
-            let bar = Bar::new(
-                global,
-                cfg.total_sweeps(),
-                &format!("{} ({chains} chains)", a.method().name()),
-                "sweeps",
-            );
-            let progress = |k: u64| bar.inc(k);
-            let s = run_mcmc(
-                &fg,
-                ev,
-                kernel,
-                &a.mcmc.kernel_options(kernel)?,
-                &cfg,
-                Some(&progress),
-            )?;
-            bar.finish();
-            let d = s.diagnostics.as_ref();
-            Ok(Estimate {
-                log_z: None,
-                log_z_std_err: None,
-                log_z_row: None,
-                mcse: d.map(|d| d.mcse.clone()),
-                rhat: d.map(|d| d.rhat.clone()),
-                ess: d.map(|d| d.ess.clone()),
-                run: Some(RunInfo {
-                    samples: s.chains * s.draws,
-                    chains: Some(s.chains),
-                    draws_per_chain: Some(s.draws),
-                    time_limited: cfg.time_limit.map(|_| s.time_limited),
-                    burn_in: Some(cfg.warmup),
-                    thin: Some(cfg.thin),
-                    seed: a.seed,
-                    acceptance_rate: Some(s.acceptance_rate),
-                    updates: Some(s.updates),
-                    max_rhat: d.and_then(|d| d.max_rhat),
-                    min_ess: d.and_then(|d| d.min_ess),
-                }),
-                marginals: s.marginals,
-            })
-        }
-        Method::Mf | Method::Bp | Method::Trw => {
-            let fg = model.to_factor_graph();
-            let stop = a.iter.stop_rule()?;
-            let t = std::time::Instant::now();
-            let r = approx::variational(global, &fg, ev, a.method(), stop, a.seed)?;
-            let row = approx::variational_row(a.method(), &r, t.elapsed().as_secs_f64(), a.seed);
-            Ok(Estimate {
-                marginals: (0..fg.num_vars())
-                    .map(|i| r.marginals.marginal(VarId::from(i)))
-                    .collect(),
-                log_z: Some(r.log_z.log_z),
-                log_z_std_err: None,
-                log_z_row: Some(row),
-                mcse: None,
-                rhat: None,
-                ess: None,
-                run: None,
-            })
-        }
-        Method::Ais | Method::Rais | Method::Bdmc | Method::Auto | Method::All => {
-            unreachable!("not a marginals method")
-        }
+        Method::Mf => Lib::Mf,
+        Method::Bp => Lib::Bp,
+        Method::Trw => Lib::Trw,
+        m => match m.kernel() {
+            Some(k) => Lib::Mcmc(k),
+            None => unreachable!("not a marginals method"),
+        },
+    };
+    let lw_samples = args::DEFAULT_LW_SAMPLES;
+    let mut opts = MarginalsOptions {
+        exact: a.query.exact_options(),
+        lw_samples: args::at_least_one("--samples", a.samples.unwrap_or(lw_samples))?,
+        seed: a.seed,
+        ..MarginalsOptions::default()
+    };
+    if let Lib::Mcmc(kernel) = method {
+        let chains = a.mcmc.num_chains()?;
+        let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
+        opts.chains = a.mcmc.config(chains, draws, a.seed)?;
+        opts.chains.time_limit = super::command_deadline(a.iter.time_limit()).remaining();
+        opts.kernel = a.mcmc.kernel_options(kernel)?;
     }
+    if variational(method) {
+        opts.stop = a.iter.stop_rule()?;
+    }
+    let bars = approx::Bars::new(global);
+    let progress = |p: Phase<'_>| bars.phase(p);
+    let t = std::time::Instant::now();
+    let m = marginals(&loaded.model, ev, method, &opts, Some(&progress))?;
+    let seconds = t.elapsed().as_secs_f64();
+    let log_z_row = m.log_z.as_ref().map(|est| match (method, m.convergence) {
+        (Lib::Exact, _) => approx::exact_row(est.log_z),
+        (Lib::Lw, _) => approx::lw_row(est, opts.lw_samples, a.seed),
+        (_, Some(c)) => approx::variational_row(a.method(), est, c, seconds, a.seed),
+        (_, None) => approx::exact_row(est.log_z),
+    });
+    let run = match (&m.mcmc, m.samples) {
+        (Some(c), _) => Some(RunInfo {
+            samples: m.samples.unwrap_or(0),
+            chains: Some(c.chains),
+            draws_per_chain: Some(c.draws_per_chain),
+            time_limited: opts.chains.time_limit.map(|_| c.time_limited),
+            burn_in: Some(c.burn_in),
+            thin: Some(c.thin),
+            seed: a.seed,
+            acceptance_rate: Some(c.acceptance_rate),
+            updates: Some(c.updates),
+            max_rhat: c.max_rhat,
+            min_ess: c.min_ess,
+        }),
+        (None, Some(k)) => Some(RunInfo {
+            samples: k,
+            seed: a.seed,
+            min_ess: m.log_z.as_ref().and_then(|l| l.ess),
+            ..RunInfo::default()
+        }),
+        (None, None) => None,
+    };
+    Ok(Estimate {
+        log_z: m.log_z.as_ref().map(|l| l.log_z),
+        log_z_std_err: m.log_z.as_ref().and_then(|l| l.std_err),
+        log_z_row,
+        mcse: m.mcse,
+        rhat: m.rhat,
+        ess: m.ess,
+        run,
+        marginals: m.probs,
+    })
+}
+
+fn variational(m: Lib) -> bool {
+    matches!(m, Lib::Mf | Lib::Bp | Lib::Trw)
 }
 
 pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyhow::Result<()> {

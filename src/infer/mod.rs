@@ -8,6 +8,7 @@
 pub mod ais;
 pub mod exact;
 pub mod logz;
+pub mod marginals;
 pub mod variational;
 
 use crate::num;

@@ -9,9 +9,8 @@ mod row;
 use std::sync::Mutex;
 
 use pgmkit::infer::logz::{self, LogZMethod, LogZOptions, LogZReport, MethodRun, Phase, RunDetail};
-use pgmkit::infer::variational::{StopRule, VariationalResult};
+use pgmkit::infer::variational::Convergence;
 use pgmkit::infer::LogZEstimate;
-use pgmkit::model::FactorGraph;
 use pgmkit::Evidence;
 use serde::Serialize;
 
@@ -50,13 +49,22 @@ pub fn logz_method(m: Method) -> LogZMethod {
 
 /// The library's progress phases as bars (a bar per phase; spinners for phases without a
 /// measure).
-struct Bars<'a> {
+pub struct Bars<'a> {
     global: &'a GlobalArgs,
     bar: Mutex<Option<Bar>>,
 }
 
-impl Bars<'_> {
-    fn phase(&self, p: Phase<'_>) {
+impl<'a> Bars<'a> {
+    /// No bar yet.
+    pub fn new(global: &'a GlobalArgs) -> Self {
+        Bars {
+            global,
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// Show one phase event.
+    pub fn phase(&self, p: Phase<'_>) {
         let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         match p {
             Phase::Start { label, units } => {
@@ -91,10 +99,7 @@ pub fn run(ctx: &Ctx, method: Method) -> anyhow::Result<LogZReport> {
         )?;
         args::at_least_one("--samples", ctx.opts.lw_samples)?;
     }
-    let bars = Bars {
-        global: ctx.global,
-        bar: Mutex::new(None),
-    };
+    let bars = Bars::new(ctx.global);
     let progress = |p: Phase<'_>| bars.phase(p);
     match logz::log_z(&ctx.loaded.model, ctx.ev, m, &ctx.opts, Some(&progress)) {
         Ok(r) => Ok(r),
@@ -151,7 +156,7 @@ pub fn run_row(ctx: &Ctx, run: &MethodRun) -> Row {
             }
         }
         RunDetail::Variational(v) => {
-            r.set_convergence(v);
+            r.set_convergence(v.convergence);
             if run.method == LogZMethod::Trw {
                 r.seed = Some(ctx.opts.seed);
             }
@@ -216,28 +221,16 @@ pub fn all_rows(ctx: &Ctx, rep: &LogZReport) -> (Vec<Row>, Vec<Skipped>) {
     (rows, skipped)
 }
 
-/// A variational method (mf, bp, trw) with a spinner (for `marginals`).
-pub fn variational(
-    global: &GlobalArgs,
-    fg: &FactorGraph,
-    ev: &Evidence,
+/// The row of a variational log Z (for `marginals`).
+pub fn variational_row(
     method: Method,
-    stop: StopRule,
+    est: &LogZEstimate,
+    c: Convergence,
+    seconds: f64,
     seed: u64,
-) -> anyhow::Result<VariationalResult> {
-    let bar = Bar::spinner(
-        global,
-        &format!("{} (up to {} sweeps)", method.name(), stop.max_iters),
-    );
-    let r = logz::variational(logz_method(method), fg, ev, stop, seed)?;
-    bar.finish();
-    Ok(r)
-}
-
-/// The row of a variational result.
-pub fn variational_row(method: Method, r: &VariationalResult, seconds: f64, seed: u64) -> Row {
-    let mut row = Row::from_estimate(method.name(), &r.log_z, seconds);
-    row.set_convergence(r);
+) -> Row {
+    let mut row = Row::from_estimate(method.name(), est, seconds);
+    row.set_convergence(c);
     if method == Method::Trw {
         row.seed = Some(seed);
     }

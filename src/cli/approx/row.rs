@@ -1,7 +1,7 @@
 //! One log Z result as the CLI reports it ([`Row`]), with the kind of estimate and its names.
 
 use pgmkit::infer::ais::{AisOptions, AisResult, Base, Schedule};
-use pgmkit::infer::variational::{StopReason, VariationalResult};
+use pgmkit::infer::variational::{Convergence, StopReason};
 use pgmkit::infer::{BoundKind, EstimateKind, LogZEstimate};
 use serde::Serialize;
 
@@ -224,8 +224,7 @@ impl Row {
         }
     }
 
-    pub(crate) fn set_convergence(&mut self, r: &VariationalResult) {
-        let c = r.convergence;
+    pub(crate) fn set_convergence(&mut self, c: Convergence) {
         self.iterations = Some(c.iters);
         self.converged = Some(c.converged());
         self.delta = finite(c.delta);
