@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use pgmkit::infer::exact::ExactOptions;
+use pgmkit::infer::logz::LogZMethod;
 use pgmkit::io::{LoadOptions, ModelFormat};
 use pgmkit::model::Model;
 use pgmkit::sample::block::BlockOptions;
@@ -83,7 +84,7 @@ pub enum Method {
 
 /// `logz --method`: the methods that estimate log Z (or log P(e)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogZMethod {
+pub enum LogZArg {
     /// Exact: variable elimination / junction tree over a min-fill-type elimination order
     /// (barren variables pruned first for a Bayesian network); refuses models whose tables would
     /// exceed --memory-limit
@@ -127,19 +128,19 @@ pub enum LogZMethod {
     All,
 }
 
-impl From<LogZMethod> for Method {
-    fn from(m: LogZMethod) -> Method {
+impl From<LogZArg> for Method {
+    fn from(m: LogZArg) -> Method {
         match m {
-            LogZMethod::Exact => Method::Exact,
-            LogZMethod::Lw => Method::Lw,
-            LogZMethod::Ais => Method::Ais,
-            LogZMethod::Rais => Method::Rais,
-            LogZMethod::Bdmc => Method::Bdmc,
-            LogZMethod::Mf => Method::Mf,
-            LogZMethod::Bp => Method::Bp,
-            LogZMethod::Trw => Method::Trw,
-            LogZMethod::Auto => Method::Auto,
-            LogZMethod::All => Method::All,
+            LogZArg::Exact => Method::Exact,
+            LogZArg::Lw => Method::Lw,
+            LogZArg::Ais => Method::Ais,
+            LogZArg::Rais => Method::Rais,
+            LogZArg::Bdmc => Method::Bdmc,
+            LogZArg::Mf => Method::Mf,
+            LogZArg::Bp => Method::Bp,
+            LogZArg::Trw => Method::Trw,
+            LogZArg::Auto => Method::Auto,
+            LogZArg::All => Method::All,
         }
     }
 }
@@ -201,23 +202,30 @@ impl From<MarginalsMethod> for Method {
 }
 
 impl Method {
-    /// The name used on the command line and in JSON output.
+    /// The name used on the command line and in JSON output (the library's names).
     pub fn name(self) -> &'static str {
-        match self {
-            Method::Exact => "exact",
-            Method::Lw => "lw",
-            Method::Gibbs => "gibbs",
-            Method::Mh => "mh",
-            Method::Block => "block",
-            Method::Ais => "ais",
-            Method::Rais => "rais",
-            Method::Bdmc => "bdmc",
-            Method::Mf => "mf",
-            Method::Bp => "bp",
-            Method::Trw => "trw",
-            Method::Auto => "auto",
-            Method::All => "all",
+        match (self.log_z(), self.kernel()) {
+            (Some(m), _) => m.name(),
+            (None, Some(k)) => k.name(),
+            (None, None) => unreachable!("every method estimates log Z or runs a kernel"),
         }
+    }
+
+    /// The library's log Z method of a log Z method (`None` for the MCMC methods).
+    pub fn log_z(self) -> Option<LogZMethod> {
+        Some(match self {
+            Method::Exact => LogZMethod::Exact,
+            Method::Lw => LogZMethod::Lw,
+            Method::Ais => LogZMethod::Ais,
+            Method::Rais => LogZMethod::Rais,
+            Method::Bdmc => LogZMethod::Bdmc,
+            Method::Mf => LogZMethod::Mf,
+            Method::Bp => LogZMethod::Bp,
+            Method::Trw => LogZMethod::Trw,
+            Method::Auto => LogZMethod::Auto,
+            Method::All => LogZMethod::All,
+            Method::Gibbs | Method::Mh | Method::Block => return None,
+        })
     }
 
     /// The MCMC kernel of an MCMC method.

@@ -8,7 +8,7 @@ use pgmkit::Evidence;
 use serde::Serialize;
 
 use super::approx::{self, bound_text, kind_text, AisArgs, Ctx, IterArgs, Row, Skipped};
-use super::args::{self, GlobalArgs, LogZMethod, Method, ModelQuery};
+use super::args::{self, GlobalArgs, LogZArg, Method, ModelQuery};
 use super::output::{self, OrderedMap};
 use pgmkit::infer::logz::LogZOptions;
 use pgmkit::infer::EstimateKind;
@@ -22,8 +22,8 @@ pub struct LogZArgs {
     /// Inference method: exact; lw (Bayesian networks); ais, rais, bdmc (annealed importance
     /// sampling); mf, bp, trw (variational); auto (exact if it fits, else ais with the mf and
     /// trw bounds); all (every method that applies, side by side)
-    #[arg(long, short, value_enum, default_value_t = LogZMethod::Exact)]
-    pub method: LogZMethod,
+    #[arg(long, short, value_enum, default_value_t = LogZArg::Exact)]
+    pub method: LogZArg,
 
     /// lw: number of weighted samples [default: 10000]
     #[arg(long, value_name = "N")]

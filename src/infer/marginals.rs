@@ -243,12 +243,8 @@ pub fn marginals(
             out.rhat = d.map(|d| d.rhat.clone());
             out.ess = d.map(|d| d.ess.clone());
             out.samples = Some(s.chains * s.draws);
-            let has_zeros = fg
-                .factors()
-                .iter()
-                .any(|f| f.log_values().contains(&f64::NEG_INFINITY));
             out.mcmc = Some(McmcInfo {
-                kernel: kernel.resolve(has_zeros),
+                kernel: kernel.resolve_on(&fg),
                 chains: s.chains,
                 draws_per_chain: s.draws,
                 burn_in: cfg.warmup,

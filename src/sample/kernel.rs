@@ -113,21 +113,24 @@ impl Kernel {
         }
     }
 
+    /// [`Kernel::resolve`] on the zeros of `fg` (looked at only for [`Kernel::Auto`]).
+    pub fn resolve_on(self, fg: &FactorGraph) -> Kernel {
+        match self {
+            Kernel::Auto => self.resolve(
+                fg.factors()
+                    .iter()
+                    .any(|f| f.log_values().contains(&f64::NEG_INFINITY)),
+            ),
+            k => k,
+        }
+    }
+
     /// Build the kernel for `fg` under `ev` ([`Kernel::Auto`] resolved on the model's zeros).
     ///
     /// Errors as the kernel's constructor ([`Gibbs::new`], [`MetropolisHastings::new`],
     /// [`BlockGibbs::new`]).
     pub fn build(self, fg: &FactorGraph, ev: &Evidence, opts: &KernelOptions) -> Result<AnyKernel> {
-        let has_zeros = || {
-            fg.factors()
-                .iter()
-                .any(|f| f.log_values().contains(&f64::NEG_INFINITY))
-        };
-        let kind = if self == Kernel::Auto {
-            self.resolve(has_zeros())
-        } else {
-            self
-        };
+        let kind = self.resolve_on(fg);
         let mut gibbs = opts.gibbs;
         if opts.reversible {
             gibbs.scan = Scan::Random;

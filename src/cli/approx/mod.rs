@@ -30,21 +30,9 @@ pub struct Ctx<'a> {
     pub opts: LogZOptions,
 }
 
-/// The library's log Z method of a CLI method.
+/// The library's log Z method of a CLI method (one that estimates log Z).
 pub fn logz_method(m: Method) -> LogZMethod {
-    match m {
-        Method::Exact => LogZMethod::Exact,
-        Method::Lw => LogZMethod::Lw,
-        Method::Ais => LogZMethod::Ais,
-        Method::Rais => LogZMethod::Rais,
-        Method::Bdmc => LogZMethod::Bdmc,
-        Method::Mf => LogZMethod::Mf,
-        Method::Bp => LogZMethod::Bp,
-        Method::Trw => LogZMethod::Trw,
-        Method::Auto => LogZMethod::Auto,
-        Method::All => LogZMethod::All,
-        Method::Gibbs | Method::Mh | Method::Block => unreachable!("not a log Z method"),
-    }
+    m.log_z().expect("a log Z method")
 }
 
 /// The library's progress phases as bars (a bar per phase; spinners for phases without a
