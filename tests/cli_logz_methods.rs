@@ -580,6 +580,14 @@ fn bad_options_give_one_error_line() {
         (&["logz", ISING, "-m", "gibbs"], "possible values"),
         (&["marginals", ISING, "-m", "bdmc"], "possible values"),
         (
+            &["marginals", ISING, "-m", "block", "--scan", "chromatic"],
+            "--scan chromatic applies to the single-site methods",
+        ),
+        (
+            &["logz", ISING, "-m", "ais", "--kernel", "nuts"],
+            "possible values",
+        ),
+        (
             &["marginals", ISING, "-m", "bp", "--particles", "5"],
             "unexpected",
         ),
