@@ -122,7 +122,7 @@ pub enum Error {
     },
     /// An allocation whose size comes from the input (a count option, a size in a file) would
     /// exceed the memory limit; refused before anything is allocated.
-    #[error("{what} would need {} but the memory limit is {}; use a smaller value (or raise --memory-limit)", fmt_bytes(*.bytes), fmt_bytes(*.limit))]
+    #[error("{what} would need {} but the memory limit is {}; use a smaller value (or raise --memory-limit)", crate::limits::human_bytes(*.bytes), crate::limits::human_bytes(*.limit))]
     AllocationTooLarge {
         /// What would have been allocated (e.g. "particle states (1000000000 particles x 100 variables)").
         what: String,
@@ -269,26 +269,6 @@ fn fmt_cycle(names: &[String]) -> String {
     )
 }
 
-/// Bytes for people (`1.5 GiB`).
-fn fmt_bytes(b: f64) -> String {
-    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if !b.is_finite() {
-        return format!("{b} bytes");
-    }
-    let mut x = b;
-    let mut u = 0;
-    while x >= 1024.0 && u + 1 < UNITS.len() {
-        x /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b:.0} bytes")
-    } else if x < 1e4 {
-        format!("{x:.1} {}", UNITS[u])
-    } else {
-        format!("{b:.3e} bytes")
-    }
-}
 
 impl Error {
     /// Build an [`Error::Io`] for `path`.

@@ -159,6 +159,9 @@ pub fn human_count(x: f64) -> String {
 /// ```
 pub fn human_bytes(b: f64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if !b.is_finite() {
+        return format!("{b} B");
+    }
     let mut x = b;
     let mut u = 0;
     while x >= 1024.0 && u + 1 < UNITS.len() {
@@ -167,7 +170,7 @@ pub fn human_bytes(b: f64) -> String {
     }
     if u == 0 {
         format!("{x:.0} B")
-    } else if x.is_finite() {
+    } else if x < 1e4 {
         format!("{x:.1} {}", UNITS[u])
     } else {
         format!("{b:.3e} B")

@@ -85,6 +85,21 @@ impl LogZEstimate {
         }
     }
 
+    /// A stochastic estimate with its standard error and effective sample size (no bounds).
+    pub fn stochastic(log_z: f64, std_err: Option<f64>, ess: Option<f64>) -> Self {
+        LogZEstimate {
+            log_z,
+            std_err,
+            lower: None,
+            upper: None,
+            ess,
+            kind: EstimateKind::Stochastic,
+            bound_kind: None,
+            lower_std_err: None,
+            upper_std_err: None,
+        }
+    }
+
     /// log10 Z.
     pub fn log10_z(&self) -> f64 {
         num::ln_to_log10(self.log_z)

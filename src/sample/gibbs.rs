@@ -72,7 +72,7 @@
 use rand::Rng;
 
 use super::site::*;
-use super::{StateTally, SweepStats, Tempering};
+use super::{SweepStats, Tempering};
 use crate::error::Result;
 use crate::model::FactorGraph;
 use crate::var::Evidence;
@@ -191,31 +191,21 @@ impl Gibbs {
 super::site::site_transition!(Gibbs);
 
 impl Gibbs {
-    fn sweep_with<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-        n: usize,
-        tally: Option<&mut StateTally<'_>>,
-    ) -> SweepStats {
+    fn sweep_with<R: Rng + ?Sized>(&self, temp: &Tempering<'_>, run: Run<'_, '_, R>) -> SweepStats {
         let (site, l) = (&self.site, &self.site.local);
-        l.check_sweep(state, temp);
-        let (beta, base) = (temp.beta, temp.base.factorised());
+        let t = Temper::of(temp);
         match self.update_path(temp) {
             UpdatePath::BinaryTable => {
                 let bin = l.bin.as_ref().expect("binary path");
                 let thr = bin.thr.as_ref().expect("threshold tables");
-                site.drive(&BinTable { bin, thr }, state, 0, rng, n, tally)
+                site.drive(&BinTable { bin, thr }, 0, run)
             }
             UpdatePath::BinaryLogOdds => {
                 let bin = l.bin.as_ref().expect("binary path");
-                site.drive(&BinOdds { bin, beta, base }, state, 0, rng, n, tally)
+                site.drive(&BinOdds { bin, t }, 0, run)
             }
-            UpdatePath::GeneralProb => site.drive(&ProbUpd(l), state, l.max_card, rng, n, tally),
-            UpdatePath::GeneralLog => {
-                site.drive(&LogUpd { l, beta, base }, state, l.max_card, rng, n, tally)
-            }
+            UpdatePath::GeneralProb => site.drive(&ProbUpd(l), l.max_card, run),
+            UpdatePath::GeneralLog => site.drive(&LogUpd { l, t }, l.max_card, run),
         }
     }
 }
@@ -274,7 +264,7 @@ mod tests {
         }
         for i in 0..3 {
             let mut buf = vec![0.0; fg.cards()[i]];
-            l.log_cond(i, cells.as_slice(), 1.0, None, &mut buf);
+            l.log_cond(i, cells.as_slice(), Temper::MODEL, &mut buf);
             num::log_normalize(&mut buf);
             let want = brute_conditional(&fg, &x, i);
             for (a, b) in buf.iter().zip(&want) {

@@ -24,8 +24,8 @@
 use rand::{Rng, RngCore};
 
 use super::gibbs::GibbsOptions;
-use super::site::{pick_index, Local, Site, SiteUpdate, StateView};
-use super::{StateTally, SweepStats, Tempering};
+use super::site::{pick_index, Local, Run, Site, SiteUpdate, StateView, Temper};
+use super::{SweepStats, Tempering};
 use crate::error::Result;
 use crate::model::FactorGraph;
 use crate::num;
@@ -57,40 +57,23 @@ impl MetropolisHastings {
 
 struct MhUpd<'a> {
     l: &'a Local,
-    beta: f64,
-    base: Option<&'a [Vec<f64>]>,
-}
-
-impl MhUpd<'_> {
-    #[inline(always)]
-    fn tempered(&self, i: usize, v: usize, model: f64) -> f64 {
-        let q = || self.base.map_or(0.0, |b| b[i][v]);
-        if self.beta == 1.0 {
-            model
-        } else if self.beta == 0.0 {
-            q()
-        } else {
-            self.beta * model + (1.0 - self.beta) * q()
-        }
-    }
+    t: Temper<'a>,
 }
 
 impl SiteUpdate for MhUpd<'_> {
     #[inline(always)]
-    fn update<S: StateView + ?Sized, R: RngCore + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-        rng: &mut R,
-        _: &mut [f64],
-    ) -> bool {
+    fn draw<S, R>(&self, i: usize, x: &S, rng: &mut R, _: &mut [f64]) -> Option<usize>
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized,
+    {
         let l = self.l;
         let c = l.cards[i];
         let old = x.get(i);
         let r = pick_index(rng, c - 1);
         let new = r + (r >= old) as usize;
         let (mut lo, mut ln) = (0.0, 0.0);
-        if self.beta != 0.0 {
+        if self.t.beta != 0.0 {
             for e in l.nbs(i) {
                 let b = l.base(e, x);
                 let s = e.stride as usize;
@@ -98,8 +81,8 @@ impl SiteUpdate for MhUpd<'_> {
                 ln += l.log_tab[b + new * s];
             }
         }
-        let to = self.tempered(i, old, lo);
-        let tn = self.tempered(i, new, ln);
+        let to = self.t.mix(lo, |b| b[i][old]);
+        let tn = self.t.mix(ln, |b| b[i][new]);
         let accept = if tn == f64::NEG_INFINITY {
             false
         } else if to == f64::NEG_INFINITY || tn >= to {
@@ -107,31 +90,18 @@ impl SiteUpdate for MhUpd<'_> {
         } else {
             num::uniform(rng) < num::exp(tn - to)
         };
-        if accept {
-            x.set(i, new);
-        }
-        accept
+        accept.then_some(new)
     }
 }
 
 super::site::site_transition!(MetropolisHastings);
 
 impl MetropolisHastings {
-    fn sweep_with<R: Rng + ?Sized>(
-        &self,
-        state: &mut [usize],
-        temp: &Tempering<'_>,
-        rng: &mut R,
-        n: usize,
-        tally: Option<&mut StateTally<'_>>,
-    ) -> SweepStats {
-        let l = &self.site.local;
-        l.check_sweep(state, temp);
+    fn sweep_with<R: Rng + ?Sized>(&self, temp: &Tempering<'_>, run: Run<'_, '_, R>) -> SweepStats {
         let u = MhUpd {
-            l,
-            beta: temp.beta,
-            base: temp.base.factorised(),
+            l: &self.site.local,
+            t: Temper::of(temp),
         };
-        self.site.drive(&u, state, 0, rng, n, tally)
+        self.site.drive(&u, 0, run)
     }
 }

@@ -42,7 +42,7 @@ use super::ancestral::{
     num_cells, row_bytes, stream_csv, write_record, Code, Codes, Plan, Samples, BLOCK_ROWS,
 };
 use crate::error::{Error, Result};
-use crate::infer::{EstimateKind, LogZEstimate, Posterior};
+use crate::infer::{LogZEstimate, Posterior};
 use crate::model::BayesNet;
 use crate::num;
 use crate::rng::chain_rng;
@@ -268,17 +268,7 @@ impl LikelihoodWeighting {
             mcse.push(se);
         }
         Ok(LwEstimate {
-            log_z: LogZEstimate {
-                log_z,
-                std_err,
-                lower: None,
-                upper: None,
-                ess: Some(ess),
-                kind: EstimateKind::Stochastic,
-                bound_kind: None,
-                lower_std_err: None,
-                upper_std_err: None,
-            },
+            log_z: LogZEstimate::stochastic(log_z, std_err, Some(ess)),
             posterior: Posterior {
                 log_marginals,
                 log_z,
@@ -478,17 +468,7 @@ fn rejection_with<T: Code>(
     Ok(RejectionEstimate {
         accepted: samples,
         num_proposals: n,
-        log_z: LogZEstimate {
-            log_z,
-            std_err: Some(std_err),
-            lower: None,
-            upper: None,
-            ess: Some(af),
-            kind: EstimateKind::Stochastic,
-            bound_kind: None,
-            lower_std_err: None,
-            upper_std_err: None,
-        },
+        log_z: LogZEstimate::stochastic(log_z, Some(std_err), Some(af)),
         posterior: Posterior {
             log_marginals,
             log_z,

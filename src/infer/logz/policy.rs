@@ -51,38 +51,25 @@ pub(super) fn auto(c: &Ctx, report: &mut LogZReport) -> Result<()> {
         })
         .to_vec();
     report.runs.push(ais);
-    match variational_run(c, LogZMethod::Mf, 0.5) {
-        Ok(mf) => {
-            est.lower = mf.estimate.lower;
-            sources.push(Source {
-                field: "lower",
-                method: LogZMethod::Mf,
-            });
-            report.runs.push(mf);
-        }
-        Err(e) => {
-            report.notes.push(format!("mf (lower bound) failed: {e}"));
-            report.skipped.push(Skipped {
-                method: LogZMethod::Mf,
-                reason: format!("failed: {e}"),
-            });
-        }
-    }
-    match variational_run(c, LogZMethod::Trw, 1.0) {
-        Ok(trw) => {
-            est.upper = trw.estimate.upper;
-            sources.push(Source {
-                field: "upper",
-                method: LogZMethod::Trw,
-            });
-            report.runs.push(trw);
-        }
-        Err(e) => {
-            report.notes.push(format!("no upper bound: {e}"));
-            report.skipped.push(Skipped {
-                method: LogZMethod::Trw,
-                reason: skip_reason(&e),
-            });
+    // the bounds: (method, share of the remaining budget, field, note when it fails)
+    for (method, share, field, failed) in [
+        (LogZMethod::Mf, 0.5, "lower", "mf (lower bound) failed"),
+        (LogZMethod::Trw, 1.0, "upper", "no upper bound"),
+    ] {
+        match variational_run(c, method, share) {
+            Ok(run) => {
+                if field == "lower" {
+                    est.lower = run.estimate.lower;
+                } else {
+                    est.upper = run.estimate.upper;
+                }
+                sources.push(Source { field, method });
+                report.runs.push(run);
+            }
+            Err(e) => {
+                report.notes.push(format!("{failed}: {e}"));
+                skip(report, method, skip_reason(&e));
+            }
         }
     }
     est.bound_kind =
@@ -105,6 +92,11 @@ pub(super) fn auto(c: &Ctx, report: &mut LogZReport) -> Result<()> {
     Ok(())
 }
 
+/// Record that `method` did not run, and why.
+fn skip(report: &mut LogZReport, method: LogZMethod, reason: String) {
+    report.skipped.push(Skipped { method, reason })
+}
+
 /// The reason a failed method gives in `all`.
 pub(super) fn skip_reason(e: &Error) -> String {
     match e {
@@ -118,9 +110,6 @@ pub(super) fn skip_reason(e: &Error) -> String {
 
 /// `all`: every method that applies, in the order exact, ais, rais, bdmc, mf, bp, trw, lw.
 pub(super) fn all(c: &Ctx, report: &mut LogZReport) -> Result<()> {
-    let skip = |report: &mut LogZReport, method: LogZMethod, reason: String| {
-        report.skipped.push(Skipped { method, reason })
-    };
     let exact = match exact_if_it_fits(c)? {
         Ok(r) => Some(r),
         Err(reason) => {

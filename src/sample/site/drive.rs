@@ -14,14 +14,27 @@ use crate::sample::{SharedTally, StateTally, SweepStats};
 
 /// One site update rule (Gibbs conditional, Metropolis step, ...).
 pub(crate) trait SiteUpdate: Sync {
-    /// Update variable `i`; returns whether its state changed.
-    fn update<S: StateView + ?Sized, R: RngCore + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-        rng: &mut R,
-        scratch: &mut [f64],
-    ) -> bool;
+    /// The new state of variable `i` (`None`: it stays), given the others in `x`; `w` is
+    /// scratch space of the length the sweep was given.
+    fn draw<S, R>(&self, i: usize, x: &S, rng: &mut R, w: &mut [f64]) -> Option<usize>
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized;
+
+    /// Update variable `i` by [`SiteUpdate::draw`]; returns whether its state changed.
+    #[inline(always)]
+    fn update<S, R>(&self, i: usize, x: &S, rng: &mut R, w: &mut [f64]) -> bool
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized,
+    {
+        let Some(new) = self.draw(i, x, rng, w) else {
+            return false;
+        };
+        let old = x.get(i);
+        x.set(i, new);
+        old != new
+    }
 
     /// Hint that variable `i` will be updated soon (default: nothing).
     #[inline(always)]

@@ -52,34 +52,41 @@ impl Site {
         })
     }
 
-    /// `n` sweeps of the update rule `u` in the kernel's scan (see `drive_sweeps`).
+    /// The sweeps of `run` with the update rule `u` in the kernel's scan (see `drive_sweeps`);
+    /// `scratch_len` is the scratch space `u` needs.
     pub(crate) fn drive<U: SiteUpdate, R: RngCore + ?Sized>(
         &self,
         u: &U,
-        state: &mut [usize],
         scratch_len: usize,
-        rng: &mut R,
-        n: usize,
-        tally: Option<&mut StateTally<'_>>,
+        run: Run<'_, '_, R>,
     ) -> SweepStats {
         let l = &self.local;
         drive_sweeps(
             u,
             l.plan(&self.opts),
             self.pipe.as_ref(),
-            state,
+            run.state,
             scratch_len,
-            rng,
-            n,
-            tally.map(|t| (t, &l.clamped[..])),
+            run.rng,
+            run.n,
+            run.tally.map(|t| (t, &l.clamped[..])),
         )
     }
 }
 
+/// What a call of the [`Transition`](crate::sample::Transition) methods asks of a site kernel:
+/// `n` sweeps of `state` with `rng`, tallying the state after each when `tally` is given.
+pub(crate) struct Run<'a, 't, R: ?Sized> {
+    pub(crate) state: &'a mut [usize],
+    pub(crate) rng: &'a mut R,
+    pub(crate) n: usize,
+    pub(crate) tally: Option<&'a mut StateTally<'t>>,
+}
+
 /// The [`Transition`](crate::sample::Transition) impl of a single-site kernel: a type with a
-/// `site: Site` field and a method
-/// `sweep_with(&self, state, temp, rng, n, tally: Option<&mut StateTally>) -> SweepStats`
-/// that runs `n` sweeps (tallying the state after each). Gibbs and Metropolis-Hastings share it.
+/// `site: Site` field and a method `sweep_with(&self, &Tempering, Run) -> SweepStats` that picks
+/// its update rule for the tempering and runs it by [`Site::drive`]. The impl checks the state
+/// and the tempering first. Gibbs and Metropolis-Hastings share it.
 macro_rules! site_transition {
     ($kernel:ty) => {
         impl $crate::sample::Transition for $kernel {
@@ -107,7 +114,7 @@ macro_rules! site_transition {
                 temp: &$crate::sample::Tempering<'_>,
                 rng: &mut R,
             ) -> $crate::sample::SweepStats {
-                self.sweep_with(state, temp, rng, 1, None)
+                self.run(state, temp, rng, 1, None)
             }
 
             /// One sweep, counting the final state into `tally` (a chromatic sweep counts each
@@ -124,7 +131,7 @@ macro_rules! site_transition {
                     self.site.local.n,
                     "tally of the wrong size"
                 );
-                self.sweep_with(state, temp, rng, 1, Some(tally))
+                self.run(state, temp, rng, 1, Some(tally))
             }
 
             /// `n` sweeps, tallying the state after each; chromatic sweeps on more than one
@@ -140,7 +147,27 @@ macro_rules! site_transition {
                 if let Some(t) = &tally {
                     assert_eq!(t.num_vars(), self.site.local.n, "tally of the wrong size");
                 }
-                self.sweep_with(state, temp, rng, n, tally)
+                self.run(state, temp, rng, n, tally)
+            }
+        }
+
+        impl $kernel {
+            fn run<R: rand::Rng + ?Sized>(
+                &self,
+                state: &mut [usize],
+                temp: &$crate::sample::Tempering<'_>,
+                rng: &mut R,
+                n: usize,
+                tally: Option<&mut $crate::sample::StateTally<'_>>,
+            ) -> $crate::sample::SweepStats {
+                self.site.local.check_sweep(state, temp);
+                let run = $crate::sample::site::Run {
+                    state,
+                    rng,
+                    n,
+                    tally,
+                };
+                self.sweep_with(temp, run)
             }
         }
     };

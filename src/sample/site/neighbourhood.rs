@@ -497,10 +497,10 @@ impl Local {
         &self,
         i: usize,
         x: &S,
-        beta: f64,
-        base: Option<&[Vec<f64>]>,
+        t: super::updates::Temper<'_>,
         buf: &mut [f64],
     ) {
+        let (beta, base) = (t.beta, t.base);
         let c = buf.len();
         if beta == 0.0 {
             match base {

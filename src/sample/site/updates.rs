@@ -31,13 +31,11 @@ pub(crate) struct BinTable<'a> {
 
 impl SiteUpdate for BinTable<'_> {
     #[inline(always)]
-    fn update<S: StateView + ?Sized, R: RngCore + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-        rng: &mut R,
-        _: &mut [f64],
-    ) -> bool {
+    fn draw<S, R>(&self, i: usize, x: &S, rng: &mut R, _: &mut [f64]) -> Option<usize>
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized,
+    {
         let b = self.bin;
         let nb = &b.nbr[b.start[i] as usize..b.start[i + 1] as usize];
         let mut cfg = 0usize;
@@ -46,10 +44,7 @@ impl SiteUpdate for BinTable<'_> {
         }
         let r = rng.next_u64();
         let th = self.thr.hi[self.thr.off[i] as usize + cfg];
-        let new = below(r, th, || b.threshold(i, cfg)) as usize;
-        let old = x.get(i);
-        x.set(i, new);
-        old != new
+        Some(below(r, th, || b.threshold(i, cfg)) as usize)
     }
 
     #[inline(always)]
@@ -60,24 +55,59 @@ impl SiteUpdate for BinTable<'_> {
     }
 }
 
-pub(crate) struct BinOdds<'a> {
-    pub(crate) bin: &'a Binary,
+/// A tempered site target: `beta` times the model's log weight plus `1 - beta` times a
+/// factorised base (`base[i][v]`; none: uniform, zero), as single-site updates read it.
+#[derive(Clone, Copy)]
+pub(crate) struct Temper<'a> {
     pub(crate) beta: f64,
     pub(crate) base: Option<&'a [Vec<f64>]>,
 }
 
+impl<'a> Temper<'a> {
+    /// The model itself.
+    pub(crate) const MODEL: Temper<'static> = Temper {
+        beta: 1.0,
+        base: None,
+    };
+
+    /// The site view of a [`crate::sample::Tempering`].
+    pub(crate) fn of(t: &crate::sample::Tempering<'a>) -> Self {
+        Temper {
+            beta: t.beta,
+            base: t.base.factorised(),
+        }
+    }
+
+    /// `beta * model + (1 - beta) * base`, with `base()` the base's log weight (read only when
+    /// beta < 1).
+    #[inline(always)]
+    pub(crate) fn mix(&self, model: f64, base: impl FnOnce(&'a [Vec<f64>]) -> f64) -> f64 {
+        let q = || self.base.map_or(0.0, base);
+        if self.beta == 1.0 {
+            model
+        } else if self.beta == 0.0 {
+            q()
+        } else {
+            self.beta * model + (1.0 - self.beta) * q()
+        }
+    }
+}
+
+pub(crate) struct BinOdds<'a> {
+    pub(crate) bin: &'a Binary,
+    pub(crate) t: Temper<'a>,
+}
+
 impl SiteUpdate for BinOdds<'_> {
     #[inline(always)]
-    fn update<S: StateView + ?Sized, R: RngCore + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-        rng: &mut R,
-        _: &mut [f64],
-    ) -> bool {
+    fn draw<S, R>(&self, i: usize, x: &S, rng: &mut R, _: &mut [f64]) -> Option<usize>
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized,
+    {
         let b = self.bin;
         let r = b.start[i] as usize..b.start[i + 1] as usize;
-        let a = if self.beta == 0.0 {
+        let a = if self.t.beta == 0.0 {
             0.0
         } else {
             let mut a = b.c[i];
@@ -88,56 +118,42 @@ impl SiteUpdate for BinOdds<'_> {
             }
             a
         };
-        let a = if self.beta == 1.0 {
-            a
-        } else {
-            let d = self.base.map_or(0.0, |q| q[i][1] - q[i][0]);
-            if self.beta == 0.0 {
-                d
-            } else {
-                self.beta * a + (1.0 - self.beta) * d
-            }
-        };
-        let new = (num::uniform(rng) < sigmoid(a)) as usize;
-        let old = x.get(i);
-        x.set(i, new);
-        old != new
+        let a = self.t.mix(a, |q| q[i][1] - q[i][0]);
+        Some((num::uniform(rng) < sigmoid(a)) as usize)
     }
 }
 
 pub(crate) struct ProbUpd<'a>(pub(crate) &'a Local);
 
 impl ProbUpd<'_> {
-    /// Unnormalised conditional weights of a variable with `C` states (kept in registers).
+    /// Unnormalised conditional weights of variable `i` into `w` (one per state; a
+    /// fixed-size array when the number of states is known, so they stay in registers).
     #[inline(always)]
-    pub(crate) fn weights<const C: usize, S: StateView + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-    ) -> [f64; C] {
+    pub(crate) fn weights<S: StateView + ?Sized>(&self, i: usize, x: &S, w: &mut [f64]) {
         let l = self.0;
-        let mut w = [1.0f64; C];
+        let c = w.len();
+        w.fill(1.0);
         for e in l.nbs(i) {
             let b = l.base(e, x);
             let st = e.stride as usize;
-            let t = &l.prob_tab[b..=b + (C - 1) * st];
+            let t = &l.prob_tab[b..=b + (c - 1) * st];
             for (v, o) in w.iter_mut().enumerate() {
-                // SAFETY: v * st <= (C - 1) * st < t.len()
+                // SAFETY: v * st <= (c - 1) * st < t.len()
                 *o *= unsafe { *t.get_unchecked(v * st) };
             }
         }
-        w
     }
 
-    /// A draw from the conditional of a variable with `C >= 3` states, `None` on underflow.
+    /// A draw from the conditional of variable `i` with weights in `w`, `None` on underflow.
     #[inline(always)]
-    pub(crate) fn draw_fixed<const C: usize, S: StateView + ?Sized, R: RngCore + ?Sized>(
+    pub(crate) fn draw_in<S: StateView + ?Sized, R: RngCore + ?Sized>(
         &self,
         i: usize,
         x: &S,
         rng: &mut R,
+        w: &mut [f64],
     ) -> Option<usize> {
-        let w = self.weights::<C, S>(i, x);
+        self.weights(i, x, w);
         let s: f64 = w.iter().sum();
         (s > 0.0).then(|| num::draw_linear(w.iter().copied(), s, rng))
     }
@@ -145,83 +161,60 @@ impl ProbUpd<'_> {
 
 impl SiteUpdate for ProbUpd<'_> {
     #[inline(always)]
-    fn update<S: StateView + ?Sized, R: RngCore + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-        rng: &mut R,
-        scratch: &mut [f64],
-    ) -> bool {
+    fn draw<S, R>(&self, i: usize, x: &S, rng: &mut R, w: &mut [f64]) -> Option<usize>
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized,
+    {
         let l = self.0;
         let c = l.cards[i];
         let drawn = match c {
             2 => {
-                let [p0, p1] = self.weights::<2, S>(i, x);
-                let s = p0 + p1;
-                (s > 0.0).then(|| (num::uniform(rng) * s >= p0) as usize)
+                let mut w = [0.0; 2];
+                self.weights(i, x, &mut w);
+                let s = w[0] + w[1];
+                (s > 0.0).then(|| (num::uniform(rng) * s >= w[0]) as usize)
             }
-            3 => self.draw_fixed::<3, S, R>(i, x, rng),
-            4 => self.draw_fixed::<4, S, R>(i, x, rng),
-            _ => {
-                let w = &mut scratch[..c];
-                w.fill(1.0);
-                for e in l.nbs(i) {
-                    let b = l.base(e, x);
-                    let st = e.stride as usize;
-                    for (v, o) in w.iter_mut().enumerate() {
-                        *o *= l.prob_tab[b + v * st];
-                    }
-                }
-                let s: f64 = w.iter().sum();
-                (s > 0.0).then(|| num::draw_linear(w.iter().copied(), s, rng))
-            }
+            3 => self.draw_in(i, x, rng, &mut [0.0; 3]),
+            4 => self.draw_in(i, x, rng, &mut [0.0; 4]),
+            _ => self.draw_in(i, x, rng, &mut w[..c]),
         };
-        let Some(new) = drawn else {
-            // underflow (or a state of probability zero): redo it in log space
-            return LogUpd {
+        // underflow (or a state of probability zero): redo it in log space
+        drawn.or_else(|| {
+            LogUpd {
                 l,
-                beta: 1.0,
-                base: None,
+                t: Temper::MODEL,
             }
-            .update(i, x, rng, scratch);
-        };
-        let old = x.get(i);
-        x.set(i, new);
-        old != new
+            .draw(i, x, rng, w)
+        })
     }
 }
 
 pub(crate) struct LogUpd<'a> {
     pub(crate) l: &'a Local,
-    pub(crate) beta: f64,
-    pub(crate) base: Option<&'a [Vec<f64>]>,
+    pub(crate) t: Temper<'a>,
 }
 
 impl SiteUpdate for LogUpd<'_> {
     #[inline(always)]
-    fn update<S: StateView + ?Sized, R: RngCore + ?Sized>(
-        &self,
-        i: usize,
-        x: &S,
-        rng: &mut R,
-        scratch: &mut [f64],
-    ) -> bool {
+    fn draw<S, R>(&self, i: usize, x: &S, rng: &mut R, w: &mut [f64]) -> Option<usize>
+    where
+        S: StateView + ?Sized,
+        R: RngCore + ?Sized,
+    {
         let c = self.l.cards[i];
-        let w = &mut scratch[..c];
-        self.l.log_cond(i, x, self.beta, self.base, w);
+        let w = &mut w[..c];
+        self.l.log_cond(i, x, self.t, w);
         let m = w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if m == f64::NEG_INFINITY {
             // every state has probability zero: the rest of the state is invalid; stay put
-            return false;
+            return None;
         }
         let mut s = 0.0;
         for l in w.iter_mut() {
             *l = num::exp(*l - m);
             s += *l;
         }
-        let new = num::draw_linear(w.iter().copied(), s, rng);
-        let old = x.get(i);
-        x.set(i, new);
-        old != new
+        Some(num::draw_linear(w.iter().copied(), s, rng))
     }
 }
