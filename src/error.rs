@@ -269,7 +269,6 @@ fn fmt_cycle(names: &[String]) -> String {
     )
 }
 
-
 impl Error {
     /// Build an [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -373,4 +372,16 @@ fn data_error_message(
         }
     };
     format!("{at}: {what}")
+}
+
+/// [`Error::DimensionMismatch`] about `what` unless `found == expected`.
+pub(crate) fn check_dim(what: &str, expected: usize, found: usize) -> Result<()> {
+    if found != expected {
+        return Err(Error::DimensionMismatch {
+            what: what.into(),
+            expected,
+            found,
+        });
+    }
+    Ok(())
 }

@@ -200,6 +200,18 @@ impl Evidence {
         Ok(ev)
     }
 
+    /// Check that the evidence covers at most `n` variables (those of the model it is for):
+    /// [`Error::InvalidArgument`] otherwise.
+    pub fn check_len(&self, n: usize) -> Result<()> {
+        if self.values.len() > n {
+            return Err(Error::InvalidArgument(format!(
+                "evidence is for {} variables but the model has {n}",
+                self.values.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Check that every observed variable exists in `vars` and its state is in range:
     /// [`Error::UnknownVariable`] or [`Error::UnknownState`] otherwise.
     pub fn check(&self, vars: &[Variable]) -> Result<()> {

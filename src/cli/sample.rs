@@ -159,6 +159,21 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
     }
 
     let t = Instant::now();
+    // a sampler that streams its rows to the output, with a progress bar over the rows
+    let mut stream_rows = |label: &str,
+                           write: &mut dyn FnMut(&mut dyn Write, &Bar) -> anyhow::Result<()>|
+     -> anyhow::Result<Written> {
+        let bar = Bar::new(global, n as u64, label, "rows");
+        emit(a, out, |w| write(w, &bar))?;
+        bar.finish();
+        Ok(Written {
+            method,
+            rows: n,
+            vars: vars.len(),
+            seconds: t.elapsed().as_secs_f64(),
+            chains: None,
+        })
+    };
     let written = match method {
         SampleMethod::Forward => {
             let bn = args::require_bayes(
@@ -173,18 +188,9 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
                 );
             }
             let sampler = ForwardSampler::new(bn)?;
-            let bar = Bar::new(global, n as u64, "forward sampling", "rows");
-            emit(a, out, |w| {
-                Ok(sampler.write_csv(n, a.seed, LineCounter::new(w, &bar))?)
-            })?;
-            bar.finish();
-            Written {
-                method,
-                rows: n,
-                vars: vars.len(),
-                seconds: t.elapsed().as_secs_f64(),
-                chains: None,
-            }
+            stream_rows("forward sampling", &mut |w, bar| {
+                Ok(sampler.write_csv(n, a.seed, LineCounter::new(w, bar))?)
+            })?
         }
         SampleMethod::Lw => {
             let bn = args::require_bayes(
@@ -193,18 +199,9 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
                 "--method gibbs or mh (MCMC draws under the evidence)",
             )?;
             let lw = LikelihoodWeighting::new(bn, &ev)?;
-            let bar = Bar::new(global, n as u64, "likelihood weighting", "rows");
-            emit(a, out, |w| {
-                Ok(lw.write_csv(n, a.seed, LineCounter::new(w, &bar))?)
-            })?;
-            bar.finish();
-            Written {
-                method,
-                rows: n,
-                vars: vars.len(),
-                seconds: t.elapsed().as_secs_f64(),
-                chains: None,
-            }
+            stream_rows("likelihood weighting", &mut |w, bar| {
+                Ok(lw.write_csv(n, a.seed, LineCounter::new(w, bar))?)
+            })?
         }
         SampleMethod::Gibbs | SampleMethod::Mh | SampleMethod::Block => {
             let kernel = match method {

@@ -10,12 +10,10 @@ use std::collections::HashMap;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 use rand_distr::StandardNormal;
-use rayon::prelude::*;
 
 use super::mvn::{Conditional, MvNormal};
 use super::{GaussianSummary, Gmrf, SparseSym, LN_2PI};
 use crate::error::{Error, Result};
-use crate::rng::chain_rng;
 
 /// Rows per RNG stream in [`GaussianBn::sample_n`].
 pub const SAMPLE_BLOCK: usize = 1024;
@@ -408,13 +406,7 @@ impl GaussianBn {
     /// `ln p(x)` of a full assignment (sum of the CPD log densities), `O(n + arcs)`. Errors: `x`
     /// of the wrong length.
     pub fn log_density(&self, x: &[f64]) -> Result<f64> {
-        if x.len() != self.num_vars() {
-            return Err(Error::DimensionMismatch {
-                what: "point for the log density".into(),
-                expected: self.num_vars(),
-                found: x.len(),
-            });
-        }
+        crate::error::check_dim("point for the log density", self.num_vars(), x.len())?;
         Ok(self
             .cpds
             .iter()
@@ -453,17 +445,14 @@ impl GaussianBn {
     /// rows asks for, chunk by chunk.
     pub fn sample_blocks(&self, first_block: usize, rows: usize, seed: u64) -> DMatrix<f64> {
         let n = self.num_vars();
-        let mut data = vec![0.0; rows * n];
-        if n > 0 {
-            data.par_chunks_mut(SAMPLE_BLOCK * n)
-                .enumerate()
-                .for_each(|(b, chunk)| {
-                    let mut rng = chain_rng(seed, (first_block + b) as u64);
-                    for row in chunk.chunks_mut(n) {
-                        self.sample_into(&mut rng, row);
-                    }
-                });
-        }
+        let data = super::sample_rows_in_blocks(
+            n,
+            rows,
+            SAMPLE_BLOCK,
+            first_block,
+            seed,
+            |rng, row, _: &mut ()| self.sample_into(rng, row),
+        );
         DMatrix::from_row_slice(rows, n, &data)
     }
 
@@ -490,13 +479,7 @@ impl GaussianBn {
     /// [`GaussianBn::fit_from_moments`].
     pub fn fit_ml(&self, data: &DMatrix<f64>) -> Result<GaussianBn> {
         let n = self.num_vars();
-        if data.ncols() != n {
-            return Err(Error::DimensionMismatch {
-                what: "data columns (one per variable)".into(),
-                expected: n,
-                found: data.ncols(),
-            });
-        }
+        crate::error::check_dim("data columns (one per variable)", n, data.ncols())?;
         let rows: Vec<usize> = (0..data.nrows())
             .filter(|&r| data.row(r).iter().all(|v| v.is_finite()))
             .collect();
@@ -540,13 +523,7 @@ impl GaussianBn {
     /// a residual variance that is not positive ([`Error::NonPositiveVariance`]).
     pub fn fit_from_moments(&self, mean: &[f64], cov: &DMatrix<f64>) -> Result<GaussianBn> {
         let n = self.num_vars();
-        if mean.len() != n {
-            return Err(Error::DimensionMismatch {
-                what: "mean vector".into(),
-                expected: n,
-                found: mean.len(),
-            });
-        }
+        crate::error::check_dim("mean vector", n, mean.len())?;
         super::check_symmetric(cov, n, "covariance matrix")?;
         if let Some(v) = mean.iter().find(|v| !v.is_finite()) {
             return Err(Error::InvalidNumber {

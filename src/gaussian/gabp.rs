@@ -124,13 +124,7 @@ pub fn gaussian_bp(
 ) -> Result<GaussianBpResult> {
     let t0 = Instant::now();
     let n = lambda.n();
-    if h.len() != n {
-        return Err(Error::DimensionMismatch {
-            what: "information vector h (one entry per variable)".into(),
-            expected: n,
-            found: h.len(),
-        });
-    }
+    crate::error::check_dim("information vector h (one entry per variable)", n, h.len())?;
     if !(0.0..1.0).contains(&opts.damping) {
         return Err(Error::InvalidArgument(format!(
             "damping must be in [0, 1) (got {})",

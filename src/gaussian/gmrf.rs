@@ -32,7 +32,6 @@
 use nalgebra::{Cholesky, DMatrix, DVector, DVectorView, DVectorViewMut, Dyn};
 use rand::Rng;
 use rand_distr::StandardNormal;
-use rayon::prelude::*;
 
 use super::sparse::EnvelopeCholesky;
 use super::{
@@ -40,7 +39,6 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::Boundary;
-use crate::rng::chain_rng;
 use crate::sample::continuous::{ContinuousTransition, Energy, StepStats};
 
 /// Rows per RNG stream in [`Gmrf::sample_n`].
@@ -82,13 +80,7 @@ pub struct Gmrf {
 }
 
 fn check_h(h: &[f64], n: usize) -> Result<()> {
-    if h.len() != n {
-        return Err(Error::DimensionMismatch {
-            what: "information vector h (one entry per variable)".into(),
-            expected: n,
-            found: h.len(),
-        });
-    }
+    crate::error::check_dim("information vector h (one entry per variable)", n, h.len())?;
     if let Some(v) = h.iter().find(|v| !v.is_finite()) {
         return Err(Error::InvalidNumber {
             what: "information vector h".into(),
@@ -254,13 +246,7 @@ impl Gmrf {
 
     /// Solve `Λ x = b` with the stored factor.
     pub fn solve(&self, b: &[f64]) -> Result<Vec<f64>> {
-        if b.len() != self.dim() {
-            return Err(Error::DimensionMismatch {
-                what: "right-hand side".into(),
-                expected: self.dim(),
-                found: b.len(),
-            });
-        }
+        crate::error::check_dim("right-hand side", self.dim(), b.len())?;
         Ok(match &self.factor {
             Factor::Dense(c) => c
                 .solve(&DVector::from_column_slice(b))
@@ -331,13 +317,7 @@ impl Gmrf {
 
     /// The normalised log density `-1/2 x'Λx + h'x - ln Z`. Errors: `x` of the wrong length.
     pub fn log_density(&self, x: &[f64]) -> Result<f64> {
-        if x.len() != self.dim() {
-            return Err(Error::DimensionMismatch {
-                what: "point for the log density".into(),
-                expected: self.dim(),
-                found: x.len(),
-            });
-        }
+        crate::error::check_dim("point for the log density", self.dim(), x.len())?;
         Ok(self.log_density_unnormalized(x) - self.log_z)
     }
 
@@ -394,20 +374,14 @@ impl Gmrf {
     /// The draws of [`Self::sample_blocks`], row-major (`rows * n` values, row after row): for
     /// callers that write rows out, without the column-major copy.
     pub fn sample_rows(&self, first_block: usize, rows: usize, seed: u64) -> Vec<f64> {
-        let n = self.dim();
-        let mut data = vec![0.0; rows * n];
-        if n > 0 {
-            data.par_chunks_mut(SAMPLE_BLOCK * n)
-                .enumerate()
-                .for_each(|(b, chunk)| {
-                    let mut rng = chain_rng(seed, (first_block + b) as u64);
-                    let mut scratch = Vec::new();
-                    for row in chunk.chunks_mut(n) {
-                        self.sample_into(&mut rng, row, &mut scratch);
-                    }
-                });
-        }
-        data
+        super::sample_rows_in_blocks(
+            self.dim(),
+            rows,
+            SAMPLE_BLOCK,
+            first_block,
+            seed,
+            |rng, row, scratch: &mut Vec<f64>| self.sample_into(rng, row, scratch),
+        )
     }
 
     /// Fix the variables of `evidence` (`(index, value)` pairs): the GMRF of the free variables

@@ -55,6 +55,35 @@ use nalgebra::{Cholesky, DMatrix, Dyn};
 
 use crate::error::{Error, Result};
 
+/// `rows` draws of dimension `n`, row-major (row after row), made in blocks of `block` rows in
+/// parallel: block `b` (counting from `first_block`) draws its rows in order from the stream
+/// `chain_rng(seed, b)`, each by `draw(rng, row, scratch)` with a scratch value per block, so
+/// the draws do not depend on the number of threads, and a caller streaming rows in chunks of
+/// a multiple of `block` rows gets the same rows as one call.
+pub(crate) fn sample_rows_in_blocks<S: Default>(
+    n: usize,
+    rows: usize,
+    block: usize,
+    first_block: usize,
+    seed: u64,
+    draw: impl Fn(&mut crate::rng::EngineRng, &mut [f64], &mut S) + Sync,
+) -> Vec<f64> {
+    use rayon::prelude::*;
+    let mut data = vec![0.0; rows * n];
+    if n > 0 {
+        data.par_chunks_mut(block * n)
+            .enumerate()
+            .for_each(|(b, chunk)| {
+                let mut rng = crate::rng::chain_rng(seed, (first_block + b) as u64);
+                let mut scratch = S::default();
+                for row in chunk.chunks_mut(n) {
+                    draw(&mut rng, row, &mut scratch);
+                }
+            });
+    }
+    data
+}
+
 /// `ln(2 π)`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_3;
 

@@ -108,13 +108,7 @@ impl MvNormal {
 
     /// `ln N(x; mean, cov)`. `O(n^2)`. Errors: `x` of the wrong length.
     pub fn log_density(&self, x: &[f64]) -> Result<f64> {
-        if x.len() != self.dim() {
-            return Err(Error::DimensionMismatch {
-                what: "point for the log density".into(),
-                expected: self.dim(),
-                found: x.len(),
-            });
-        }
+        crate::error::check_dim("point for the log density", self.dim(), x.len())?;
         let d = DVector::from_column_slice(x) - &self.mean;
         let z = self
             .chol
@@ -263,13 +257,7 @@ impl Conditioner {
     }
 
     fn check_values(&self, values: &[f64]) -> Result<DVector<f64>> {
-        if values.len() != self.observed.len() {
-            return Err(Error::DimensionMismatch {
-                what: "evidence values".into(),
-                expected: self.observed.len(),
-                found: values.len(),
-            });
-        }
+        crate::error::check_dim("evidence values", self.observed.len(), values.len())?;
         if let Some(v) = values.iter().find(|v| !v.is_finite()) {
             return Err(Error::InvalidNumber {
                 what: "evidence value".into(),

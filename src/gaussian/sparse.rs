@@ -390,13 +390,7 @@ impl EnvelopeCholesky {
     /// Factorise `a` under the ordering `perm` (`perm[new] = old`, a permutation of `0..n`).
     pub fn with_ordering(a: &SparseSym, perm: Vec<usize>, what: &str) -> Result<Self> {
         let n = a.n();
-        if perm.len() != n {
-            return Err(Error::DimensionMismatch {
-                what: "ordering".into(),
-                expected: n,
-                found: perm.len(),
-            });
-        }
+        crate::error::check_dim("ordering", n, perm.len())?;
         let mut inv = vec![usize::MAX; n];
         for (new, &old) in perm.iter().enumerate() {
             if old >= n || inv[old] != usize::MAX {

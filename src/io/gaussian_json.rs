@@ -357,13 +357,7 @@ pub fn parse_gmrf(text: &str) -> Result<(Gmrf, Vec<String>)> {
     let n = lambda.n();
     let names = match j.names {
         Some(names) => {
-            if names.len() != n {
-                return Err(Error::DimensionMismatch {
-                    what: "names (one per variable)".into(),
-                    expected: n,
-                    found: names.len(),
-                });
-            }
+            crate::error::check_dim("names (one per variable)", n, names.len())?;
             let mut seen = HashSet::new();
             if let Some(d) = names.iter().find(|x| !seen.insert(x.as_str())) {
                 return Err(Error::InvalidModel(format!(

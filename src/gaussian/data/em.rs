@@ -118,13 +118,7 @@ pub fn em_gaussian(
     opts: &GaussianEmOptions,
 ) -> Result<GaussianEmResult> {
     let n = structure.num_vars();
-    if data.ncols() != n {
-        return Err(Error::DimensionMismatch {
-            what: "data columns (one per variable)".into(),
-            expected: n,
-            found: data.ncols(),
-        });
-    }
+    crate::error::check_dim("data columns (one per variable)", n, data.ncols())?;
     // start: independent variables with the available-case means and variances
     let mut mean = vec![0.0; n];
     let mut var = vec![1.0; n];

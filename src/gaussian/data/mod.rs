@@ -254,13 +254,7 @@ pub fn log_likelihood_rows<M: JointGaussian + ?Sized>(
 
 fn check_cols<M: JointGaussian + ?Sized>(model: &M, data: &DMatrix<f64>) -> Result<()> {
     let n = model.num_vars();
-    if data.ncols() != n {
-        return Err(Error::DimensionMismatch {
-            what: "data columns (one per variable)".into(),
-            expected: n,
-            found: data.ncols(),
-        });
-    }
+    crate::error::check_dim("data columns (one per variable)", n, data.ncols())?;
     Ok(())
 }
 

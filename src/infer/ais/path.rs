@@ -52,12 +52,7 @@ impl PathSetup {
         time_limit: Option<Duration>,
     ) -> Result<Self> {
         let n = fg.num_vars();
-        if ev.as_slice().len() > n {
-            return Err(Error::InvalidArgument(format!(
-                "evidence is for {} variables but the model has {n}",
-                ev.as_slice().len()
-            )));
-        }
+        ev.check_len(n)?;
         let cards = fg.cards();
         let mut template = vec![0usize; n];
         let mut free = Vec::new();

@@ -111,21 +111,32 @@ pub(crate) fn bucket_tree(
         }
         prods.push(prod);
     }
-    if z == f64::NEG_INFINITY {
-        return Ok((
-            z,
-            BucketTree {
-                vars,
-                factors,
-                plans,
-                order,
-                prods,
-                beliefs: Vec::new(),
-                bucket_of_factor,
-            },
-        ));
-    }
-    // downward: the message into bucket i from its parent
+    // downward (nothing to calibrate when the component has probability zero)
+    let beliefs = if z == f64::NEG_INFINITY {
+        Vec::new()
+    } else {
+        downward(&orig, &inbox)?
+    };
+    let _ = parent;
+    Ok((
+        z,
+        BucketTree {
+            vars,
+            factors,
+            plans,
+            order,
+            prods,
+            beliefs,
+            bucket_of_factor,
+        },
+    ))
+}
+
+/// The calibrated (normalised) belief of every bucket: the messages from each bucket's parent
+/// down the tree, given the buckets' own factors `orig` and the upward messages `inbox`.
+fn downward(orig: &[TableFactor], inbox: &[Vec<(usize, TableFactor)>]) -> Result<Vec<TableFactor>> {
+    let k = orig.len();
+    // the message into bucket i from its parent
     let mut down: Vec<TableFactor> = vec![TableFactor::scalar(0.0); k];
     let mut beliefs: Vec<TableFactor> = vec![TableFactor::scalar(0.0); k];
     for i in (0..k).rev() {
@@ -152,19 +163,7 @@ pub(crate) fn bucket_tree(
         let (b, _) = belief.normalize()?;
         beliefs[i] = b;
     }
-    let _ = parent;
-    Ok((
-        z,
-        BucketTree {
-            vars,
-            factors,
-            plans,
-            order,
-            prods,
-            beliefs,
-            bucket_of_factor,
-        },
-    ))
+    Ok(beliefs)
 }
 
 /// Advance a mixed-radix counter (last variable fastest) and the CPD indices that follow it.

@@ -272,12 +272,7 @@ impl BlockGibbs {
     /// Cardinalities and the clamped state (evidence, and single-state variables) of `ev`.
     fn clamp(fg: &FactorGraph, ev: &Evidence) -> Result<(Vec<usize>, Vec<Option<usize>>)> {
         let n = fg.num_vars();
-        if ev.as_slice().len() > n {
-            return Err(Error::InvalidArgument(format!(
-                "evidence is for {} variables but the model has {n}",
-                ev.as_slice().len()
-            )));
-        }
+        ev.check_len(n)?;
         let cards = fg.cards();
         let mut clamped = vec![None; n];
         for (v, s) in ev.iter() {

@@ -203,13 +203,7 @@ pub fn run_continuous_chains<K: ContinuousTransition>(
         }
         Init::Given(x) => check_point(x, dim, "start point")?,
         Init::PerChain(xs) => {
-            if xs.len() != cfg.chains {
-                return Err(Error::DimensionMismatch {
-                    what: "start points (one per chain)".into(),
-                    expected: cfg.chains,
-                    found: xs.len(),
-                });
-            }
+            crate::error::check_dim("start points (one per chain)", cfg.chains, xs.len())?;
             for x in xs {
                 check_point(x, dim, "start point")?;
             }

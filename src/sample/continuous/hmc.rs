@@ -11,7 +11,7 @@ use rand_distr::StandardNormal;
 
 use super::{
     check_step_size, check_target_accept, metropolis, ContinuousTransition, DualAveraging, Energy,
-    PointCache, StepStats,
+    PointCache, PointMut, StepStats, TemperedMove,
 };
 use crate::error::{Error, Result};
 
@@ -115,13 +115,7 @@ impl<E: Energy> Hmc<E> {
             )));
         }
         if let Some(m) = &opts.inv_mass {
-            if m.len() != energy.dim() {
-                return Err(Error::DimensionMismatch {
-                    what: "HMC inverse mass diagonal".into(),
-                    expected: energy.dim(),
-                    found: m.len(),
-                });
-            }
+            crate::error::check_dim("HMC inverse mass diagonal", energy.dim(), m.len())?;
             if let Some(v) = m.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
                 return Err(Error::NonPositiveVariance {
                     var: "HMC inverse mass".into(),
@@ -141,7 +135,7 @@ impl<E: Energy> Hmc<E> {
 /// One HMC transition from `x` with current log density `ld` and gradient `grad` (updated in
 /// place on acceptance). `O(steps)` gradient evaluations.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn hmc_move<E: Energy + ?Sized, R: Rng + ?Sized>(
+fn hmc_move<E: Energy + ?Sized, R: Rng + ?Sized>(
     e: &E,
     x: &mut [f64],
     ld: &mut f64,
@@ -388,5 +382,32 @@ impl<E: Energy> ContinuousTransition for Hmc<E> {
 
     fn step_size(&self, cs: &HmcChain) -> Option<f64> {
         Some(cs.eps)
+    }
+}
+
+impl<E: Energy> TemperedMove for Hmc<E> {
+    type Scratch = HmcScratch;
+
+    /// One HMC transition of `leapfrog_steps` steps of size `eps` with the fixed inverse mass
+    /// of the options (identity by default), no jitter.
+    fn tempered_step<T: Energy + ?Sized, R: Rng + ?Sized>(
+        &self,
+        energy: &T,
+        at: PointMut<'_>,
+        eps: f64,
+        scratch: &mut HmcScratch,
+        rng: &mut R,
+    ) -> StepStats {
+        hmc_move(
+            energy,
+            at.x,
+            at.ld,
+            at.grad,
+            eps,
+            self.opts.leapfrog_steps,
+            self.opts.inv_mass.as_deref(),
+            scratch,
+            rng,
+        )
     }
 }

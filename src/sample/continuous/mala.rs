@@ -9,7 +9,7 @@ use rand_distr::StandardNormal;
 
 use super::{
     check_step_size, check_target_accept, metropolis, ContinuousTransition, DualAveraging, Energy,
-    PointCache, StepStats,
+    PointCache, PointMut, StepStats, TemperedMove,
 };
 use crate::error::Result;
 
@@ -67,7 +67,7 @@ impl<E: Energy> Mala<E> {
 }
 
 /// One MALA transition from `x` (log density `ld`, gradient `grad`, updated on acceptance).
-pub(crate) fn mala_move<E: Energy + ?Sized, R: Rng + ?Sized>(
+fn mala_move<E: Energy + ?Sized, R: Rng + ?Sized>(
     e: &E,
     x: &mut [f64],
     ld: &mut f64,
@@ -168,5 +168,20 @@ impl<E: Energy> ContinuousTransition for Mala<E> {
 
     fn step_size(&self, cs: &MalaChain) -> Option<f64> {
         Some(cs.eps)
+    }
+}
+
+impl<E: Energy> TemperedMove for Mala<E> {
+    type Scratch = MalaScratch;
+
+    fn tempered_step<T: Energy + ?Sized, R: Rng + ?Sized>(
+        &self,
+        energy: &T,
+        at: PointMut<'_>,
+        eps: f64,
+        scratch: &mut MalaScratch,
+        rng: &mut R,
+    ) -> StepStats {
+        mala_move(energy, at.x, at.ld, at.grad, eps, scratch, rng)
     }
 }

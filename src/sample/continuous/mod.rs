@@ -300,6 +300,41 @@ pub trait ContinuousTransition: Send + Sync {
     }
 }
 
+/// A [`ContinuousTransition`] whose move can run, with a fixed step size, on any energy: what
+/// annealed importance sampling ([`continuous_ais`]) needs of a kernel at each temperature.
+/// HMC, MALA and random-walk Metropolis have it; a kernel tied to its model's structure (the
+/// GMRF's exact-conditional Gibbs) does not.
+pub trait TemperedMove: ContinuousTransition {
+    /// Buffers of [`TemperedMove::tempered_step`], one set per particle.
+    type Scratch: Default + Send;
+
+    /// One transition of the kernel's move with the fixed step size `eps` on `energy`: a
+    /// tempered target along an annealing path rather than the kernel's own. `at` holds the
+    /// point with its log density and gradient under `energy`, all updated on acceptance (a
+    /// kernel that never reads the gradient may leave it stale). Nothing is adapted or
+    /// jittered, so the move leaves `energy` invariant, as annealed importance sampling needs.
+    fn tempered_step<T: Energy + ?Sized, R: Rng + ?Sized>(
+        &self,
+        energy: &T,
+        at: PointMut<'_>,
+        eps: f64,
+        scratch: &mut Self::Scratch,
+        rng: &mut R,
+    ) -> StepStats;
+}
+
+/// A point with its log density and gradient under some energy, borrowed for one
+/// [`TemperedMove::tempered_step`].
+#[derive(Debug)]
+pub struct PointMut<'a> {
+    /// The point.
+    pub x: &'a mut [f64],
+    /// Its log density.
+    pub ld: &'a mut f64,
+    /// Its gradient.
+    pub grad: &'a mut [f64],
+}
+
 /// Nesterov dual averaging of `ln(step size)` (Hoffman and Gelman 2014, algorithm 5), with
 /// Stan's constants `gamma = 0.05`, `t0 = 10`, `kappa = 0.75` and `mu = ln(10 eps0)`.
 #[derive(Debug, Clone, PartialEq)]

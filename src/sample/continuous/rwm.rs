@@ -7,7 +7,7 @@ use rand_distr::StandardNormal;
 
 use super::{
     check_step_size, check_target_accept, metropolis, ContinuousTransition, DualAveraging, Energy,
-    StepStats,
+    PointMut, StepStats, TemperedMove,
 };
 use crate::error::Result;
 
@@ -58,6 +58,40 @@ impl<E: Energy> RandomWalk<E> {
     }
 }
 
+/// One random-walk Metropolis transition from `x` (log density `ld`, updated on acceptance):
+/// the proposal `x + eps z`, `z ~ N(0, I)`, built in `y`. One density evaluation.
+fn rw_move<E: Energy + ?Sized, R: Rng + ?Sized>(
+    e: &E,
+    x: &mut [f64],
+    ld: &mut f64,
+    eps: f64,
+    y: &mut Vec<f64>,
+    rng: &mut R,
+) -> StepStats {
+    y.clear();
+    y.extend(
+        x.iter()
+            .map(|v| v + eps * rng.sample::<f64, _>(StandardNormal)),
+    );
+    let ly = e.log_density(y);
+    let log_ratio = if ly.is_finite() {
+        ly - *ld
+    } else {
+        f64::NEG_INFINITY
+    };
+    let (prob, accepted) = metropolis(log_ratio, rng);
+    if accepted {
+        x.copy_from_slice(y);
+        *ld = ly;
+    }
+    StepStats {
+        accept_prob: prob,
+        accepted,
+        evals: 1,
+        divergent: false,
+    }
+}
+
 impl<E: Energy> ContinuousTransition for RandomWalk<E> {
     type ChainState = RandomWalkChain;
 
@@ -93,25 +127,10 @@ impl<E: Energy> ContinuousTransition for RandomWalk<E> {
                 self.energy.log_density(x)
             }
         };
-        cs.y.clear();
-        cs.y.extend(
-            x.iter()
-                .map(|v| v + cs.eps * rng.sample::<f64, _>(StandardNormal)),
-        );
-        let ly = self.energy.log_density(&cs.y);
-        evals += 1;
-        let log_ratio = if ly.is_finite() {
-            ly - lx
-        } else {
-            f64::NEG_INFINITY
-        };
-        let (prob, accepted) = metropolis(log_ratio, rng);
-        let lnew = if accepted {
-            x.copy_from_slice(&cs.y);
-            ly
-        } else {
-            lx
-        };
+        let mut lnew = lx;
+        let st = rw_move(&self.energy, x, &mut lnew, cs.eps, &mut cs.y, rng);
+        evals += st.evals;
+        let prob = st.accept_prob;
         match &mut cs.cache {
             Some((cx, l)) => {
                 cx.copy_from_slice(x);
@@ -122,12 +141,7 @@ impl<E: Energy> ContinuousTransition for RandomWalk<E> {
         if adapt && self.opts.adapt {
             cs.eps = cs.da.update(prob);
         }
-        StepStats {
-            accept_prob: prob,
-            accepted,
-            evals,
-            divergent: false,
-        }
+        StepStats { evals, ..st }
     }
 
     fn end_warmup(&self, cs: &mut RandomWalkChain) {
@@ -138,5 +152,23 @@ impl<E: Energy> ContinuousTransition for RandomWalk<E> {
 
     fn step_size(&self, cs: &RandomWalkChain) -> Option<f64> {
         Some(cs.eps)
+    }
+}
+
+impl<E: Energy> TemperedMove for RandomWalk<E> {
+    /// The proposal buffer.
+    type Scratch = Vec<f64>;
+
+    /// One random-walk transition with proposal scale `eps`; the gradient is not read (and is
+    /// left as it was).
+    fn tempered_step<T: Energy + ?Sized, R: Rng + ?Sized>(
+        &self,
+        energy: &T,
+        at: PointMut<'_>,
+        eps: f64,
+        y: &mut Vec<f64>,
+        rng: &mut R,
+    ) -> StepStats {
+        rw_move(energy, at.x, at.ld, eps, y, rng)
     }
 }

@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::hmc::{hmc_move, HmcScratch};
-use super::mala::{mala_move, MalaScratch};
-use super::{Energy, IsotropicGaussian};
+use super::{
+    Energy, Hmc, HmcOptions, IsotropicGaussian, Mala, MalaOptions, PointMut, RandomWalk,
+    RandomWalkOptions, TemperedMove,
+};
 use crate::error::{Error, Result};
 use crate::infer::ais::{weight_stats, Schedule};
 use crate::infer::LogZEstimate;
@@ -45,17 +46,23 @@ const PILOT_STREAM: u64 = 1 << 40;
 /// Stream offset of reverse-AIS particles.
 const REVERSE_STREAM: u64 = 1 << 41;
 
-/// The transition made at each temperature.
+/// The transition made at each temperature: one of the kernels with a [`TemperedMove`]. A new
+/// kernel is a variant here and an arm in `with_kernel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AisMove {
-    /// Hamiltonian Monte Carlo with this many leapfrog steps (the default, 3: on annealing
-    /// paths many temperatures with short trajectories beat few with long ones at equal cost).
+    /// Hamiltonian Monte Carlo ([`Hmc`]) with this many leapfrog steps (the default, 3: on
+    /// annealing paths many temperatures with short trajectories beat few with long ones at
+    /// equal cost).
     Hmc {
         /// Leapfrog steps per transition.
         leapfrog_steps: usize,
     },
-    /// MALA (one gradient per transition).
+    /// MALA ([`Mala`], one gradient per transition).
     Mala,
+    /// Random-walk Metropolis ([`RandomWalk`], one density evaluation per transition; no
+    /// gradient is used by the moves).
+    RandomWalk,
 }
 
 impl Default for AisMove {
@@ -77,7 +84,8 @@ pub struct ContinuousAisOptions {
     pub kernel: AisMove,
     /// Initial step size of the pilot (`None`: half the base standard deviation).
     pub step_size: Option<f64>,
-    /// Acceptance probability the pilot aims at (`None`: 0.8 for HMC, 0.574 for MALA).
+    /// Acceptance probability the pilot aims at (`None`: the kernel's default, 0.8 for HMC,
+    /// 0.574 for MALA, 0.234 for the random walk).
     pub target_accept: Option<f64>,
     /// Pilot particles (default 16; 0 = no pilot, the initial step size everywhere).
     pub pilot_particles: usize,
@@ -188,13 +196,68 @@ impl<E: Energy + ?Sized> Energy for Bridge<'_, E> {
     }
 }
 
-struct Setup {
+/// What every particle shares: the base, the kernel over the target, the pilot's first step
+/// size and the acceptance it aims at.
+struct Setup<K> {
     base: IsotropicGaussian,
+    kernel: K,
     eps0: f64,
     target_accept: f64,
 }
 
-fn setup<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<Setup> {
+/// What to do with the kernel `opts.kernel` selects ([`with_kernel`] builds it).
+trait Job {
+    type Out;
+    fn run<K: TemperedMove>(self, s: Setup<K>) -> Result<Self::Out>;
+}
+
+/// Check the options, build the base and the kernel `opts.kernel` over `target`, and run `job`
+/// with them: the one place the AIS kernels are listed.
+fn with_kernel<E: Energy + ?Sized, J: Job>(
+    target: &E,
+    opts: &ContinuousAisOptions,
+    job: J,
+) -> Result<J::Out> {
+    let base = check(target, opts)?;
+    let eps0 = opts.step_size.unwrap_or(0.5 * opts.base_sd);
+    super::check_step_size(eps0)?;
+    let accept = |default: f64| -> Result<f64> {
+        let a = opts.target_accept.unwrap_or(default);
+        super::check_target_accept(a)?;
+        Ok(a)
+    };
+    fn setup<K>(base: IsotropicGaussian, kernel: K, eps0: f64, target_accept: f64) -> Setup<K> {
+        Setup {
+            base,
+            kernel,
+            eps0,
+            target_accept,
+        }
+    }
+    match opts.kernel {
+        AisMove::Hmc { leapfrog_steps } => {
+            let o = HmcOptions {
+                leapfrog_steps,
+                ..HmcOptions::default()
+            };
+            let a = accept(o.target_accept)?;
+            job.run(setup(base, Hmc::new(target, o)?, eps0, a))
+        }
+        AisMove::Mala => {
+            let o = MalaOptions::default();
+            let a = accept(o.target_accept)?;
+            job.run(setup(base, Mala::new(target, o)?, eps0, a))
+        }
+        AisMove::RandomWalk => {
+            let o = RandomWalkOptions::default();
+            let a = accept(o.target_accept)?;
+            job.run(setup(base, RandomWalk::new(target, o)?, eps0, a))
+        }
+    }
+}
+
+/// Check the options against the target; returns the base.
+fn check<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<IsotropicGaussian> {
     let n = target.dim();
     if n == 0 {
         return Err(Error::InvalidArgument("the target has dimension 0".into()));
@@ -247,35 +310,22 @@ fn setup<E: Energy + ?Sized>(target: &E, opts: &ContinuousAisOptions) -> Result<
         }
         Some(m) => m.clone(),
     };
-    let base = IsotropicGaussian::new(mean, opts.base_sd)?;
-    let eps0 = opts.step_size.unwrap_or(0.5 * opts.base_sd);
-    super::check_step_size(eps0)?;
-    let target_accept = opts.target_accept.unwrap_or(match opts.kernel {
-        AisMove::Hmc { .. } => 0.8,
-        AisMove::Mala => 0.574,
-    });
-    super::check_target_accept(target_accept)?;
-    Ok(Setup {
-        base,
-        eps0,
-        target_accept,
-    })
+    IsotropicGaussian::new(mean, opts.base_sd)
 }
 
 /// One particle walking `betas` (increasing for forward, decreasing for reverse).
-struct Particle {
+struct Particle<S> {
     x: Vec<f64>,
     lw: f64,
     accept: f64,
     evals: u64,
     grad_t: Vec<f64>,
     grad: Vec<f64>,
-    hmc: HmcScratch,
-    mala: MalaScratch,
+    scratch: S,
     rng: EngineRng,
 }
 
-impl Particle {
+impl<S: Default> Particle<S> {
     fn new(x: Vec<f64>, rng: EngineRng) -> Self {
         let n = x.len();
         Particle {
@@ -285,25 +335,26 @@ impl Particle {
             evals: 0,
             grad_t: vec![0.0; n],
             grad: vec![0.0; n],
-            hmc: HmcScratch::default(),
-            mala: MalaScratch::default(),
+            scratch: S::default(),
             rng,
         }
     }
 
     /// Step `k` of the path: weight increment from `betas[k-1]` to `betas[k]`, then (unless
-    /// `k` is the last step) `moves` transitions at `betas[k]` with step size `eps`.
+    /// `k` is the last step) `moves` transitions of the kernel at `betas[k]` with step size
+    /// `eps`.
     #[allow(clippy::too_many_arguments)]
-    fn advance<E: Energy + ?Sized>(
+    fn advance<E: Energy + ?Sized, K: TemperedMove<Scratch = S>>(
         &mut self,
         target: &E,
-        base: &IsotropicGaussian,
+        s: &Setup<K>,
         b_prev: f64,
         b: f64,
         last: bool,
         eps: f64,
-        opts: &ContinuousAisOptions,
+        moves: usize,
     ) -> f64 {
+        let base = &s.base;
         let lt = target.grad_log_density(&self.x, &mut self.grad_t);
         self.evals += 1;
         let lb = base.log_density(&self.x);
@@ -333,29 +384,15 @@ impl Particle {
             *gr = b * gt - (1.0 - b) * (xi - m) / s2;
         }
         let mut ld = b * lt + (1.0 - b) * lb;
-        for _ in 0..opts.moves {
-            let st = match opts.kernel {
-                AisMove::Hmc { leapfrog_steps } => hmc_move(
-                    &bridge,
-                    &mut self.x,
-                    &mut ld,
-                    &mut self.grad,
-                    eps,
-                    leapfrog_steps,
-                    None,
-                    &mut self.hmc,
-                    &mut self.rng,
-                ),
-                AisMove::Mala => mala_move(
-                    &bridge,
-                    &mut self.x,
-                    &mut ld,
-                    &mut self.grad,
-                    eps,
-                    &mut self.mala,
-                    &mut self.rng,
-                ),
+        for _ in 0..moves {
+            let at = PointMut {
+                x: &mut self.x,
+                ld: &mut ld,
+                grad: &mut self.grad,
             };
+            let st = s
+                .kernel
+                .tempered_step(&bridge, at, eps, &mut self.scratch, &mut self.rng);
             self.accept += st.accept_prob;
             self.evals += st.evals;
         }
@@ -372,9 +409,9 @@ const TIMED_BATCH: usize = 32;
 /// Returns `(log weight, acceptance sum, evaluations)` of the finished particles and whether
 /// the deadline cut the run.
 #[allow(clippy::too_many_arguments)]
-fn run_particles<E, S>(
+fn run_particles<E, K, S>(
     target: &E,
-    base: &IsotropicGaussian,
+    s: &Setup<K>,
     betas: &[f64],
     eps: &[f64],
     opts: &ContinuousAisOptions,
@@ -385,26 +422,20 @@ fn run_particles<E, S>(
 ) -> (Vec<(f64, f64, u64)>, bool)
 where
     E: Energy + ?Sized,
+    K: TemperedMove,
     S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
 {
     let k = betas.len() - 1;
     let one = |i: usize| -> Option<(f64, f64, u64)> {
         let mut rng = chain_rng(opts.seed, stream0 + i as u64);
         let x = start(&mut rng);
-        let mut p = Particle::new(x, rng);
+        let mut p = Particle::<K::Scratch>::new(x, rng);
         for step in 1..=k {
             if deadline.passed() {
                 return None;
             }
-            p.advance(
-                target,
-                base,
-                betas[step - 1],
-                betas[step],
-                step == k,
-                eps[step],
-                opts,
-            );
+            let (b0, b1) = (betas[step - 1], betas[step]);
+            p.advance(target, s, b0, b1, step == k, eps[step], opts.moves);
         }
         if let Some(pr) = progress {
             pr(1);
@@ -512,25 +543,14 @@ pub fn continuous_ais<E: Energy + ?Sized>(
     progress: Option<Progress<'_>>,
 ) -> Result<ContinuousAisResult> {
     let t0 = Instant::now();
-    let deadline = Deadline::from(t0, opts.time_limit);
-    let s = setup(target, opts)?;
-    let pl = pilot(target, &s, opts, deadline.share(0.25));
-    let k = fitted_steps(opts.steps, opts.particles, pl.per_particle_step, deadline);
-    let (betas, eps) = pl.path(k, opts.schedule);
-    let base = &s.base;
-    let (out, cut) = run_particles(
+    let job = Anneal {
         target,
-        base,
-        &betas,
-        &eps,
         opts,
-        0,
-        |rng| base.sample(rng),
+        exact: None::<fn(&mut EngineRng) -> Vec<f64>>,
         progress,
-        deadline,
-    );
-    let cut = cut || pl.cut || k < opts.steps;
-    finish(out, betas, eps, opts, pl.evals, false, t0, cut)
+        t0,
+    };
+    with_kernel(target, opts, job)
 }
 
 /// Reverse AIS: each particle starts from an exact draw `exact(rng)` of the normalised target
@@ -550,38 +570,84 @@ where
     S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
 {
     let t0 = Instant::now();
-    let deadline = Deadline::from(t0, opts.time_limit);
-    let s = setup(target, opts)?;
-    let n = target.dim();
-    {
-        let mut r = chain_rng(opts.seed, REVERSE_STREAM.wrapping_sub(1));
-        let x = exact(&mut r);
-        if x.len() != n {
-            return Err(Error::DimensionMismatch {
-                what: "exact draw for reverse AIS".into(),
-                expected: n,
-                found: x.len(),
-            });
-        }
-    }
-    let pl = pilot(target, &s, opts, deadline.share(0.25));
-    let k = fitted_steps(opts.steps, opts.particles, pl.per_particle_step, deadline);
-    let (betas, eps) = pl.path(k, opts.schedule);
-    let rb: Vec<f64> = betas.iter().rev().copied().collect();
-    let reps: Vec<f64> = eps.iter().rev().copied().collect();
-    let (out, cut) = run_particles(
+    let job = Anneal {
         target,
-        &s.base,
-        &rb,
-        &reps,
         opts,
-        REVERSE_STREAM,
-        exact,
+        exact: Some(exact),
         progress,
-        deadline,
-    );
-    let cut = cut || pl.cut || k < opts.steps;
-    finish(out, betas, eps, opts, pl.evals, true, t0, cut)
+        t0,
+    };
+    with_kernel(target, opts, job)
+}
+
+/// One AIS run: forward from the base, or (with `exact`) reverse from exact draws of the
+/// target. The step sizes come from the forward pilot either way.
+struct Anneal<'a, E: ?Sized, S> {
+    target: &'a E,
+    opts: &'a ContinuousAisOptions,
+    exact: Option<S>,
+    progress: Option<Progress<'a>>,
+    t0: Instant,
+}
+
+impl<E, S> Job for Anneal<'_, E, S>
+where
+    E: Energy + ?Sized,
+    S: Fn(&mut EngineRng) -> Vec<f64> + Sync,
+{
+    type Out = ContinuousAisResult;
+
+    fn run<K: TemperedMove>(self, s: Setup<K>) -> Result<ContinuousAisResult> {
+        let (target, opts) = (self.target, self.opts);
+        let deadline = Deadline::from(self.t0, opts.time_limit);
+        if let Some(exact) = &self.exact {
+            let mut r = chain_rng(opts.seed, REVERSE_STREAM.wrapping_sub(1));
+            crate::error::check_dim(
+                "exact draw for reverse AIS",
+                target.dim(),
+                exact(&mut r).len(),
+            )?;
+        }
+        let pl = pilot(target, &s, opts, deadline.share(0.25));
+        let k = fitted_steps(opts.steps, opts.particles, pl.per_particle_step, deadline);
+        let (betas, eps) = pl.path(k, opts.schedule);
+        let (out, cut) = match &self.exact {
+            None => {
+                let start = |rng: &mut EngineRng| s.base.sample(rng);
+                let run = (&betas, &eps, 0, start);
+                run_particles(
+                    target,
+                    &s,
+                    run.0,
+                    run.1,
+                    opts,
+                    run.2,
+                    run.3,
+                    self.progress,
+                    deadline,
+                )
+            }
+            Some(exact) => {
+                let rb: Vec<f64> = betas.iter().rev().copied().collect();
+                let reps: Vec<f64> = eps.iter().rev().copied().collect();
+                let stream = REVERSE_STREAM;
+                run_particles(
+                    target,
+                    &s,
+                    &rb,
+                    &reps,
+                    opts,
+                    stream,
+                    exact,
+                    self.progress,
+                    deadline,
+                )
+            }
+        };
+        let cut = cut || pl.cut || k < opts.steps;
+        let reverse = self.exact.is_some();
+        finish(out, betas, eps, opts, pl.evals, reverse, self.t0, cut)
+    }
 }
 
 /// The bidirectional Monte Carlo sandwich for a continuous target with exact samples: forward

@@ -10,6 +10,7 @@ use crate::limits::Deadline;
 use crate::num;
 use crate::rng::chain_rng;
 use crate::sample::continuous::Energy;
+use crate::sample::continuous::TemperedMove;
 
 use super::ContinuousAisOptions;
 use std::time::Instant;
@@ -76,9 +77,9 @@ impl Pilot {
 /// `(Δbeta)^2 Var_beta(g)` contributed by each step); otherwise they follow `opts.schedule`.
 /// A pilot the deadline cuts keeps the step sizes tuned so far (the last one for the rest of
 /// the path) and falls back to `opts.schedule`.
-pub(super) fn pilot<E: Energy + ?Sized>(
+pub(super) fn pilot<E: Energy + ?Sized, K: TemperedMove>(
     target: &E,
-    s: &Setup,
+    s: &Setup<K>,
     opts: &ContinuousAisOptions,
     deadline: Deadline,
 ) -> Pilot {
@@ -102,7 +103,7 @@ pub(super) fn pilot<E: Energy + ?Sized>(
     };
     let mut eps = vec![s.eps0; k + 1];
     let mut sd = vec![0.0; k + 1];
-    let mut ps: Vec<Particle> = (0..opts.pilot_particles)
+    let mut ps: Vec<Particle<K::Scratch>> = (0..opts.pilot_particles)
         .map(|i| {
             let mut rng = chain_rng(opts.seed, PILOT_STREAM + i as u64);
             let x = s.base.sample(&mut rng);
@@ -128,7 +129,7 @@ pub(super) fn pilot<E: Energy + ?Sized>(
             .map(|p| {
                 // pilot weights are not used; keep particles moving even if a weight dies
                 p.lw = 0.0;
-                p.advance(target, &s.base, grid[step - 1], grid[step], last, e, opts)
+                p.advance(target, s, grid[step - 1], grid[step], last, e, opts.moves)
             })
             .collect();
         done = step;
