@@ -114,7 +114,7 @@ macro_rules! site_transition {
                 temp: &$crate::sample::Tempering<'_>,
                 rng: &mut R,
             ) -> $crate::sample::SweepStats {
-                self.run(state, temp, rng, 1, None)
+                $crate::sample::Transition::sweeps(self, state, temp, rng, 1, None)
             }
 
             /// One sweep, counting the final state into `tally` (a chromatic sweep counts each
@@ -126,12 +126,7 @@ macro_rules! site_transition {
                 rng: &mut R,
                 tally: &mut $crate::sample::StateTally<'_>,
             ) -> $crate::sample::SweepStats {
-                assert_eq!(
-                    tally.num_vars(),
-                    self.site.local.n,
-                    "tally of the wrong size"
-                );
-                self.run(state, temp, rng, 1, Some(tally))
+                $crate::sample::Transition::sweeps(self, state, temp, rng, 1, Some(tally))
             }
 
             /// `n` sweeps, tallying the state after each; chromatic sweeps on more than one
@@ -147,19 +142,6 @@ macro_rules! site_transition {
                 if let Some(t) = &tally {
                     assert_eq!(t.num_vars(), self.site.local.n, "tally of the wrong size");
                 }
-                self.run(state, temp, rng, n, tally)
-            }
-        }
-
-        impl $kernel {
-            fn run<R: rand::Rng + ?Sized>(
-                &self,
-                state: &mut [usize],
-                temp: &$crate::sample::Tempering<'_>,
-                rng: &mut R,
-                n: usize,
-                tally: Option<&mut $crate::sample::StateTally<'_>>,
-            ) -> $crate::sample::SweepStats {
                 self.site.local.check_sweep(state, temp);
                 let run = $crate::sample::site::Run {
                     state,

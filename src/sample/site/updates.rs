@@ -24,6 +24,8 @@ pub(crate) fn below(r: u64, th: u32, full: impl FnOnce() -> u64) -> bool {
     }
 }
 
+/// Binary variables with precomputed thresholds: one table lookup per update, indexed by
+/// the neighbours' states (beta = 1, no base).
 pub(crate) struct BinTable<'a> {
     pub(crate) bin: &'a Binary,
     pub(crate) thr: &'a Thresholds,
@@ -93,6 +95,7 @@ impl<'a> Temper<'a> {
     }
 }
 
+/// Binary variables by their log-odds, summed over the neighbours' couplings and tempered.
 pub(crate) struct BinOdds<'a> {
     pub(crate) bin: &'a Binary,
     pub(crate) t: Temper<'a>,
@@ -123,6 +126,8 @@ impl SiteUpdate for BinOdds<'_> {
     }
 }
 
+/// Any variable, by the product of its factors' probabilities (beta = 1, no base); falls
+/// back to [`LogUpd`] on underflow.
 pub(crate) struct ProbUpd<'a>(pub(crate) &'a Local);
 
 impl ProbUpd<'_> {
@@ -190,6 +195,7 @@ impl SiteUpdate for ProbUpd<'_> {
     }
 }
 
+/// Any variable, by its tempered log conditional (the general rule, and the fallback).
 pub(crate) struct LogUpd<'a> {
     pub(crate) l: &'a Local,
     pub(crate) t: Temper<'a>,
