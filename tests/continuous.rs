@@ -380,6 +380,51 @@ fn ais_on_a_two_component_mixture_within_three_standard_errors() {
     }
 }
 
+/// The conformance row of every continuous AIS kernel: log Z of a correlated 5-dimensional
+/// Gaussian within z standard errors (two-sided level 0.001 over the kernels, Bonferroni).
+#[test]
+fn every_ais_kernel_matches_a_gaussian_log_z() {
+    let g = correlated_gaussian(5, 3);
+    let exact = g.log_z();
+    let kernels = [
+        (AisMove::Hmc { leapfrog_steps: 3 }, "HMC"),
+        (AisMove::Mala, "MALA"),
+        (AisMove::RandomWalk, "random walk"),
+    ];
+    let z = normal_quantile(1.0 - 0.0005 / kernels.len() as f64);
+    for (kernel, name) in kernels {
+        let opts = ContinuousAisOptions {
+            particles: 128,
+            steps: 500,
+            kernel,
+            base_sd: 1.5,
+            seed: 5,
+            ..Default::default()
+        };
+        let r = continuous_ais(&g, &opts, None).unwrap();
+        let d = r.log_z - exact;
+        eprintln!(
+            "AIS-{name} gaussian-5: {:.4} ± {:.4} (exact {exact:.4}, {:.2} se), ESS {:.1}, \
+             acceptance {:.3}",
+            r.log_z,
+            r.std_err,
+            d / r.std_err,
+            r.ess,
+            r.acceptance_rate
+        );
+        assert!(
+            r.std_err > 0.0 && r.std_err < 0.2,
+            "{name}: se {}",
+            r.std_err
+        );
+        assert!(
+            d.abs() <= z * r.std_err,
+            "{name}: Δ = {d}, se = {}",
+            r.std_err
+        );
+    }
+}
+
 #[test]
 fn bad_options_are_typed_errors() {
     let g = correlated_gaussian(3, 1);

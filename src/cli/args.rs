@@ -548,3 +548,16 @@ pub fn evidence_text(ev: &Evidence, vars: &[Variable]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The seed of a stochastic command and the form of its output.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Seed of every random stream of the command (sampling, AIS, the spanning trees of TRW);
+    /// the same seed gives the same output for any --threads
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}

@@ -47,8 +47,16 @@ const SHOWN: &[(&str, &str)] = &[
 const FORWARD_ROWS: usize = 100_000;
 /// Weighted samples of the likelihood-weighting estimate.
 const LW_SAMPLES: usize = 100_000;
-/// Gibbs chains, burn-in sweeps and draws per chain.
-const GIBBS: (usize, usize, usize) = (4, 1_000, 10_000);
+/// Gibbs chains, burn-in sweeps and draws per chain, under the demo's seed.
+fn gibbs_config() -> ChainConfig {
+    ChainConfig {
+        chains: 4,
+        warmup: 1_000,
+        draws: 10_000,
+        seed: SEED,
+        ..ChainConfig::default()
+    }
+}
 /// Seed of every sampler in the demo.
 const SEED: u64 = 2024;
 /// Posteriors compared between Gibbs and exact inference.
@@ -256,14 +264,8 @@ fn sampling_section(
     )?;
 
     // Gibbs chains under the evidence
-    let (chains, warmup, draws) = GIBBS;
-    let cfg = ChainConfig {
-        chains,
-        warmup,
-        draws,
-        seed: SEED,
-        ..ChainConfig::default()
-    };
+    let cfg = gibbs_config();
+    let (chains, warmup, draws) = (cfg.chains, cfg.warmup, cfg.draws);
     let fg = bn.to_factor_graph();
     let s = timings.time("Gibbs", || {
         run_mcmc(

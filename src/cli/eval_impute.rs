@@ -103,30 +103,17 @@ pub fn run(global: &GlobalArgs, a: &EvalImputeArgs, out: &mut dyn Write) -> anyh
         push("accuracy", rep.accuracy.into());
         push("log_score", json_f64(rep.log_score));
         push("baseline_accuracy", rep.baseline_accuracy.into());
-        push(
-            "oracle_accuracy",
-            rep.oracle_accuracy
-                .map_or(serde_json::Value::Null, Into::into),
-        );
+        push("oracle_accuracy", rep.oracle_accuracy.into());
         push(
             "oracle_log_score",
-            rep.oracle_log_score
-                .map_or(serde_json::Value::Null, json_f64),
+            rep.oracle_log_score.map(json_f64).into(),
         );
         push("nominal_coverage", rep.nominal_coverage.into());
         push("exact_set_coverage", rep.exact_set_coverage.into());
         push("exact_set_mass", rep.exact_set_mass.into());
         push("draws", rep.draws.into());
-        push(
-            "draws_set_coverage",
-            rep.draws_set_coverage
-                .map_or(serde_json::Value::Null, Into::into),
-        );
-        push(
-            "draw_accuracy",
-            rep.draw_accuracy
-                .map_or(serde_json::Value::Null, Into::into),
-        );
+        push("draws_set_coverage", rep.draws_set_coverage.into());
+        push("draw_accuracy", rep.draw_accuracy.into());
         push("learn_seconds", learn_s.into());
         push("eval_seconds", eval_s.into());
         return output::write_json(out, &m);

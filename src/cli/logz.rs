@@ -8,7 +8,7 @@ use pgmkit::Evidence;
 use serde::Serialize;
 
 use super::approx::{self, bound_text, kind_text, AisArgs, Ctx, IterArgs, Row, Skipped};
-use super::args::{self, GlobalArgs, LogZArg, Method, ModelQuery};
+use super::args::{self, GlobalArgs, LogZArg, Method, ModelQuery, RunArgs};
 use super::output::{self, OrderedMap};
 use pgmkit::infer::logz::LogZOptions;
 use pgmkit::infer::EstimateKind;
@@ -35,14 +35,8 @@ pub struct LogZArgs {
     #[command(flatten)]
     pub iter: IterArgs,
 
-    /// Seed of the random streams (lw, ais, rais, bdmc, and the spanning trees of trw); the
-    /// same seed gives the same output for any --threads
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
-
-    /// Print JSON instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl LogZArgs {
@@ -108,9 +102,9 @@ fn context<'a>(
         ev,
         opts: LogZOptions {
             exact: a.query.exact_options(),
-            ais: a.ais.options(a.seed, a.iter.time_limit())?,
+            ais: a.ais.options(a.run.seed, a.iter.time_limit())?,
             stop,
-            seed: a.seed,
+            seed: a.run.seed,
             lw_samples: a.samples.unwrap_or(args::DEFAULT_LW_SAMPLES),
             // the budget counts from the start of the command (what is left of it now)
             time_limit: stop.max_time,
@@ -126,8 +120,8 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
             method: a.method(),
             particles: a.ais.particles,
             steps: a.ais.steps,
-            seed: a.seed,
-            json: a.json,
+            seed: a.run.seed,
+            json: a.run.json,
             time_limit: a.iter.time_limit(),
         };
         return super::gaussian::logz(global, &a.query.model, &s, out);
@@ -142,7 +136,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         let (rows, skipped) = approx::all_rows(&ctx, &rep);
         let seconds = rep.seconds;
         let exact_log_z = rep.exact_log_z();
-        if a.json {
+        if a.run.json {
             let j = AllJson {
                 method: "all",
                 model: loaded.path.display().to_string(),
@@ -160,7 +154,7 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
     }
 
     let row = approx::report_row(&ctx, &approx::run(&ctx, a.method())?);
-    if a.json {
+    if a.run.json {
         let j = LogZJson {
             row: &row,
             model: loaded.path.display().to_string(),

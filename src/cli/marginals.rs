@@ -11,7 +11,7 @@ use pgmkit::{Evidence, VarId};
 use serde::Serialize;
 
 use super::approx::{self, kind_text, IterArgs, Row};
-use super::args::{self, GlobalArgs, MarginalsMethod, McmcArgs, Method, ModelQuery};
+use super::args::{self, GlobalArgs, MarginalsMethod, McmcArgs, Method, ModelQuery, RunArgs};
 use super::output::{self, OrderedMap};
 use pgmkit::infer::{BoundKind, EstimateKind};
 
@@ -40,14 +40,8 @@ pub struct MarginalsArgs {
     #[command(flatten)]
     pub iter: IterArgs,
 
-    /// Seed of the random streams (lw, gibbs, mh, and the spanning trees of trw); the same seed
-    /// gives the same output for any --threads
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
-
-    /// Print JSON instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl MarginalsArgs {
@@ -210,13 +204,13 @@ pub fn compute(
     let mut opts = MarginalsOptions {
         exact: a.query.exact_options(),
         lw_samples: args::at_least_one("--samples", a.samples.unwrap_or(lw_samples))?,
-        seed: a.seed,
+        seed: a.run.seed,
         ..MarginalsOptions::default()
     };
     if let Lib::Mcmc(kernel) = method {
         let chains = a.mcmc.num_chains()?;
         let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
-        opts.chains = a.mcmc.config(chains, draws, a.seed)?;
+        opts.chains = a.mcmc.config(chains, draws, a.run.seed)?;
         opts.chains.time_limit = super::command_deadline(a.iter.time_limit()).remaining();
         opts.kernel = a.mcmc.kernel_options(kernel)?;
     }
@@ -230,8 +224,8 @@ pub fn compute(
     let seconds = t.elapsed().as_secs_f64();
     let log_z_row = m.log_z.as_ref().map(|est| match (method, m.convergence) {
         (Lib::Exact, _) => approx::exact_row(est.log_z),
-        (Lib::Lw, _) => approx::lw_row(est, opts.lw_samples, a.seed),
-        (_, Some(c)) => approx::variational_row(a.method(), est, c, seconds, a.seed),
+        (Lib::Lw, _) => approx::lw_row(est, opts.lw_samples, a.run.seed),
+        (_, Some(c)) => approx::variational_row(a.method(), est, c, seconds, a.run.seed),
         (_, None) => approx::exact_row(est.log_z),
     });
     let run = match (&m.mcmc, m.samples) {
@@ -242,7 +236,7 @@ pub fn compute(
             time_limited: opts.chains.time_limit.map(|_| c.time_limited),
             burn_in: Some(c.burn_in),
             thin: Some(c.thin),
-            seed: a.seed,
+            seed: a.run.seed,
             acceptance_rate: Some(c.acceptance_rate),
             updates: Some(c.updates),
             max_rhat: c.max_rhat,
@@ -250,7 +244,7 @@ pub fn compute(
         }),
         (None, Some(k)) => Some(RunInfo {
             samples: k,
-            seed: a.seed,
+            seed: a.run.seed,
             min_ess: m.log_z.as_ref().and_then(|l| l.ess),
             ..RunInfo::default()
         }),
@@ -275,7 +269,7 @@ fn variational(m: Lib) -> bool {
 pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if super::gaussian::is_gaussian(&a.query.model) {
         let ev = a.query.evidence.as_deref();
-        return super::gaussian::marginals(global, &a.query.model, ev, a.method(), a.json, out);
+        return super::gaussian::marginals(global, &a.query.model, ev, a.method(), a.run.json, out);
     }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
@@ -288,7 +282,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
     let sampled = est.run.is_some();
     let lz = est.log_z_row.as_ref();
 
-    if a.json {
+    if a.run.json {
         let marginals = vars
             .iter()
             .enumerate()
