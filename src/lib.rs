@@ -55,6 +55,7 @@
 pub mod data;
 pub mod diagnostics;
 pub mod error;
+pub mod estimate;
 pub mod factor;
 pub mod gaussian;
 pub mod impute;

@@ -1,5 +1,6 @@
-//! Factors: dense log-space tables and the stride convention.
+//! Factors: dense log-space tables, the stride convention and elimination orders.
 
+pub mod elim;
 pub mod index;
 pub mod table;
 

@@ -60,7 +60,7 @@ impl Prior {
 }
 
 /// Counts of every family configuration in complete data: one table per CPD, laid out like it.
-/// Errors when a cell is missing (use [`super::em`] for incomplete data).
+/// Errors when a cell is missing (use [`super::em`](mod@super::em) for incomplete data).
 pub fn family_counts(bn: &BayesNet, data: &Dataset) -> Result<Vec<Vec<f64>>> {
     check_shape(bn, data)?;
     let mut counts: Vec<Vec<f64>> = bn.cpds().iter().map(|c| vec![0.0; c.probs.len()]).collect();

@@ -141,7 +141,7 @@ pub enum UpdatePath {
 // ---------------------------------------------------------------------------------------------
 
 /// Single-site Gibbs sampler for a discrete factor graph under evidence (observed variables are
-/// clamped and never change). Implements [`Transition`]; see the module docs for the update paths
+/// clamped and never change). Implements [`Transition`](crate::sample::Transition); see the module docs for the update paths
 /// and the chromatic parallel sweep.
 #[derive(Debug, Clone)]
 pub struct Gibbs {
@@ -152,7 +152,7 @@ impl Gibbs {
     /// Precompute the kernel of `fg` under `ev`.
     ///
     /// Errors: evidence naming a variable or state the model does not have; evidence that makes a
-    /// factor zero everywhere ([`Error::ZeroProbabilityEvidence`]); a zero chunk size.
+    /// factor zero everywhere ([`Error::ZeroProbabilityEvidence`](crate::Error::ZeroProbabilityEvidence)); a zero chunk size.
     pub fn new(fg: &FactorGraph, ev: &Evidence, opts: &GibbsOptions) -> Result<Gibbs> {
         Ok(Gibbs {
             site: Site::new(fg, ev, opts)?,

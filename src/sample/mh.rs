@@ -32,7 +32,7 @@ use crate::num;
 use crate::var::Evidence;
 
 /// Single-site Metropolis-Hastings kernel with uniform proposals over the other states.
-/// Implements [`Transition`]; scans as [`crate::sample::gibbs::Gibbs`] (systematic, random or
+/// Implements [`Transition`](crate::sample::Transition); scans as [`crate::sample::gibbs::Gibbs`] (systematic, random or
 /// chromatic).
 #[derive(Debug, Clone)]
 pub struct MetropolisHastings {

@@ -6,6 +6,7 @@
 //! importance sampling can reuse them unchanged (beta = 1 and no base is the model itself).
 
 pub mod ancestral;
+pub mod anneal;
 pub mod block;
 pub mod chains;
 pub mod continuous;

@@ -5,8 +5,9 @@ use rand::Rng;
 
 use super::site::*;
 use crate::error::{Error, Result};
-use crate::infer::exact::{self, ExactOptions};
 use crate::model::FactorGraph;
+use crate::sample::block::BlockGibbs;
+use crate::sample::{Tempering, Transition};
 use crate::var::Evidence;
 
 // ---------------------------------------------------------------------------------------------
@@ -18,11 +19,12 @@ use crate::var::Evidence;
 /// A uniform random state (observed variables at their evidence) is repaired by a few greedy
 /// sweeps (each variable takes the state that makes the fewest of its factors zero) and then a
 /// focused random walk (a variable of a zero factor is reset, to its best state or, with
-/// probability 0.2, at random), with restarts. If that fails and the model is small enough for
-/// exact inference, the exact partition function decides: zero gives
-/// [`Error::ZeroProbabilityEvidence`]; otherwise variables are fixed one by one to states that
-/// keep it positive. Otherwise the error asks for a start state (for a Bayesian network, a forward
-/// sample consistent with the evidence works).
+/// probability 0.2, at random), with restarts. If that fails and a bucket elimination of the free
+/// variables fits (greedy min-weight order, every table within 2^24 entries), one exact draw
+/// from the model under the evidence decides ([`BlockGibbs::joint`]): it is a state of positive
+/// probability, or there is none and the error is [`Error::ZeroProbabilityEvidence`]. Otherwise
+/// the error asks for a start state (for a Bayesian network, a forward sample consistent with
+/// the evidence works).
 #[derive(Debug, Clone)]
 pub struct StartSearch<'a> {
     fg: &'a FactorGraph,
@@ -31,11 +33,11 @@ pub struct StartSearch<'a> {
 
 /// Restarts of the local search.
 const SEARCH_RESTARTS: usize = 8;
-/// Memory limit of the exact fallback of the start search.
-const SEARCH_EXACT_MEMORY: f64 = 256.0 * 1024.0 * 1024.0;
+/// Largest bucket table of the exact fallback of the start search.
+const SEARCH_EXACT_TABLE: usize = 1 << 24;
 
 impl<'a> StartSearch<'a> {
-    /// Prepare a search on `fg` under `ev` (errors as [`Gibbs::new`]).
+    /// Prepare a search on `fg` under `ev` (errors as [`Gibbs::new`](crate::sample::gibbs::Gibbs::new)).
     pub fn new(fg: &'a FactorGraph, ev: &Evidence) -> Result<StartSearch<'a>> {
         Ok(StartSearch {
             fg,
@@ -66,53 +68,25 @@ impl<'a> StartSearch<'a> {
 
     pub(crate) fn exact_fallback<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Vec<usize>> {
         let l = &self.local;
-        let opts = ExactOptions {
-            memory_limit: SEARCH_EXACT_MEMORY,
-            ..ExactOptions::default()
+        let ev = Evidence::from_options(l.fixed.clone());
+        let Some(joint) = BlockGibbs::joint(self.fg, &ev, SEARCH_EXACT_TABLE)? else {
+            return Err(Error::InvalidModel(format!(
+                "no state of positive probability was found ({SEARCH_RESTARTS} restarts of \
+                 local search over {} free variables) and the model is too large to settle it \
+                 exactly; pass a start state (for a Bayesian network, a forward sample that \
+                 agrees with the evidence)",
+                l.free.len()
+            )));
         };
-        let mut fixed = l.fixed.clone();
-        let positive = |fixed: &Vec<Option<usize>>| -> Result<bool> {
-            match exact::log_z(self.fg, &Evidence::from_options(fixed.clone()), &opts) {
-                Ok(z) => Ok(z.log_z > f64::NEG_INFINITY),
-                Err(Error::ZeroProbabilityEvidence) => Ok(false),
-                Err(e) => Err(e),
-            }
-        };
-        match positive(&fixed) {
-            Ok(true) => {}
-            Ok(false) => return Err(Error::ZeroProbabilityEvidence),
-            Err(Error::TooLarge { .. }) => {
-                return Err(Error::InvalidModel(format!(
-                    "no state of positive probability was found ({SEARCH_RESTARTS} restarts of \
-                     local search over {} free variables) and the model is too large to settle \
-                     it exactly; pass a start state (for a Bayesian network, a forward sample \
-                     that agrees with the evidence)",
-                    l.free.len()
-                )))
-            }
-            Err(e) => return Err(e),
+        let prepared = joint.prepare(&Tempering::TARGET);
+        let mut x: Vec<usize> = l.fixed.iter().map(|s| s.unwrap_or(0)).collect();
+        joint.sweep(&mut x, &prepared, rng);
+        if self.is_valid(&x) {
+            Ok(x)
+        } else {
+            // an exact draw has probability zero only when every state has
+            Err(Error::ZeroProbabilityEvidence)
         }
-        for &i in &l.free {
-            let i = i as usize;
-            let c = l.cards[i];
-            let off = pick_index(rng, c);
-            let mut found = false;
-            for k in 0..c {
-                fixed[i] = Some((off + k) % c);
-                if positive(&fixed)? {
-                    found = true;
-                    break;
-                }
-            }
-            if !found {
-                return Err(Error::InvalidModel(
-                    "exact decimation found no state of positive probability".into(),
-                ));
-            }
-        }
-        let x: Vec<usize> = fixed.iter().map(|s| s.unwrap_or(0)).collect();
-        debug_assert!(self.is_valid(&x));
-        Ok(x)
     }
 }
 

@@ -42,7 +42,7 @@ use super::ancestral::{
     num_cells, row_bytes, stream_csv, write_record, Code, Codes, Plan, Samples, BLOCK_ROWS,
 };
 use crate::error::{Error, Result};
-use crate::infer::{LogZEstimate, Posterior};
+use crate::estimate::{LogZEstimate, Posterior};
 use crate::model::BayesNet;
 use crate::num;
 use crate::rng::chain_rng;
@@ -75,7 +75,7 @@ pub struct LwEstimate {
     /// `ln P(e)`: the log of the mean weight. `std_err` is the standard error of this log
     /// estimate by the delta method (`se(Z^)/Z^`, with `se` from the sample variance of the
     /// weights); `ess` is Kish's effective sample size `(sum w)^2 / sum w^2`; kind
-    /// [`EstimateKind::Stochastic`]. `std_err` is `None` when `num_samples < 2`.
+    /// [`EstimateKind::Stochastic`](crate::estimate::EstimateKind::Stochastic). `std_err` is `None` when `num_samples < 2`.
     pub log_z: LogZEstimate,
     /// Weighted (self-normalised) marginals of every variable, in log space; observed variables
     /// have a point mass on their state. `posterior.log_z` equals `log_z.log_z`.
@@ -98,7 +98,7 @@ pub struct RejectionEstimate {
     /// Forward samples drawn (accepted or not).
     pub num_proposals: usize,
     /// `ln P(e)` estimated as `ln(accepted / proposals)`, with the delta-method standard error
-    /// `sqrt((1 - p^) / (n p^))`; `ess` = number accepted; kind [`EstimateKind::Stochastic`].
+    /// `sqrt((1 - p^) / (n p^))`; `ess` = number accepted; kind [`EstimateKind::Stochastic`](crate::estimate::EstimateKind::Stochastic).
     pub log_z: LogZEstimate,
     /// Marginals of the accepted rows, in log space (`posterior.log_z` equals `log_z.log_z`).
     pub posterior: Posterior,

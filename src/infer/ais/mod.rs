@@ -10,7 +10,7 @@
 //! unnormalised model `p~` (a Markov network, or a Bayesian network under evidence lowered to a
 //! factor graph). A particle starts with an exact draw from `p0`, and at step k it gains the log
 //! weight `(beta_k - beta_{k-1}) * (ln p~(x) - ln p0(x))` and then makes `sweeps` MCMC sweeps
-//! ([`Transition`]) that leave `f_{beta_k}` invariant. The mean of the weights is an unbiased
+//! ([`Transition`](crate::sample::Transition)) that leave `f_{beta_k}` invariant. The mean of the weights is an unbiased
 //! estimate of `Z / Z0 = Z`; [`AisResult::log_z`] is its log (log-mean-exp of the log weights),
 //! which is a stochastic lower bound on ln Z in expectation (Jensen).
 //!
@@ -37,12 +37,11 @@ mod kernels;
 mod network_base;
 mod path;
 mod schedule;
-mod weights;
 
+pub use crate::sample::anneal::{schedule_betas, Schedule};
 pub use crate::sample::kernel::Kernel;
 pub use exact_draws::{exact_samples, exact_samples_until};
 pub use path::{SOFT_PENALTY_END, SOFT_PENALTY_START};
-pub use schedule::schedule_betas;
 pub(crate) use weights::weight_stats;
 mod exact_draws;
 
@@ -53,12 +52,13 @@ use crate::infer::{BoundKind, EstimateKind, LogZEstimate};
 use crate::limits::Deadline;
 use crate::model::FactorGraph;
 use crate::rng::chain_rng;
+use crate::sample::anneal::weights::*;
+use crate::sample::anneal::*;
 use crate::sample::chains::Progress;
 use crate::var::Evidence;
 use kernels::*;
 use path::*;
 use schedule::*;
-use weights::*;
 
 /// Stream offset of the pilot run of the adaptive schedule (particle streams start at 0).
 const PILOT_STREAM: u64 = 1 << 40;
@@ -95,34 +95,6 @@ pub enum Base {
     /// path close to the model, which pays on weakly coupled, unimodal models (on the UAI
     /// DBN and ObjectDetection instances it is several times more accurate per step).
     MeanField,
-}
-
-/// How the inverse temperatures are spaced.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Schedule {
-    /// `beta_k = k / K`.
-    Linear,
-    /// Sigmoidal spacing (Grosse et al. 2015): `beta_k ∝ sigmoid(delta (2k/K - 1))`, rescaled to
-    /// [0, 1]; denser at both ends.
-    Sigmoid {
-        /// Steepness (4 is a common choice).
-        delta: f64,
-    },
-    /// Adaptive: a pilot run of a few particles (its own RNG streams) chooses each next beta so
-    /// that the conditional effective sample size of the incremental weights stays at
-    /// `target_cess` (a fraction in (0, 1)); the resulting curve (beta against step fraction) is
-    /// resampled to K steps and fixed for the main run, so the final estimate stays unbiased.
-    /// The default, with target 0.999.
-    Adaptive {
-        /// Conditional ESS fraction to hold per pilot step, in (0, 1).
-        target_cess: f64,
-    },
-}
-
-impl Default for Schedule {
-    fn default() -> Self {
-        Schedule::Adaptive { target_cess: 0.999 }
-    }
 }
 
 /// Options of [`ais`], [`reverse_ais`] and [`bdmc`].
@@ -262,21 +234,7 @@ impl AisResult {
 /// The estimate of one AIS run (discrete or continuous): forward, a stochastic estimate;
 /// reverse, a stochastic upper bound.
 pub fn ais_estimate(log_z: f64, std_err: f64, ess: f64, reverse: bool) -> LogZEstimate {
-    LogZEstimate {
-        log_z,
-        std_err: Some(std_err),
-        lower: None,
-        upper: reverse.then_some(log_z),
-        ess: Some(ess),
-        kind: if reverse {
-            EstimateKind::UpperBound
-        } else {
-            EstimateKind::Stochastic
-        },
-        bound_kind: reverse.then_some(BoundKind::Stochastic),
-        lower_std_err: None,
-        upper_std_err: reverse.then_some(std_err),
-    }
+    LogZEstimate::annealed(log_z, std_err, ess, reverse)
 }
 
 impl Bdmc {
@@ -374,17 +332,8 @@ const MAX_TIMED_PARTICLES: usize = 1 << 20;
 /// Most single-site updates an AIS run without a time limit may ask for (about three years at
 /// 10^8 updates per second): more is refused as a mistaken option value.
 const MAX_UPDATES: f64 = 1e16;
-/// Share of the time left that the requested particles may take before the fitting lowers
-/// the number of steps.
-pub(crate) const LOWER_SHARE: f64 = 0.8;
 /// Particles per batch of a time-limited run.
 const TIMED_BATCH: usize = 32;
-/// Fewest steps the time-limit fitting lowers a schedule to.
-pub(crate) const MIN_FITTED_STEPS: usize = 10;
-/// Largest number of steps the time-limit fitting chooses.
-pub(crate) const MAX_FITTED_STEPS: usize = 1_000_000;
-/// Share of the time limit the fitted schedule aims to use.
-pub(crate) const FIT_SHARE: f64 = 0.6;
 
 /// Common set-up of forward and reverse runs: the path, and the pilot's updates. With a time
 /// limit, the number of steps is raised (never lowered) so that all particles should take

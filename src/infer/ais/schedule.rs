@@ -3,31 +3,14 @@
 
 use super::kernels::*;
 use super::path::*;
-use super::weights::*;
 use super::*;
 use crate::error::Result;
 use crate::limits::Deadline;
 use crate::model::FactorGraph;
 use crate::num;
 use crate::rng::chain_rng;
-
-/// The path parameters of a fixed schedule: K + 1 values, 0 first, 1 last, increasing.
-pub fn schedule_betas(schedule: Schedule, steps: usize) -> Vec<f64> {
-    let k = steps.max(1);
-    let mut b: Vec<f64> = match schedule {
-        Schedule::Sigmoid { delta } => {
-            let sig = |t: f64| 1.0 / (1.0 + num::exp(-delta * (2.0 * t - 1.0)));
-            let (lo, hi) = (sig(0.0), sig(1.0));
-            (0..=k)
-                .map(|i| (sig(i as f64 / k as f64) - lo) / (hi - lo))
-                .collect()
-        }
-        _ => (0..=k).map(|i| i as f64 / k as f64).collect(),
-    };
-    b[0] = 0.0;
-    b[k] = 1.0;
-    b
-}
+use crate::sample::anneal::weights::*;
+use crate::sample::anneal::*;
 
 /// Largest number of pilot steps of the adaptive schedule.
 pub(crate) const MAX_PILOT_STEPS: usize = 20_000;
@@ -126,25 +109,4 @@ pub(crate) fn choose_path(
         return Ok((None, sw.updates));
     }
     Ok((Some(ts), sw.updates))
-}
-
-/// Resample a pilot curve t(j / M) to K steps.
-pub(crate) fn resample(ts: &[f64], k: usize) -> Vec<f64> {
-    let mcount = ts.len() - 1;
-    let mut out: Vec<f64> = (0..=k)
-        .map(|j| {
-            let u = j as f64 / k as f64 * mcount as f64;
-            let i = (u.floor() as usize).min(mcount - 1);
-            let f = u - i as f64;
-            ts[i] + f * (ts[i + 1] - ts[i])
-        })
-        .collect();
-    out[0] = 0.0;
-    out[k] = 1.0;
-    out
-}
-
-pub(crate) fn checkpoint_steps(k: usize) -> Vec<usize> {
-    let c = k.min(100);
-    (1..=c).map(|j| (j * k) / c).collect()
 }

@@ -2,7 +2,10 @@
 
 mod jtree;
 mod kernel;
-pub mod order;
+/// The elimination orders of exact inference (the one implementation is
+/// [`crate::factor::elim`]; this path is kept for existing code).
+pub use crate::factor::elim as order;
+pub use crate::factor::elim::OrderHeuristic;
 
 use crate::error::{Error, Result};
 use crate::factor::TableFactor;
@@ -11,21 +14,6 @@ use crate::model::{BayesNet, FactorGraph};
 use crate::num;
 use crate::var::{Evidence, VarId};
 use jtree::{propagate, Calibration, Problem, Tree};
-
-/// Elimination-order heuristic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderHeuristic {
-    /// Try min-fill, weighted min-fill and min-degree (plus randomised restarts) and keep the
-    /// order with the smallest total table size.
-    #[default]
-    Best,
-    /// Min-fill.
-    MinFill,
-    /// Weighted min-fill (fill edges weighted by the product of the cardinalities).
-    WeightedMinFill,
-    /// Min-degree.
-    MinDegree,
-}
 
 /// Options of exact inference.
 #[derive(Debug, Clone, PartialEq)]

@@ -50,13 +50,13 @@
 //!     variables without parents.
 //! - Probabilities are decimal numbers (`1`, `0.0`, `1e-05`, `.5`), parsed to the nearest `f64`.
 //!
-//! Errors are [`Error::Parse`] with the 1-based line and column of the offending token (columns
+//! Errors are [`Error::Parse`](crate::Error::Parse) with the 1-based line and column of the offending token (columns
 //! count characters). Semantic problems found while reading (an undeclared variable, an unknown
 //! state, a wrong count of numbers, a missing or duplicated parent configuration) are parse errors
 //! too, placed at the token or block concerned. Normalisation and acyclicity are checked by
 //! [`BayesNetBuilder`], so a column that does not sum to one comes back as
-//! [`Error::NotNormalized`] (unless [`LoadOptions::renormalize`] is set) and a directed cycle as
-//! [`Error::Cycle`]. The reader never panics, whatever the input.
+//! [`Error::NotNormalized`](crate::Error::NotNormalized) (unless [`LoadOptions::renormalize`] is set) and a directed cycle as
+//! [`Error::Cycle`](crate::Error::Cycle). The reader never panics, whatever the input.
 //!
 //! # Writing
 //!

@@ -6,12 +6,15 @@ use rand::Rng;
 use super::*;
 use crate::data::MISSING;
 use crate::error::{Error, Result};
+use crate::factor::elim::{self, InteractionGraph};
 use crate::factor::TableFactor;
 use crate::num;
 use crate::var::{Evidence, VarId};
 
-/// Greedy min-weight order eliminating `vars` except `keep`; errors with [`Error::TooLarge`] when a
-/// table would exceed `limit` entries.
+/// Greedy min-weight order eliminating `vars` except `keep`
+/// ([`crate::factor::elim::min_weight_order`] on the factors' interaction graph, ties by the
+/// lower variable index); errors with [`Error::TooLarge`] when a table would exceed `limit`
+/// entries.
 pub(crate) fn min_weight_order(
     cards: &[usize],
     factors: &[TableFactor],
@@ -19,43 +22,37 @@ pub(crate) fn min_weight_order(
     keep: &[u32],
     limit: usize,
 ) -> Result<Vec<u32>> {
-    let mut scopes: Vec<Vec<u32>> = factors
+    // local vertex ids in the order of the global ones, so that ties go to the lower variable
+    let mut verts: Vec<u32> = factors
         .iter()
-        .map(|f| f.scope().iter().map(|v| v.0).collect())
+        .flat_map(|f| f.scope().iter().map(|v| v.0))
+        .chain(vars.iter().copied())
         .collect();
-    let mut left: Vec<u32> = vars.iter().copied().filter(|v| !keep.contains(v)).collect();
-    let mut order = Vec::with_capacity(left.len());
-    while !left.is_empty() {
-        let mut best = (f64::INFINITY, 0usize, Vec::new());
-        for (i, &v) in left.iter().enumerate() {
-            let mut u: Vec<u32> = scopes
-                .iter()
-                .filter(|s| s.contains(&v))
-                .flatten()
-                .copied()
-                .collect();
-            u.sort_unstable();
-            u.dedup();
-            let w: f64 = u.iter().map(|&x| cards[x as usize] as f64).product();
-            if w < best.0 {
-                best = (w, i, u);
-            }
-        }
-        let (w, i, u) = best;
-        if w > limit as f64 {
-            return Err(Error::TooLarge {
-                width: u.len().saturating_sub(1),
-                largest_table: w,
-                needed: w * 8.0,
-                limit: limit as f64 * 8.0,
-            });
-        }
-        let v = left.swap_remove(i);
-        scopes.retain(|s| !s.contains(&v));
-        scopes.push(u.into_iter().filter(|&x| x != v).collect());
-        order.push(v);
+    verts.sort_unstable();
+    verts.dedup();
+    let local = |v: u32| verts.binary_search(&v).expect("a vertex of the graph") as u32;
+    let scopes: Vec<Vec<u32>> = factors
+        .iter()
+        .map(|f| f.scope().iter().map(|v| local(v.0)).collect())
+        .collect();
+    let g = InteractionGraph::from_cliques(
+        verts.iter().map(|&v| cards[v as usize] as f64).collect(),
+        scopes.iter().map(Vec::as_slice),
+    );
+    let eliminate: Vec<u32> = vars
+        .iter()
+        .filter(|v| !keep.contains(v))
+        .map(|&v| local(v))
+        .collect();
+    match elim::min_weight_order(&g, &eliminate, limit as f64) {
+        Ok(e) => Ok(e.order.iter().map(|&i| verts[i as usize]).collect()),
+        Err(o) => Err(Error::TooLarge {
+            width: o.width,
+            largest_table: o.entries,
+            needed: o.entries * 8.0,
+            limit: limit as f64 * 8.0,
+        }),
     }
-    Ok(order)
 }
 
 /// Build and calibrate the bucket tree of a component; returns `ln Z` of the component.

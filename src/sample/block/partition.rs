@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::factor::elim::{min_weight_order, InteractionGraph};
 use crate::model::FactorGraph;
 
 // ---------------------------------------------------------------------------------------------
@@ -175,8 +176,8 @@ pub(crate) fn merge_pass(
 }
 
 /// Greedy min-weight elimination order of `block` on the interaction graph of all factors
-/// restricted to the block, and its largest bucket table; `None` if a bucket would exceed
-/// `limit` entries.
+/// restricted to the block ([`crate::factor::elim::min_weight_order`], ties by position in the
+/// block), and its largest bucket table; `None` if a bucket would exceed `limit` entries.
 pub(crate) fn elimination(
     fg: &FactorGraph,
     cards: &[usize],
@@ -184,61 +185,30 @@ pub(crate) fn elimination(
     block: &[u32],
     limit: usize,
 ) -> Option<(Vec<u32>, usize)> {
-    let b = block.len();
-    let local: std::collections::HashMap<u32, usize> =
-        block.iter().enumerate().map(|(i, &v)| (v, i)).collect();
-    let mut adj: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); b];
-    for (i, &v) in block.iter().enumerate() {
-        for &k in &var_factors[v as usize] {
-            for w in fg.factors()[k].scope() {
-                if let Some(&j) = local.get(&w.0) {
-                    if j != i {
-                        adj[i].insert(j);
-                    }
-                }
-            }
-        }
-    }
-    let weight = |i: usize, adj: &Vec<BTreeSet<usize>>| -> f64 {
-        adj[i]
-            .iter()
-            .fold(cards[block[i] as usize] as f64, |a, &j| {
-                a * cards[block[j] as usize] as f64
-            })
-    };
-    let mut done = vec![false; b];
-    let mut order = Vec::with_capacity(b);
-    let mut max_table = 0usize;
-    for _ in 0..b {
-        let mut best = usize::MAX;
-        let mut bw = f64::INFINITY;
-        for (i, &d) in done.iter().enumerate() {
-            if !d {
-                let w = weight(i, &adj);
-                if w < bw {
-                    bw = w;
-                    best = i;
-                }
-            }
-        }
-        if bw > limit as f64 {
-            return None;
-        }
-        max_table = max_table.max(bw as usize);
-        done[best] = true;
-        order.push(block[best]);
-        let nb: Vec<usize> = adj[best].iter().copied().collect();
-        for &p in &nb {
-            adj[p].remove(&best);
-            for &q in &nb {
-                if p != q {
-                    adj[p].insert(q);
-                }
-            }
-        }
-        adj[best].clear();
-    }
-    Some((order, max_table))
+    let local: std::collections::HashMap<u32, u32> = block
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v, i as u32))
+        .collect();
+    let scopes: Vec<Vec<u32>> = block
+        .iter()
+        .flat_map(|&v| &var_factors[v as usize])
+        .map(|&k| {
+            fg.factors()[k]
+                .scope()
+                .iter()
+                .filter_map(|w| local.get(&w.0).copied())
+                .collect()
+        })
+        .collect();
+    let g = InteractionGraph::from_cliques(
+        block.iter().map(|&v| cards[v as usize] as f64).collect(),
+        scopes.iter().map(Vec::as_slice),
+    );
+    let all: Vec<u32> = (0..block.len() as u32).collect();
+    let e = min_weight_order(&g, &all, limit as f64).ok()?;
+    let order = e.order.iter().map(|&i| block[i as usize]).collect();
+    Some((order, e.max_entries as usize))
 }
 
 /// Bucket plan of a block eliminated in `order`.

@@ -32,10 +32,11 @@ use super::{
     RandomWalkOptions, TemperedMove,
 };
 use crate::error::{Error, Result};
-use crate::infer::ais::{weight_stats, Schedule};
-use crate::infer::LogZEstimate;
+use crate::estimate::LogZEstimate;
 use crate::limits::Deadline;
 use crate::rng::{chain_rng, EngineRng};
+use crate::sample::anneal::weights::weight_stats;
+use crate::sample::anneal::Schedule;
 use crate::sample::chains::Progress;
 
 mod pilot;
@@ -168,7 +169,7 @@ impl ContinuousAisResult {
     /// As a [`LogZEstimate`]: forward, a stochastic estimate; reverse, a stochastic upper
     /// bound (`upper` with its standard error).
     pub fn estimate(&self) -> LogZEstimate {
-        crate::infer::ais::ais_estimate(self.log_z, self.std_err, self.ess, self.reverse)
+        LogZEstimate::annealed(self.log_z, self.std_err, self.ess, self.reverse)
     }
 }
 

@@ -5,10 +5,10 @@
 use rayon::prelude::*;
 
 use super::{Particle, Setup, PILOT_STREAM};
-use crate::infer::ais::{schedule_betas, Schedule};
 use crate::limits::Deadline;
 use crate::num;
 use crate::rng::chain_rng;
+use crate::sample::anneal::{schedule_betas, Schedule};
 use crate::sample::continuous::Energy;
 use crate::sample::continuous::TemperedMove;
 
@@ -190,7 +190,7 @@ pub(super) fn fitted_steps(
     per: Option<f64>,
     deadline: Deadline,
 ) -> usize {
-    use crate::infer::ais::{FIT_SHARE, LOWER_SHARE, MAX_FITTED_STEPS, MIN_FITTED_STEPS};
+    use crate::sample::anneal::{FIT_SHARE, LOWER_SHARE, MAX_FITTED_STEPS, MIN_FITTED_STEPS};
     let (Some(left), Some(per)) = (deadline.remaining(), per) else {
         return steps;
     };

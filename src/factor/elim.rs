@@ -1,4 +1,5 @@
-//! Elimination orders on the interaction (moral) graph.
+//! Elimination orders on the interaction (moral) graph: the one implementation, used by exact
+//! inference (junction tree), row inference and blocked Gibbs.
 //!
 //! Greedy heuristics with incremental score updates: after eliminating `v`, only the neighbours
 //! of `v` and the common neighbours of each fill edge are rescored, so one order costs roughly
@@ -9,7 +10,20 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
-use super::OrderHeuristic;
+/// Elimination-order heuristic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderHeuristic {
+    /// Try min-fill, weighted min-fill and min-degree (plus randomised restarts) and keep the
+    /// order with the smallest total table size.
+    #[default]
+    Best,
+    /// Min-fill.
+    MinFill,
+    /// Weighted min-fill (fill edges weighted by the product of the cardinalities).
+    WeightedMinFill,
+    /// Min-degree.
+    MinDegree,
+}
 
 /// An undirected graph over `n` vertices with vertex weights (cardinalities).
 #[derive(Debug, Clone)]
@@ -181,7 +195,50 @@ fn greedy(
     seed: Option<u64>,
     name: &'static str,
 ) -> Elimination {
+    match greedy_within(g0, kind, seed, name, None, f64::INFINITY) {
+        Ok(e) => e,
+        Err(o) => unreachable!(
+            "no clique exceeds an infinite limit ({} entries)",
+            o.entries
+        ),
+    }
+}
+
+/// A clique that would exceed the table limit of [`min_weight_order`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Oversized {
+    /// Its size minus one (the width it would give).
+    pub width: usize,
+    /// Its table size (product of cardinalities).
+    pub entries: f64,
+}
+
+/// Greedy min-weight elimination of the vertices `eliminate` (the others stay in the graph as
+/// neighbours and are never eliminated), ties broken by the lower vertex index; stops with
+/// [`Oversized`] at the first clique over `limit` table entries. `O(sum_v d_v^2 log n)` over the
+/// degrees the elimination reaches.
+pub fn min_weight_order(
+    g: &InteractionGraph,
+    eliminate: &[u32],
+    limit: f64,
+) -> Result<Elimination, Oversized> {
+    let mut only = vec![false; g.len()];
+    for &v in eliminate {
+        only[v as usize] = true;
+    }
+    greedy_within(g, Score::MinWeight, None, "min-weight", Some(&only), limit)
+}
+
+fn greedy_within(
+    g0: &InteractionGraph,
+    kind: Score,
+    seed: Option<u64>,
+    name: &'static str,
+    only: Option<&[bool]>,
+    limit: f64,
+) -> Result<Elimination, Oversized> {
     let n = g0.len();
+    let elim = |v: usize| only.is_none_or(|o| o[v]);
     let mut g = g0.adj.clone();
     let card = &g0.card;
     let mut rng = seed.map(|s| crate::rng::chain_rng(s, 0));
@@ -193,7 +250,7 @@ fn greedy(
     };
     let mut version = vec![0u32; n];
     let mut heap: BinaryHeap<(Reverse<Key>, u32)> = BinaryHeap::with_capacity(n * 2);
-    for v in 0..n {
+    for v in (0..n).filter(|&v| elim(v)) {
         let (p, w) = score_of(kind, &g, card, v);
         heap.push((Reverse(Key(p, w, tie(v), v as u32)), 0));
     }
@@ -208,9 +265,15 @@ fn greedy(
         if eliminated[vu] || ver != version[vu] {
             continue;
         }
+        let size = g[vu].iter().fold(card[vu], |w, &u| w * card[u as usize]);
+        if size > limit {
+            return Err(Oversized {
+                width: g[vu].len(),
+                entries: size,
+            });
+        }
         eliminated[vu] = true;
         let nb = std::mem::take(&mut g[vu]);
-        let size = nb.iter().fold(card[vu], |w, &u| w * card[u as usize]);
         total += size;
         max_e = max_e.max(size);
         width = width.max(nb.len());
@@ -221,7 +284,7 @@ fn greedy(
         dirty.clear();
         for &a in &nb {
             remove_sorted(&mut g[a as usize], v);
-            if !mark[a as usize] {
+            if !mark[a as usize] && elim(a as usize) {
                 mark[a as usize] = true;
                 dirty.push(a);
             }
@@ -239,7 +302,10 @@ fn greedy(
                             (lb, la)
                         };
                         for &c in small {
-                            if big.binary_search(&c).is_ok() && !mark[c as usize] {
+                            if big.binary_search(&c).is_ok()
+                                && !mark[c as usize]
+                                && elim(c as usize)
+                            {
                                 mark[c as usize] = true;
                                 dirty.push(c);
                             }
@@ -257,14 +323,14 @@ fn greedy(
         order.push(v);
         cliques.push(clique);
     }
-    Elimination {
+    Ok(Elimination {
         order,
         cliques,
         total_entries: total,
         max_entries: max_e,
         width,
         heuristic: name,
-    }
+    })
 }
 
 /// Total clique entries above which [`OrderHeuristic::Best`] also tries randomised restarts.
