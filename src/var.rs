@@ -118,13 +118,174 @@ pub(crate) fn validate_variables(vars: &[Variable]) -> Result<()> {
     Ok(())
 }
 
-/// Hard evidence: an observed state per variable, `None` where unobserved.
+/// Hard evidence: an observed value per variable, `None` where unobserved. For discrete models
+/// (the default, `Evidence<usize>`) the value is a state index; for Gaussian models
+/// (`Evidence<f64>`) it is the observed number.
 ///
-/// Build it with [`Evidence::new`] and [`Evidence::set`], or parse it from names with
-/// [`Evidence::parse_spec`] (`"BP=HIGH,HRBP=HIGH"`).
+/// Build discrete evidence with [`Evidence::new`] and [`Evidence::set`], or parse it from names
+/// with [`Evidence::parse_spec`] (`"BP=HIGH,HRBP=HIGH"`); continuous evidence with
+/// [`Evidence::continuous`] and [`Evidence::observe`], or from a Gaussian model's names
+/// (e.g. [`crate::gaussian::GaussianBn::evidence`]).
+///
+/// ```
+/// use pgmkit::{Evidence, VarId};
+/// let mut ev = Evidence::continuous(3);
+/// ev.observe(VarId(1), 2.5).unwrap();
+/// assert_eq!(ev.get(VarId(1)), Some(2.5));
+/// assert!(ev.observe(VarId(1), 3.0).is_err()); // observed already, with another value
+/// assert!(ev.observe(VarId(0), f64::NAN).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Evidence {
-    values: Vec<Option<usize>>,
+pub struct Evidence<T = usize> {
+    values: Vec<Option<T>>,
+}
+
+impl<T: Copy + PartialEq> Evidence<T> {
+    /// Check that the evidence covers at most `n` variables (those of the model it is for):
+    /// [`Error::InvalidArgument`] otherwise.
+    pub fn check_len(&self, n: usize) -> Result<()> {
+        if self.values.len() > n {
+            return Err(Error::InvalidArgument(format!(
+                "evidence is for {} variables but the model has {n}",
+                self.values.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Observed value of `var`, if any.
+    #[inline]
+    pub fn get(&self, var: VarId) -> Option<T> {
+        self.values.get(var.index()).copied().flatten()
+    }
+
+    /// Number of observed variables.
+    pub fn len(&self) -> usize {
+        self.values.iter().filter(|v| v.is_some()).count()
+    }
+
+    /// True when nothing is observed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Iterate over the observed `(variable, value)` pairs, in variable order.
+    pub fn iter(&self) -> impl Iterator<Item = (VarId, T)> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|s| (VarId(i as u32), s)))
+    }
+
+    /// The raw per-variable slice (`None` = unobserved); may be shorter than the model.
+    pub fn as_slice(&self) -> &[Option<T>] {
+        &self.values
+    }
+}
+
+impl Evidence<f64> {
+    /// No evidence on `n` continuous variables.
+    pub fn continuous(n: usize) -> Self {
+        Evidence {
+            values: vec![None; n],
+        }
+    }
+
+    /// Observe `var` at `value`. Errors: a variable beyond the evidence's length
+    /// ([`Error::UnknownVariable`]), a non-finite value ([`Error::InvalidNumber`]), a variable
+    /// observed already at another value ([`Error::ConflictingEvidence`]).
+    pub fn observe(&mut self, var: VarId, value: f64) -> Result<()> {
+        let slot = self
+            .values
+            .get_mut(var.index())
+            .ok_or_else(|| Error::UnknownVariable(format!("#{}", var.0)))?;
+        if !value.is_finite() {
+            return Err(Error::InvalidNumber {
+                what: format!("evidence for variable #{}", var.0),
+                value,
+            });
+        }
+        match *slot {
+            Some(v) if v != value => Err(Error::ConflictingEvidence(format!("#{}", var.0))),
+            _ => {
+                *slot = Some(value);
+                Ok(())
+            }
+        }
+    }
+
+    /// Evidence on `n` continuous variables from `(variable, value)` pairs, each checked as
+    /// [`Evidence::observe`] does (a variable given twice is [`Error::ConflictingEvidence`]).
+    pub fn from_pairs(n: usize, pairs: &[(VarId, f64)]) -> Result<Self> {
+        let mut ev = Evidence::continuous(n);
+        for &(v, x) in pairs {
+            if ev.get(v).is_some() {
+                return Err(Error::ConflictingEvidence(format!("#{}", v.0)));
+            }
+            ev.observe(v, x)?;
+        }
+        Ok(ev)
+    }
+
+    /// Parse `"VAR=VALUE,VAR2=VALUE2"` (real values) against the variable names of a Gaussian
+    /// model. Whitespace around items is ignored; an empty (or all-blank) string is no
+    /// evidence. Errors: an item that is not `VAR=VALUE` or a value that is not a number
+    /// ([`Error::Parse`] with its column), an unknown name ([`Error::UnknownVariable`]), a
+    /// non-finite value ([`Error::InvalidNumber`]), a variable given twice
+    /// ([`Error::ConflictingEvidence`]).
+    pub fn parse_values(names: &[String], spec: &str) -> Result<Self> {
+        let mut ev = Evidence::continuous(names.len());
+        let index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut col = 1;
+        for item in spec.split(',') {
+            let trimmed = item.trim();
+            if !trimmed.is_empty() {
+                let bad = |msg: String| Error::Parse {
+                    format: crate::error::Format::EvidenceSpec,
+                    line: 1,
+                    col,
+                    msg,
+                };
+                let (name, value) = trimmed.split_once('=').ok_or_else(|| {
+                    bad(format!(
+                        "expected VAR=VALUE (Gaussian models take real values, e.g. X=1.25), \
+                         found '{trimmed}'"
+                    ))
+                })?;
+                let (name, value) = (name.trim(), value.trim());
+                let v = *index
+                    .get(name)
+                    .ok_or_else(|| Error::UnknownVariable(name.to_string()))?;
+                let x: f64 = value.parse().map_err(|_| {
+                    bad(format!(
+                        "evidence value '{value}' for '{name}' is not a number"
+                    ))
+                })?;
+                if !x.is_finite() {
+                    return Err(Error::InvalidNumber {
+                        what: format!("evidence for '{name}'"),
+                        value: x,
+                    });
+                }
+                if ev.get(VarId(v as u32)).is_some() {
+                    return Err(Error::ConflictingEvidence(name.to_string()));
+                }
+                ev.observe(VarId(v as u32), x)?;
+            }
+            col += item.len() + 1;
+        }
+        Ok(ev)
+    }
+
+    /// The observed `(index, value)` pairs, in variable order (the coordinates a
+    /// [`crate::gaussian::MvNormal`] conditions on).
+    pub fn pairs(&self) -> Vec<(usize, f64)> {
+        self.iter().map(|(v, x)| (v.index(), x)).collect()
+    }
 }
 
 impl Evidence {
@@ -200,18 +361,6 @@ impl Evidence {
         Ok(ev)
     }
 
-    /// Check that the evidence covers at most `n` variables (those of the model it is for):
-    /// [`Error::InvalidArgument`] otherwise.
-    pub fn check_len(&self, n: usize) -> Result<()> {
-        if self.values.len() > n {
-            return Err(Error::InvalidArgument(format!(
-                "evidence is for {} variables but the model has {n}",
-                self.values.len()
-            )));
-        }
-        Ok(())
-    }
-
     /// Check that every observed variable exists in `vars` and its state is in range:
     /// [`Error::UnknownVariable`] or [`Error::UnknownState`] otherwise.
     pub fn check(&self, vars: &[Variable]) -> Result<()> {
@@ -230,30 +379,6 @@ impl Evidence {
         Ok(())
     }
 
-    /// Observed state of `var`, if any.
-    #[inline]
-    pub fn get(&self, var: VarId) -> Option<usize> {
-        self.values.get(var.index()).copied().flatten()
-    }
-
-    /// Number of observed variables.
-    pub fn len(&self) -> usize {
-        self.values.iter().filter(|v| v.is_some()).count()
-    }
-
-    /// True when nothing is observed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Iterate over `(variable, state)` pairs that are observed.
-    pub fn iter(&self) -> impl Iterator<Item = (VarId, usize)> + '_ {
-        self.values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|s| (VarId(i as u32), s)))
-    }
-
     #[cfg(test)]
     pub(crate) fn values_mut_for_test(&mut self, var: usize, state: usize) {
         if self.values.len() <= var {
@@ -265,11 +390,6 @@ impl Evidence {
     /// Evidence from a per-variable slice of optional states (not validated against a model).
     pub fn from_options(values: Vec<Option<usize>>) -> Self {
         Evidence { values }
-    }
-
-    /// The raw per-variable slice (`None` = unobserved); may be shorter than the model.
-    pub fn as_slice(&self) -> &[Option<usize>] {
-        &self.values
     }
 }
 

@@ -14,7 +14,7 @@ use nalgebra::{DMatrix, DVector};
 use pgmkit::diagnostics::normal_quantile;
 use pgmkit::gaussian::{GaussianBn, GaussianBnBuilder, MvNormal, LN_2PI};
 use pgmkit::io::gaussian_json::{gbn_to_json, parse_gbn, read_gbn, write_gbn};
-use pgmkit::Error;
+use pgmkit::{Error, Evidence, VarId};
 use std::path::Path;
 
 const NETS: [(&str, usize, usize); 4] = [
@@ -193,7 +193,7 @@ fn conditioning_matches_the_closed_form() {
         // observe every third variable at a sampled value, and a small set too
         for obs in [(0..n).step_by(3).collect::<Vec<_>>(), vec![n - 1, 0, n / 2]] {
             let ev: Vec<(usize, f64)> = obs.iter().map(|&i| (i, x[i])).collect();
-            let post = bn.condition(&ev).unwrap();
+            let post = bn.condition(&evid(n, &ev)).unwrap();
             let vals: Vec<f64> = obs.iter().map(|&i| x[i]).collect();
             let (free, m, c, lp) = closed_form(&mu, &s, &obs, &vals);
             assert_eq!(post.free, free);
@@ -206,7 +206,9 @@ fn conditioning_matches_the_closed_form() {
                 "{name}: ln p(e) {} vs {lp}",
                 post.log_evidence
             );
-            assert!((bn.log_evidence(&ev).unwrap() - lp).abs() < 1e-8 * lp.abs().max(1.0));
+            assert!(
+                (bn.log_evidence(&evid(n, &ev)).unwrap() - lp).abs() < 1e-8 * lp.abs().max(1.0)
+            );
             // the marginal of the evidence as its own normal gives the same density
             let marg = bn.joint().unwrap().marginal(&obs).unwrap();
             let lm = marg.log_density(&vals).unwrap();
@@ -242,7 +244,7 @@ fn a_conditioner_is_reused_across_rows() {
     assert_eq!(c2[(0, 1)], post.cov[(p9, p2)]);
     assert!(matches!(post.subset(&[5]), Err(Error::InvalidArgument(_))));
     // no evidence: the joint itself, ln p = 0
-    let none = bn.condition(&[]).unwrap();
+    let none = bn.condition(&Evidence::continuous(bn.num_vars())).unwrap();
     assert_eq!(none.free.len(), bn.num_vars());
     assert_eq!(none.log_evidence, 0.0);
 }
@@ -400,7 +402,7 @@ fn builder_bad_input_gives_typed_errors() {
         Err(Error::InvalidNumber { .. })
     ));
     assert!(matches!(
-        b.set_cpd(y, &[7], 0.0, &[1.0], 1.0),
+        b.set_cpd(y, &[VarId(7)], 0.0, &[1.0], 1.0),
         Err(Error::UnknownVariable(_))
     ));
     assert!(matches!(
@@ -478,8 +480,8 @@ fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
     let fit = bn.fit_ml(&data).unwrap();
     let complete: Vec<usize> = (0..data.nrows()).filter(|&r| r != 3 && r != 10).collect();
     for i in 0..bn.num_vars() {
-        let c = bn.cpd(i);
-        let f = fit.cpd(i);
+        let c = bn.cpd(VarId(i as u32));
+        let f = fit.cpd(VarId(i as u32));
         assert_eq!(f.parents, c.parents);
         // independent least squares by SVD on the same rows
         let k = c.parents.len() + 1;
@@ -487,7 +489,7 @@ fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
             if j == 0 {
                 1.0
             } else {
-                data[(complete[r], c.parents[j - 1])]
+                data[(complete[r], c.parents[j - 1].index())]
             }
         });
         let y = DVector::from_iterator(complete.len(), complete.iter().map(|&r| data[(r, i)]));
@@ -547,7 +549,7 @@ fn fit_ml_matches_least_squares_and_recovers_the_parameters() {
         .fit_from_moments(bn.mean().as_slice(), &bn.covariance())
         .unwrap();
     for i in 0..bn.num_vars() {
-        let (a, b) = (bn.cpd(i), back.cpd(i));
+        let (a, b) = (bn.cpd(VarId(i as u32)), back.cpd(VarId(i as u32)));
         assert!((a.intercept - b.intercept).abs() < 1e-8 * a.intercept.abs().max(1.0));
         assert!((a.variance - b.variance).abs() < 1e-8 * a.variance);
         for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
@@ -578,10 +580,16 @@ fn conditioning_by_missing_pattern_matches_per_row() {
         for &r in &p.rows {
             let vals: Vec<f64> = p.observed.iter().map(|&j| data[(r, j)]).collect();
             let ev: Vec<(usize, f64)> = p.observed.iter().map(|&j| (j, data[(r, j)])).collect();
-            let direct = bn.condition(&ev).unwrap();
+            let direct = bn.condition(&evid(bn.num_vars(), &ev)).unwrap();
             let m = c.conditional_mean(&vals).unwrap();
             assert!((m - &direct.mean).amax() < 1e-9);
             assert!((c.log_evidence(&vals).unwrap() - direct.log_evidence).abs() < 1e-9);
         }
     }
+}
+
+/// Continuous evidence from `(index, value)` pairs.
+fn evid(n: usize, pairs: &[(usize, f64)]) -> Evidence<f64> {
+    let pairs: Vec<(VarId, f64)> = pairs.iter().map(|&(i, x)| (VarId(i as u32), x)).collect();
+    Evidence::from_pairs(n, &pairs).unwrap()
 }

@@ -14,6 +14,7 @@ use rand_distr::StandardNormal;
 use super::mvn::{Conditional, MvNormal};
 use super::{GaussianSummary, Gmrf, SparseSym, LN_2PI};
 use crate::error::{Error, Result};
+use crate::var::{Evidence, VarId};
 
 /// Rows per RNG stream in [`GaussianBn::sample_n`].
 pub const SAMPLE_BLOCK: usize = 1024;
@@ -21,8 +22,8 @@ pub const SAMPLE_BLOCK: usize = 1024;
 /// One linear-Gaussian CPD: `X = intercept + sum_k coefficients[k] * X_parents[k] + N(0, variance)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinearGaussianCpd {
-    /// Parent variable indices (in the order of `coefficients`).
-    pub parents: Vec<usize>,
+    /// Parent variables (in the order of `coefficients`).
+    pub parents: Vec<VarId>,
     /// `b0`.
     pub intercept: f64,
     /// `b_k`, one per parent.
@@ -40,7 +41,7 @@ impl LinearGaussianCpd {
                 .parents
                 .iter()
                 .zip(&self.coefficients)
-                .map(|(&p, &b)| b * x[p])
+                .map(|(&p, &b)| b * x[p.index()])
                 .sum::<f64>()
     }
 }
@@ -50,16 +51,16 @@ impl LinearGaussianCpd {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussianBn {
     names: Vec<String>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, VarId>,
     cpds: Vec<LinearGaussianCpd>,
-    topo: Vec<usize>,
+    topo: Vec<VarId>,
 }
 
 /// Builds a [`GaussianBn`], validating as it goes.
 #[derive(Debug, Clone, Default)]
 pub struct GaussianBnBuilder {
     names: Vec<String>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, VarId>,
     cpds: Vec<Option<LinearGaussianCpd>>,
 }
 
@@ -69,8 +70,8 @@ impl GaussianBnBuilder {
         Self::default()
     }
 
-    /// Add a variable; returns its index. Errors: an empty or duplicate name.
-    pub fn add_variable(&mut self, name: impl Into<String>) -> Result<usize> {
+    /// Add a variable; returns its id. Errors: an empty or duplicate name.
+    pub fn add_variable(&mut self, name: impl Into<String>) -> Result<VarId> {
         let name = name.into();
         if name.is_empty() {
             return Err(Error::InvalidModel("a variable name is empty".into()));
@@ -78,15 +79,15 @@ impl GaussianBnBuilder {
         if self.index.contains_key(&name) {
             return Err(Error::InvalidModel(format!("duplicate variable '{name}'")));
         }
-        let i = self.names.len();
+        let i = VarId(self.names.len() as u32);
         self.index.insert(name.clone(), i);
         self.names.push(name);
         self.cpds.push(None);
         Ok(i)
     }
 
-    /// Index of a variable added before.
-    pub fn var(&self, name: &str) -> Result<usize> {
+    /// Id of a variable added before.
+    pub fn var(&self, name: &str) -> Result<VarId> {
         self.index
             .get(name)
             .copied()
@@ -102,21 +103,24 @@ impl GaussianBnBuilder {
     /// ([`Error::NonPositiveVariance`]).
     pub fn set_cpd(
         &mut self,
-        var: usize,
-        parents: &[usize],
+        var: VarId,
+        parents: &[VarId],
         intercept: f64,
         coefficients: &[f64],
         variance: f64,
     ) -> Result<()> {
         let n = self.names.len();
-        if var >= n {
-            return Err(Error::UnknownVariable(format!("#{var}")));
+        if var.index() >= n {
+            return Err(Error::UnknownVariable(format!("#{}", var.0)));
         }
-        let name = &self.names[var];
+        let name = &self.names[var.index()];
         let mut seen = std::collections::HashSet::new();
         for &p in parents {
-            if p >= n {
-                return Err(Error::UnknownVariable(format!("#{p} (parent of '{name}')")));
+            if p.index() >= n {
+                return Err(Error::UnknownVariable(format!(
+                    "#{} (parent of '{name}')",
+                    p.0
+                )));
             }
             if p == var {
                 return Err(Error::Cycle(vec![name.clone(), name.clone()]));
@@ -124,7 +128,7 @@ impl GaussianBnBuilder {
             if !seen.insert(p) {
                 return Err(Error::InvalidModel(format!(
                     "'{}' is listed twice as a parent of '{name}'",
-                    self.names[p]
+                    self.names[p.index()]
                 )));
             }
         }
@@ -150,7 +154,7 @@ impl GaussianBnBuilder {
                 value: variance,
             });
         }
-        self.cpds[var] = Some(LinearGaussianCpd {
+        self.cpds[var.index()] = Some(LinearGaussianCpd {
             parents: parents.to_vec(),
             intercept,
             coefficients: coefficients.to_vec(),
@@ -179,14 +183,14 @@ impl GaussianBnBuilder {
 }
 
 /// Kahn's algorithm; on a cycle, find one by walking parents inside the unsorted remainder.
-fn topological_order(names: &[String], cpds: &[LinearGaussianCpd]) -> Result<Vec<usize>> {
+fn topological_order(names: &[String], cpds: &[LinearGaussianCpd]) -> Result<Vec<VarId>> {
     let n = cpds.len();
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut indeg = vec![0usize; n];
     for (i, c) in cpds.iter().enumerate() {
         indeg[i] = c.parents.len();
         for &p in &c.parents {
-            children[p].push(i);
+            children[p.index()].push(i);
         }
     }
     let mut order: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
@@ -202,7 +206,7 @@ fn topological_order(names: &[String], cpds: &[LinearGaussianCpd]) -> Result<Vec
         }
     }
     if order.len() == n {
-        return Ok(order);
+        return Ok(order.into_iter().map(|i| VarId(i as u32)).collect());
     }
     // every remaining node has a remaining parent: walk parents until a node repeats
     let start = (0..n).find(|&i| indeg[i] > 0).expect("a node is left");
@@ -212,11 +216,12 @@ fn topological_order(names: &[String], cpds: &[LinearGaussianCpd]) -> Result<Vec
     while pos[v] == usize::MAX {
         pos[v] = path.len();
         path.push(v);
-        v = *cpds[v]
+        v = cpds[v]
             .parents
             .iter()
-            .find(|&&p| indeg[p] > 0)
-            .expect("a remaining node has a remaining parent");
+            .find(|&&p| indeg[p.index()] > 0)
+            .expect("a remaining node has a remaining parent")
+            .index();
     }
     // path[pos[v]..] walks child -> parent; list it parent -> child
     let mut cyc: Vec<String> = path[pos[v]..]
@@ -239,17 +244,17 @@ impl GaussianBn {
         &self.names
     }
 
-    /// Index of the variable `name`.
-    pub fn var(&self, name: &str) -> Result<usize> {
+    /// Id of the variable `name`.
+    pub fn var(&self, name: &str) -> Result<VarId> {
         self.index
             .get(name)
             .copied()
             .ok_or_else(|| Error::UnknownVariable(name.to_string()))
     }
 
-    /// The CPD of variable `i`.
-    pub fn cpd(&self, i: usize) -> &LinearGaussianCpd {
-        &self.cpds[i]
+    /// The CPD of variable `v`.
+    pub fn cpd(&self, v: VarId) -> &LinearGaussianCpd {
+        &self.cpds[v.index()]
     }
 
     /// All CPDs, by variable.
@@ -258,7 +263,7 @@ impl GaussianBn {
     }
 
     /// A topological order (parents before children).
-    pub fn topological_order(&self) -> &[usize] {
+    pub fn topological_order(&self) -> &[VarId] {
         &self.topo
     }
 
@@ -269,11 +274,11 @@ impl GaussianBn {
 
     /// Evidence from `(name, value)` pairs. Errors: unknown names, a variable given twice,
     /// non-finite values.
-    pub fn evidence(&self, pairs: &[(&str, f64)]) -> Result<Vec<(usize, f64)>> {
-        let mut out = Vec::with_capacity(pairs.len());
+    pub fn evidence(&self, pairs: &[(&str, f64)]) -> Result<Evidence<f64>> {
+        let mut ev = Evidence::continuous(self.num_vars());
         for &(name, v) in pairs {
             let i = self.var(name)?;
-            if out.iter().any(|&(j, _)| j == i) {
+            if ev.get(i).is_some() {
                 return Err(Error::ConflictingEvidence(name.to_string()));
             }
             if !v.is_finite() {
@@ -282,9 +287,9 @@ impl GaussianBn {
                     value: v,
                 });
             }
-            out.push((i, v));
+            ev.observe(i, v)?;
         }
-        Ok(out)
+        Ok(ev)
     }
 
     /// The coefficient matrix `B` (`B[(i, k)]` = coefficient of parent `k` in the CPD of `i`).
@@ -293,7 +298,7 @@ impl GaussianBn {
         let mut b = DMatrix::zeros(n, n);
         for (i, c) in self.cpds.iter().enumerate() {
             for (&p, &w) in c.parents.iter().zip(&c.coefficients) {
-                b[(i, p)] = w;
+                b[(i, p.index())] = w;
             }
         }
         b
@@ -307,7 +312,7 @@ impl GaussianBn {
     /// Marginal means by topological recursion, `O(arcs)`.
     pub fn mean(&self) -> DVector<f64> {
         let mut mu = DVector::zeros(self.num_vars());
-        for &i in &self.topo {
+        for i in self.topo.iter().map(|v| v.index()) {
             mu[i] = self.cpds[i].mean_given(mu.as_slice());
         }
         mu
@@ -318,14 +323,14 @@ impl GaussianBn {
     pub fn covariance(&self) -> DMatrix<f64> {
         let n = self.num_vars();
         let mut s = DMatrix::<f64>::zeros(n, n);
-        for (t, &i) in self.topo.iter().enumerate() {
+        for (t, i) in self.topo.iter().map(|v| v.index()).enumerate() {
             let c = &self.cpds[i];
-            for &j in &self.topo[..t] {
+            for j in self.topo[..t].iter().map(|v| v.index()) {
                 let v: f64 = c
                     .parents
                     .iter()
                     .zip(&c.coefficients)
-                    .map(|(&k, &b)| b * s[(k, j)])
+                    .map(|(&k, &b)| b * s[(k.index(), j)])
                     .sum();
                 s[(i, j)] = v;
                 s[(j, i)] = v;
@@ -334,7 +339,7 @@ impl GaussianBn {
                 .parents
                 .iter()
                 .zip(&c.coefficients)
-                .map(|(&k, &b)| b * s[(k, i)])
+                .map(|(&k, &b)| b * s[(k.index(), i)])
                 .sum();
             s[(i, i)] = c.variance + v;
         }
@@ -366,7 +371,7 @@ impl GaussianBn {
                     c.parents
                         .iter()
                         .zip(&c.coefficients)
-                        .map(|(&p, &b)| (p, -b)),
+                        .map(|(&p, &b)| (p.index(), -b)),
                 )
                 .collect();
             let iv = 1.0 / c.variance;
@@ -426,7 +431,7 @@ impl GaussianBn {
     }
 
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, x: &mut [f64]) {
-        for &i in &self.topo {
+        for i in self.topo.iter().map(|v| v.index()) {
             let c = &self.cpds[i];
             let z: f64 = rng.sample(StandardNormal);
             x[i] = c.mean_given(x) + c.variance.sqrt() * z;
@@ -456,16 +461,19 @@ impl GaussianBn {
         DMatrix::from_row_slice(rows, n, &data)
     }
 
-    /// Exact posterior of the unobserved variables given `evidence` (`(index, value)` pairs):
-    /// mean, covariance and `ln p(evidence)`. `O(n^3)` for the joint, then Schur complement.
-    /// For many rows with the same observed set, use `self.joint()?.conditioner(..)`.
-    pub fn condition(&self, evidence: &[(usize, f64)]) -> Result<Conditional> {
-        self.joint()?.condition(evidence)
+    /// Exact posterior of the unobserved variables given `evidence`: mean, covariance and
+    /// `ln p(evidence)`. `O(n^3)` for the joint, then Schur complement. For many rows with the
+    /// same observed set, use `self.joint()?.conditioner(..)`. Errors: evidence for more
+    /// variables than the network has.
+    pub fn condition(&self, evidence: &Evidence<f64>) -> Result<Conditional> {
+        evidence.check_len(self.num_vars())?;
+        self.joint()?.condition(&evidence.pairs())
     }
 
     /// `ln p(evidence)`: the log density of the evidence under its marginal.
-    pub fn log_evidence(&self, evidence: &[(usize, f64)]) -> Result<f64> {
-        self.joint()?.log_evidence(evidence)
+    pub fn log_evidence(&self, evidence: &Evidence<f64>) -> Result<f64> {
+        evidence.check_len(self.num_vars())?;
+        self.joint()?.log_evidence(&evidence.pairs())
     }
 
     /// Maximum-likelihood parameters for this network's structure from complete data: `data` has
@@ -533,7 +541,7 @@ impl GaussianBn {
         }
         let mut cpds = Vec::with_capacity(n);
         for (i, c) in self.cpds.iter().enumerate() {
-            let p = &c.parents;
+            let p: Vec<usize> = c.parents.iter().map(|v| v.index()).collect();
             let (b0, coefficients, variance) = if p.is_empty() {
                 (mean[i], Vec::new(), cov[(i, i)])
             } else {
@@ -570,7 +578,7 @@ impl GaussianBn {
                 });
             }
             cpds.push(LinearGaussianCpd {
-                parents: p.clone(),
+                parents: c.parents.clone(),
                 intercept: b0,
                 coefficients,
                 variance,

@@ -40,6 +40,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::model::Boundary;
 use crate::sample::continuous::{ContinuousTransition, Energy, StepStats};
+use crate::var::Evidence;
 
 /// Rows per RNG stream in [`Gmrf::sample_n`].
 pub const SAMPLE_BLOCK: usize = 64;
@@ -384,14 +385,16 @@ impl Gmrf {
         )
     }
 
-    /// Fix the variables of `evidence` (`(index, value)` pairs): the GMRF of the free variables
+    /// Fix the variables of `evidence` (variable `VarId(i)` is coordinate `i`): the GMRF of the free variables
     /// (precision `Λ_aa`, information `h_a - Λ_ab x_b`; sparse when this one is) and
     /// `ln ∫ p~(x_a, x_b) dx_a = ln Z_a - 1/2 x_b'Λ_bb x_b + h_b'x_b`, the log partition function
     /// of the model with the evidence clamped (what `ln Z` means for a discrete model with
     /// evidence). With no free variable left the GMRF is `None`. Errors: an index out of range or
     /// repeated, a non-finite value.
-    pub fn condition(&self, evidence: &[(usize, f64)]) -> Result<GmrfConditional> {
+    pub fn condition(&self, evidence: &Evidence<f64>) -> Result<GmrfConditional> {
         let n = self.dim();
+        evidence.check_len(n)?;
+        let evidence = evidence.pairs();
         if evidence.is_empty() {
             // nothing to clamp: this model, without a second factorisation
             return Ok(GmrfConditional {
@@ -403,7 +406,7 @@ impl Gmrf {
         let idx: Vec<usize> = evidence.iter().map(|e| e.0).collect();
         super::mvn::check_indices(&idx, n, "evidence")?;
         let mut value = vec![f64::NAN; n];
-        for &(i, v) in evidence {
+        for &(i, v) in &evidence {
             if !v.is_finite() {
                 return Err(Error::InvalidNumber {
                     what: "evidence value".into(),

@@ -32,7 +32,7 @@
 //! assert!((joint.mean()[1] - 2.5).abs() < 1e-12);
 //! assert!((joint.covariance()[(1, 1)] - 17.0).abs() < 1e-12);
 //! // posterior of x given y = 4.5: precision 1/4 + 4 = 4.25, mean (1/4 + 2*4)/4.25
-//! let post = bn.condition(&[(y, 4.5)])?;
+//! let post = bn.condition(&bn.evidence(&[("y", 4.5)])?)?;
 //! assert!((post.mean[0] - 8.25 / 4.25).abs() < 1e-12);
 //! assert!((post.cov[(0, 0)] - 1.0 / 4.25).abs() < 1e-12);
 //! # Ok(())
@@ -41,12 +41,14 @@
 
 pub mod bn;
 pub mod data;
+mod draws;
 pub mod gabp;
 pub mod gmrf;
 pub mod mvn;
 pub mod sparse;
 
 pub use bn::{GaussianBn, GaussianBnBuilder, LinearGaussianCpd};
+pub use draws::{ConditionalDraws, CONDITIONAL_BLOCK};
 pub use gmrf::{Gmrf, GmrfConditional, GmrfGibbs};
 pub use mvn::{missing_patterns, Conditional, Conditioner, MissingPattern, MvNormal};
 pub use sparse::SparseSym;
@@ -54,6 +56,7 @@ pub use sparse::SparseSym;
 use nalgebra::{Cholesky, DMatrix, Dyn};
 
 use crate::error::{Error, Result};
+use crate::var::Evidence;
 
 /// `rows` draws of dimension `n`, row-major (row after row), made in blocks of `block` rows in
 /// parallel: block `b` (counting from `first_block`) draws its rows in order from the stream
@@ -101,6 +104,19 @@ pub struct GaussianSummary {
     pub variances: Vec<f64>,
 }
 
+/// The exact posterior of a Gaussian model given evidence ([`GaussianModel::posterior`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianPosterior {
+    /// `ln Z` given the evidence (a Bayesian network: `ln p(evidence)`).
+    pub log_z: f64,
+    /// Posterior mean of every variable (an observed one: its value).
+    pub means: Vec<f64>,
+    /// Posterior variance of every variable (an observed one: 0).
+    pub variances: Vec<f64>,
+    /// Whether each variable is observed.
+    pub observed: Vec<bool>,
+}
+
 /// Either kind of Gaussian model, for callers (such as a command line) that handle both.
 #[derive(Debug, Clone)]
 pub enum GaussianModel {
@@ -133,6 +149,62 @@ impl GaussianModel {
             GaussianModel::Bn(_) => 0.0,
             GaussianModel::Mrf(g) => g.log_z(),
         }
+    }
+
+    /// The exact `ln Z` given `ev`: for a GMRF the log partition function with the evidence
+    /// clamped, for a Bayesian network `ln p(evidence)` (0 without evidence). Errors as
+    /// [`Gmrf::condition`] / [`GaussianBn::condition`].
+    pub fn log_z_given(&self, ev: &Evidence<f64>) -> Result<f64> {
+        Ok(match self {
+            GaussianModel::Bn(_) if ev.is_empty() => 0.0,
+            GaussianModel::Bn(bn) => bn.condition(ev)?.log_evidence,
+            GaussianModel::Mrf(m) => m.condition(ev)?.log_z,
+        })
+    }
+
+    /// The exact posterior given `ev`: every variable's mean and variance (an observed one
+    /// has its value and variance 0) and `ln Z` given the evidence ([`Self::log_z_given`]).
+    /// `O(n^3)` for a Bayesian network with evidence, a sparse factorisation for a GMRF.
+    pub fn posterior(&self, ev: &Evidence<f64>) -> Result<GaussianPosterior> {
+        let n = self.dim();
+        ev.check_len(n)?;
+        let mut post = GaussianPosterior {
+            log_z: 0.0,
+            means: vec![0.0; n],
+            variances: vec![0.0; n],
+            observed: vec![false; n],
+        };
+        for (v, x) in ev.iter() {
+            post.means[v.index()] = x;
+            post.observed[v.index()] = true;
+        }
+        match self {
+            GaussianModel::Bn(bn) if ev.is_empty() => {
+                let s = bn.summary();
+                post.means = s.means;
+                post.variances = s.variances;
+            }
+            GaussianModel::Bn(bn) => {
+                let c = bn.condition(ev)?;
+                for (k, &i) in c.free.iter().enumerate() {
+                    post.means[i] = c.mean[k];
+                    post.variances[i] = c.cov[(k, k)];
+                }
+                post.log_z = c.log_evidence;
+            }
+            GaussianModel::Mrf(m) => {
+                let c = m.condition(ev)?;
+                if let Some(cg) = &c.gmrf {
+                    let vars = cg.variances();
+                    for (k, &i) in c.free.iter().enumerate() {
+                        post.means[i] = cg.mean()[k];
+                        post.variances[i] = vars[k];
+                    }
+                }
+                post.log_z = c.log_z;
+            }
+        }
+        Ok(post)
     }
 
     /// `rows` exact draws (`rows x dim`), thread-count invariant for a given seed.

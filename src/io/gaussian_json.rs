@@ -35,6 +35,7 @@ use serde::Deserialize;
 use crate::error::{Error, Format, Result};
 use crate::gaussian::{GaussianBn, GaussianBnBuilder, GaussianModel, Gmrf, SparseSym};
 use crate::model::Boundary;
+use crate::var::VarId;
 
 /// The key of the intercept in `coefficients`.
 pub const INTERCEPT_KEY: &str = "(Intercept)";
@@ -99,7 +100,7 @@ pub fn parse_gbn(text: &str) -> Result<GaussianBn> {
             .get(name)
             .ok_or_else(|| Error::InvalidModel(format!("variable '{name}' has no CPD")))?;
         let var = b.var(name)?;
-        let parents: Vec<usize> = cpd
+        let parents: Vec<VarId> = cpd
             .parents
             .iter()
             .map(|p| b.var(p))
@@ -149,7 +150,8 @@ pub fn parse_gbn(text: &str) -> Result<GaussianBn> {
             let names = &j.nodes;
             return Err(Error::InvalidModel(format!(
                 "the arcs and the CPD parents disagree on {} -> {}",
-                names[*p], names[*c]
+                names[p.index()],
+                names[c.index()]
             )));
         }
     }
@@ -175,10 +177,10 @@ pub fn gbn_to_json(bn: &GaussianBn) -> String {
     s.push_str("],\n  \"arcs\": [");
     let arcs: Vec<String> = (0..bn.num_vars())
         .flat_map(|i| {
-            bn.cpd(i)
+            bn.cpd(VarId(i as u32))
                 .parents
                 .iter()
-                .map(move |&p| format!("\n    [{}, {}]", q(&names[p]), q(&names[i])))
+                .map(move |&p| format!("\n    [{}, {}]", q(&names[p.index()]), q(&names[i])))
         })
         .collect();
     s.push_str(&arcs.join(","));
@@ -188,13 +190,13 @@ pub fn gbn_to_json(bn: &GaussianBn) -> String {
     s.push_str("],\n  \"cpds\": {");
     let cpds: Vec<String> = (0..bn.num_vars())
         .map(|i| {
-            let c = bn.cpd(i);
+            let c = bn.cpd(VarId(i as u32));
             let mut coefs = vec![format!("{}: [{:?}]", q(INTERCEPT_KEY), c.intercept)];
             coefs.extend(
                 c.parents
                     .iter()
                     .zip(&c.coefficients)
-                    .map(|(&p, b)| format!("{}: [{b:?}]", q(&names[p]))),
+                    .map(|(&p, b)| format!("{}: [{b:?}]", q(&names[p.index()]))),
             );
             format!(
                 "\n    {}: {{\"coefficients\": {{{}}}, \"variance\": [{:?}], \"parents\": [{}]}}",
@@ -203,7 +205,7 @@ pub fn gbn_to_json(bn: &GaussianBn) -> String {
                 c.variance,
                 c.parents
                     .iter()
-                    .map(|&p| q(&names[p]))
+                    .map(|&p| q(&names[p.index()]))
                     .collect::<Vec<_>>()
                     .join(", ")
             )

@@ -11,6 +11,7 @@ use std::time::Instant;
 use pgmkit::gaussian::GaussianModel;
 use pgmkit::io::gaussian_json::{self as gio, GaussianFile};
 use pgmkit::sample::continuous::{continuous_ais, ContinuousAisOptions};
+use pgmkit::Evidence;
 use serde::Serialize;
 
 mod sample;
@@ -73,21 +74,11 @@ pub fn load(path: &Path) -> anyhow::Result<LoadedGaussian> {
     })
 }
 
-/// Evidence `VAR=VALUE,...` on the variables of a Gaussian model (values are real numbers;
-/// a variable may appear once). No value = no evidence. Pairs come back sorted by variable.
-pub fn evidence(spec: Option<&str>, file: &GaussianFile) -> anyhow::Result<Vec<(usize, f64)>> {
-    let Some(spec) = spec else {
-        return Ok(Vec::new());
-    };
-    let mut out: Vec<(usize, f64)> = Vec::new();
-    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((name, value)) = part.split_once('=') else {
-            anyhow::bail!(
-                "evidence '{part}' is not VAR=VALUE (Gaussian models take real values, e.g. X=1.25)"
-            );
-        };
-        let (name, value) = (name.trim(), value.trim());
-        let var = file.var(name).map_err(|_| {
+/// Evidence `VAR=VALUE,...` on the variables of a Gaussian model
+/// ([`Evidence::parse_values`]). No value = no evidence.
+pub fn evidence(spec: Option<&str>, file: &GaussianFile) -> anyhow::Result<Evidence<f64>> {
+    Evidence::parse_values(&file.names, spec.unwrap_or("")).map_err(|e| match e {
+        pgmkit::Error::UnknownVariable(name) => {
             let shown: Vec<&str> = file.names.iter().take(8).map(String::as_str).collect();
             anyhow::anyhow!(
                 "evidence on unknown variable '{name}' (the model has {} variables: {}{})",
@@ -95,32 +86,25 @@ pub fn evidence(spec: Option<&str>, file: &GaussianFile) -> anyhow::Result<Vec<(
                 shown.join(", "),
                 if file.names.len() > 8 { ", ..." } else { "" }
             )
-        })?;
-        let x: f64 = value.parse().map_err(|_| {
-            anyhow::anyhow!("evidence value '{value}' for '{name}' is not a number")
-        })?;
-        if !x.is_finite() {
-            anyhow::bail!("evidence value '{value}' for '{name}' is not a finite number");
         }
-        if out.iter().any(|e| e.0 == var) {
-            anyhow::bail!("variable '{name}' appears twice in the evidence");
-        }
-        out.push((var, x));
-    }
-    out.sort_by_key(|e| e.0);
-    Ok(out)
+        e => e.into(),
+    })
 }
 
-fn evidence_map(ev: &[(usize, f64)], names: &[String]) -> OrderedMap<f64> {
-    OrderedMap(ev.iter().map(|&(i, v)| (names[i].clone(), v)).collect())
+fn evidence_map(ev: &Evidence<f64>, names: &[String]) -> OrderedMap<f64> {
+    OrderedMap(
+        ev.iter()
+            .map(|(i, v)| (names[i.index()].clone(), v))
+            .collect(),
+    )
 }
 
-fn evidence_text(ev: &[(usize, f64)], names: &[String]) -> String {
+fn evidence_text(ev: &Evidence<f64>, names: &[String]) -> String {
     if ev.is_empty() {
         return "none".into();
     }
     ev.iter()
-        .map(|&(i, v)| format!("{}={v}", names[i]))
+        .map(|(i, v)| format!("{}={v}", names[i.index()]))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -223,58 +207,9 @@ pub fn info(
 // ---------------------------------------------------------------------------------------------
 // exact inference
 
-/// Exact `ln Z` with the evidence clamped (GMRF) or `ln p(evidence)` (BN), and the posterior
-/// summary: for every variable its mean and variance (observed: the value and 0).
 /// The exact `ln Z` (`ln p(e)` for a Bayesian network) given the evidence.
-fn exact_log_z(g: &LoadedGaussian, ev: &[(usize, f64)]) -> anyhow::Result<f64> {
-    Ok(match g.model() {
-        GaussianModel::Bn(_) if ev.is_empty() => 0.0,
-        GaussianModel::Bn(bn) => bn.condition(ev)?.log_evidence,
-        GaussianModel::Mrf(m) => m.condition(ev)?.log_z,
-    })
-}
-
-/// The exact `ln Z` and the posterior means and variances given the evidence.
-fn exact_posterior(g: &LoadedGaussian, ev: &[(usize, f64)]) -> anyhow::Result<(f64, Posterior)> {
-    let n = g.names().len();
-    let mut post = Posterior {
-        means: vec![0.0; n],
-        variances: vec![0.0; n],
-        observed: vec![false; n],
-    };
-    for &(i, v) in ev {
-        post.means[i] = v;
-        post.observed[i] = true;
-    }
-    let log_z = match g.model() {
-        GaussianModel::Bn(bn) => {
-            if ev.is_empty() {
-                let s = bn.summary();
-                post.means = s.means;
-                post.variances = s.variances;
-                0.0
-            } else {
-                let c = bn.condition(ev)?;
-                for (k, &i) in c.free.iter().enumerate() {
-                    post.means[i] = c.mean[k];
-                    post.variances[i] = c.cov[(k, k)];
-                }
-                c.log_evidence
-            }
-        }
-        GaussianModel::Mrf(m) => {
-            let c = m.condition(ev)?;
-            if let Some(cg) = &c.gmrf {
-                let vars = cg.variances();
-                for (k, &i) in c.free.iter().enumerate() {
-                    post.means[i] = cg.mean()[k];
-                    post.variances[i] = vars[k];
-                }
-            }
-            c.log_z
-        }
-    };
-    Ok((log_z, post))
+fn exact_log_z(g: &LoadedGaussian, ev: &Evidence<f64>) -> anyhow::Result<f64> {
+    Ok(g.model().log_z_given(ev)?)
 }
 
 /// Up to this many free variables the AIS base uses the exact largest marginal variance.
@@ -296,12 +231,6 @@ fn largest_covariance_eigenvalue(g: &pgmkit::gaussian::Gmrf) -> anyhow::Result<f
         x = y.into_iter().map(|v| v / norm).collect();
     }
     Ok(rq)
-}
-
-struct Posterior {
-    means: Vec<f64>,
-    variances: Vec<f64>,
-    observed: Vec<bool>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,7 +466,8 @@ pub fn marginals(
     let g = load(model)?;
     let ev = evidence(ev_spec, &g.file)?;
     let t = Instant::now();
-    let (log_z, post) = exact_posterior(&g, &ev)?;
+    let post = g.model().posterior(&ev)?;
+    let log_z = post.log_z;
     let seconds = t.elapsed().as_secs_f64();
     let names = g.names();
     if json {

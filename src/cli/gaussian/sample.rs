@@ -5,113 +5,14 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use nalgebra::DMatrix;
-use pgmkit::gaussian::{GaussianModel, MvNormal, SAMPLE_CHUNK};
+use pgmkit::gaussian::{ConditionalDraws, GaussianModel, SAMPLE_CHUNK};
 use pgmkit::rng::chain_rng;
+use pgmkit::Evidence;
 use rayon::prelude::*;
 
 use super::{evidence, load};
 use crate::cli::args::GlobalArgs;
 use crate::cli::output;
-
-/// Rows per random stream when sampling a conditional (thread-count invariant).
-const BLOCK: usize = 64;
-
-/// A sampler of rows from the model given the evidence (observed columns hold their value):
-/// ancestral for a BN without evidence, exact Cholesky draws otherwise. Row blocks draw from
-/// `chain_rng(seed, block)`, so the rows do not depend on the number of threads, nor on the
-/// chunks they are asked for in (chunks start at multiples of [`SAMPLE_CHUNK`]).
-enum Drawer<'a> {
-    /// The model itself.
-    Joint(&'a GaussianModel),
-    /// The free variables of a conditioned Gaussian BN (dense conditional).
-    BnConditional(Vec<usize>, MvNormal),
-    /// The free variables of a conditioned GMRF (`None`: nothing is free).
-    MrfConditional(Vec<usize>, Option<pgmkit::gaussian::Gmrf>),
-}
-
-impl<'a> Drawer<'a> {
-    fn new(g: &'a GaussianModel, ev: &[(usize, f64)]) -> anyhow::Result<Drawer<'a>> {
-        if ev.is_empty() {
-            return Ok(Drawer::Joint(g));
-        }
-        Ok(match g {
-            GaussianModel::Bn(bn) => {
-                let c = bn.condition(ev)?;
-                let mvn = MvNormal::new(c.mean.clone(), c.cov.clone())?;
-                Drawer::BnConditional(c.free, mvn)
-            }
-            GaussianModel::Mrf(m) => {
-                let c = m.condition(ev)?;
-                Drawer::MrfConditional(c.free, c.gmrf)
-            }
-        })
-    }
-
-    /// Rows per random stream: chunks must start at multiples of it.
-    fn block(&self) -> usize {
-        match self {
-            Drawer::Joint(GaussianModel::Bn(_)) => pgmkit::gaussian::bn::SAMPLE_BLOCK,
-            Drawer::Joint(GaussianModel::Mrf(_)) => pgmkit::gaussian::gmrf::SAMPLE_BLOCK,
-            Drawer::BnConditional(..) => BLOCK,
-            Drawer::MrfConditional(..) => pgmkit::gaussian::gmrf::SAMPLE_BLOCK,
-        }
-    }
-
-    /// Rows `first..first + rows` (`first` a multiple of [`Self::block`]) over all `n` columns,
-    /// row-major.
-    fn chunk(
-        &self,
-        n: usize,
-        ev: &[(usize, f64)],
-        first: usize,
-        rows: usize,
-        seed: u64,
-    ) -> Vec<f64> {
-        let row_major = |m: DMatrix<f64>| -> Vec<f64> { m.transpose().as_slice().to_vec() };
-        let (free, draws) = match self {
-            Drawer::Joint(GaussianModel::Mrf(g)) => {
-                return g.sample_rows(first / pgmkit::gaussian::gmrf::SAMPLE_BLOCK, rows, seed)
-            }
-            Drawer::Joint(g) => return row_major(g.sample_chunk(first, rows, seed)),
-            Drawer::BnConditional(free, mvn) => {
-                let na = free.len();
-                let mut data = vec![0.0; rows * na];
-                if na > 0 {
-                    data.par_chunks_mut(BLOCK * na)
-                        .enumerate()
-                        .for_each(|(b, chunk)| {
-                            let mut rng = chain_rng(seed, (first / BLOCK + b) as u64);
-                            for row in chunk.chunks_mut(na) {
-                                row.copy_from_slice(&mvn.sample(&mut rng));
-                            }
-                        });
-                }
-                (free, data)
-            }
-            Drawer::MrfConditional(free, cg) => {
-                let d = match cg {
-                    Some(cg) => {
-                        cg.sample_rows(first / pgmkit::gaussian::gmrf::SAMPLE_BLOCK, rows, seed)
-                    }
-                    None => Vec::new(),
-                };
-                (free, d)
-            }
-        };
-        let na = free.len();
-        let mut out = vec![0.0; rows * n];
-        for (r, row) in out.chunks_mut(n.max(1)).enumerate() {
-            for &(i, v) in ev {
-                row[i] = v;
-            }
-            for (k, &i) in free.iter().enumerate() {
-                row[i] = draws[r * na + k];
-            }
-        }
-        out
-    }
-}
 
 /// Variables from which a GMRF's draws are streamed row by row ([`write_wide_gmrf`]).
 const WIDE: usize = 1 << 16;
@@ -174,17 +75,17 @@ fn write_draws(
     out: &mut dyn Write,
     g: &GaussianModel,
     names: &[String],
-    ev: &[(usize, f64)],
+    ev: &Evidence<f64>,
     rows: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
-    let drawer = Drawer::new(g, ev)?;
+    let drawer = ConditionalDraws::new(g, ev)?;
     let n = g.dim();
     let mut header = csv::Writer::from_writer(&mut *out);
     header.write_record(names)?;
     header.flush()?;
     drop(header);
-    if let Drawer::Joint(GaussianModel::Mrf(gm)) = &drawer {
+    if let Some(gm) = drawer.joint_gmrf() {
         if n >= WIDE {
             return write_wide_gmrf(out, gm, rows, seed);
         }
@@ -197,7 +98,7 @@ fn write_draws(
     let mut first = 0;
     while first < rows {
         let k = chunk.min(rows - first);
-        let data = drawer.chunk(n, ev, first, k, seed);
+        let data = drawer.chunk(first, k, seed);
         // rows formatted in parallel, in groups of about 2^22 values (a number never needs CSV
         // quoting), into buffers reused from group to group; written in order
         let group = ((1usize << 22) / n.max(1))
