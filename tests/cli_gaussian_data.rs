@@ -4,7 +4,8 @@
 #[path = "common/cli.rs"]
 mod cli_common;
 use cli_common::{json, ok, pgmkit, text};
-use pgmkit::gaussian::data::{log_likelihood, read_numeric_csv, MISSING_MARKERS};
+use pgmkit::data::numeric::{read_numeric_csv, MISSING_MARKERS};
+use pgmkit::gaussian::data::log_likelihood;
 use pgmkit::io::gaussian_json::read_gbn;
 use pgmkit::rng::chain_rng;
 use rand::Rng;

@@ -41,7 +41,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pgmkit::data::csv::{read_csv, CsvOptions, ExtraColumns};
-use pgmkit::gaussian::data::read_numeric_csv;
+use pgmkit::data::numeric::read_numeric_csv;
 use pgmkit::gaussian::GaussianModel;
 use pgmkit::io::gaussian_json as gio;
 use pgmkit::io::{bif, fg, uai, LoadOptions};

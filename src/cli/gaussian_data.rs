@@ -14,10 +14,10 @@ use std::time::Instant;
 
 use nalgebra::DMatrix;
 use pgmkit::data::csv::open_maybe_gz;
+use pgmkit::data::numeric::{read_numeric_csv, write_numeric_completed, NumericTable};
 use pgmkit::gaussian::data::{
     em_gaussian, evaluate_gaussian, impute_gaussian, log_likelihood_rows, mask_mcar,
-    read_numeric_csv, write_numeric_completed, GaussianEmOptions, GaussianEmResult,
-    GaussianEvalOptions, NumericTable,
+    GaussianEmOptions, GaussianEmResult, GaussianEvalOptions,
 };
 use pgmkit::gaussian::{GaussianBn, GaussianModel};
 use pgmkit::io::gaussian_json::gbn_to_json;

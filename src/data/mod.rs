@@ -1,4 +1,5 @@
-//! Data tables of discrete observations with missing cells.
+//! Data tables with missing cells: discrete observations ([`Dataset`], read by [`csv`]) and
+//! numeric ones for Gaussian models ([`numeric::NumericTable`], read by [`numeric`]).
 //!
 //! A [`Dataset`] holds one column per model variable (in model order) of compact state codes:
 //! `u16` per cell, column-major, with [`MISSING`] (`u16::MAX`) marking a missing cell. Read one
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod csv;
+pub mod numeric;
 pub mod raw;
 
 use rand::Rng;

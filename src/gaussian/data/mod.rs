@@ -14,16 +14,17 @@
 
 mod em;
 mod impute;
-mod numeric;
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
+/// The numeric CSV reader and writer live in [`crate::data::numeric`] (beside the categorical
+/// one); re-exported here for existing code.
+pub use crate::data::numeric::*;
 use crate::error::{Error, Result};
 use crate::gaussian::{missing_patterns, GaussianBn, GaussianModel, Gmrf};
 pub use em::*;
 pub use impute::*;
-pub use numeric::*;
 
 /// A Gaussian in information form for per-pattern conditioning: the missing block `a` given the
 /// observed block `b` has precision `Λ_aa` and mean `μ_a - Λ_aa^-1 Λ_ab (x_b - μ_b)`, so a pattern
