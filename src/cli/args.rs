@@ -49,99 +49,59 @@ pub enum ProgressArg {
     None,
 }
 
-/// Every inference method of the CLI, the identity the shared option checks speak of; each
-/// command parses its own method enum ([`LogZMethod`], [`MarginalsMethod`]), so clap rejects a
-/// method the command cannot run.
+/// Every inference method of the CLI, the identity the shared option checks speak of: the
+/// library's log Z methods ([`LogZMethod`]) and MCMC kernels ([`Kernel`]), whose docs say what
+/// each is. Each command parses its own method enum ([`LogZArg`], [`MarginalsMethod`]), so clap
+/// rejects a method the command cannot run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// Exact inference.
+    // the log Z methods (LogZMethod's names), then the MCMC kernels (Kernel's names)
     Exact,
-    /// Likelihood weighting.
     Lw,
-    /// Single-site Gibbs sampling.
-    Gibbs,
-    /// Single-site Metropolis-Hastings.
-    Mh,
-    /// Blocked Gibbs sampling.
-    Block,
-    /// Annealed importance sampling.
     Ais,
-    /// Reverse AIS.
     Rais,
-    /// Bidirectional Monte Carlo.
     Bdmc,
-    /// Naive mean field.
     Mf,
-    /// Loopy belief propagation.
     Bp,
-    /// Tree-reweighted BP.
     Trw,
-    /// logz: the automatic choice.
     Auto,
-    /// logz: every method side by side.
     All,
+    Gibbs,
+    Mh,
+    Block,
 }
 
-/// `logz --method`: the methods that estimate log Z (or log P(e)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogZArg {
-    /// Exact: variable elimination / junction tree over a min-fill-type elimination order
-    /// (barren variables pruned first for a Bayesian network); refuses models whose tables would
-    /// exceed --memory-limit
-    Exact,
+/// `logz --method`: the library's log Z methods ([`LogZMethod`]), their names, aliases and help
+/// texts taken from it, so that a new method needs no line here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogZArg(pub LogZMethod);
 
-    /// Likelihood weighting (Bayesian networks only): --samples weighted forward samples with the
-    /// evidence clamped; log P(e) with its standard error, weighted marginals with MCSE
-    #[value(alias = "likelihood-weighting")]
-    Lw,
+impl ValueEnum for LogZArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [LogZArg; LogZMethod::ALL.len()] = {
+            let mut a = [LogZArg(LogZMethod::Exact); LogZMethod::ALL.len()];
+            let mut i = 0;
+            while i < a.len() {
+                a[i] = LogZArg(LogZMethod::ALL[i]);
+                i += 1;
+            }
+            a
+        };
+        &ALL
+    }
 
-    /// Annealed importance sampling (logz; any model): log Z with a standard error (a
-    /// stochastic estimate, a lower bound in expectation)
-    Ais,
-
-    /// Reverse AIS from exact samples (logz; needs the exact width to fit): a stochastic upper
-    /// bound on log Z
-    Rais,
-
-    /// Bidirectional Monte Carlo (logz): forward AIS (stochastic lower bound) and reverse AIS
-    /// from exact samples (stochastic upper bound); needs the exact width to fit
-    Bdmc,
-
-    /// Naive mean field: a deterministic lower bound on log Z (the ELBO) and marginals
-    #[value(alias = "mean-field")]
-    Mf,
-
-    /// Loopy belief propagation: the Bethe approximation of log Z (no bound) and marginals
-    #[value(alias = "loopy-bp")]
-    Bp,
-
-    /// Tree-reweighted BP: a deterministic upper bound on log Z and pseudo-marginals (pairwise
-    /// models, or models that evidence makes pairwise)
-    Trw,
-
-    /// logz: exact when it fits in --memory-limit, else AIS (estimate) with the mean-field lower
-    /// bound and the TRW upper bound (pairwise models)
-    Auto,
-
-    /// logz: every method that applies, side by side (with the error against exact when exact
-    /// is feasible); those that do not apply are listed with the reason
-    All,
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(
+            clap::builder::PossibleValue::new(self.0.name())
+                .help(self.0.description())
+                .aliases(self.0.aliases().iter().copied()),
+        )
+    }
 }
 
 impl From<LogZArg> for Method {
     fn from(m: LogZArg) -> Method {
-        match m {
-            LogZArg::Exact => Method::Exact,
-            LogZArg::Lw => Method::Lw,
-            LogZArg::Ais => Method::Ais,
-            LogZArg::Rais => Method::Rais,
-            LogZArg::Bdmc => Method::Bdmc,
-            LogZArg::Mf => Method::Mf,
-            LogZArg::Bp => Method::Bp,
-            LogZArg::Trw => Method::Trw,
-            LogZArg::Auto => Method::Auto,
-            LogZArg::All => Method::All,
-        }
+        Method::from_log_z(m.0)
     }
 }
 
@@ -208,6 +168,22 @@ impl Method {
             (Some(m), _) => m.name(),
             (None, Some(k)) => k.name(),
             (None, None) => unreachable!("every method estimates log Z or runs a kernel"),
+        }
+    }
+
+    /// The method of a library log Z method.
+    pub fn from_log_z(m: LogZMethod) -> Method {
+        match m {
+            LogZMethod::Exact => Method::Exact,
+            LogZMethod::Lw => Method::Lw,
+            LogZMethod::Ais => Method::Ais,
+            LogZMethod::Rais => Method::Rais,
+            LogZMethod::Bdmc => Method::Bdmc,
+            LogZMethod::Mf => Method::Mf,
+            LogZMethod::Bp => Method::Bp,
+            LogZMethod::Trw => Method::Trw,
+            LogZMethod::Auto => Method::Auto,
+            LogZMethod::All => Method::All,
         }
     }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::approx::{self, bound_text, kind_text, AisArgs, Ctx, IterArgs, Row, Skipped};
 use super::args::{self, GlobalArgs, LogZArg, Method, ModelQuery, RunArgs};
 use super::output::{self, OrderedMap};
-use pgmkit::infer::logz::LogZOptions;
+use pgmkit::infer::logz::{LogZMethod, LogZOptions};
 use pgmkit::infer::EstimateKind;
 
 /// Arguments of `pgmkit logz`.
@@ -22,7 +22,7 @@ pub struct LogZArgs {
     /// Inference method: exact; lw (Bayesian networks); ais, rais, bdmc (annealed importance
     /// sampling); mf, bp, trw (variational); auto (exact if it fits, else ais with the mf and
     /// trw bounds); all (every method that applies, side by side)
-    #[arg(long, short, value_enum, default_value_t = LogZArg::Exact)]
+    #[arg(long, short, value_enum, default_value_t = LogZArg(LogZMethod::Exact))]
     pub method: LogZArg,
 
     /// lw: number of weighted samples [default: 10000]

@@ -98,6 +98,59 @@ impl LogZMethod {
         }
     }
 
+    /// Other names accepted for the method (on the command line).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            LogZMethod::Lw => &["likelihood-weighting"],
+            LogZMethod::Mf => &["mean-field"],
+            LogZMethod::Bp => &["loopy-bp"],
+            _ => &[],
+        }
+    }
+
+    /// What the method computes, in a sentence (the command line's help text).
+    pub fn description(self) -> &'static str {
+        match self {
+            LogZMethod::Exact => {
+                "Exact: variable elimination / junction tree over a min-fill-type elimination \
+                 order (barren variables pruned first for a Bayesian network); refuses models \
+                 whose tables would exceed --memory-limit"
+            }
+            LogZMethod::Lw => {
+                "Likelihood weighting (Bayesian networks only): --samples weighted forward \
+                 samples with the evidence clamped; log P(e) with its standard error"
+            }
+            LogZMethod::Ais => {
+                "Annealed importance sampling (any model): log Z with a standard error (a \
+                 stochastic estimate, a lower bound in expectation)"
+            }
+            LogZMethod::Rais => {
+                "Reverse AIS from exact samples (needs the exact width to fit): a stochastic \
+                 upper bound on log Z"
+            }
+            LogZMethod::Bdmc => {
+                "Bidirectional Monte Carlo: forward AIS (stochastic lower bound) and reverse AIS \
+                 from exact samples (stochastic upper bound); needs the exact width to fit"
+            }
+            LogZMethod::Mf => "Naive mean field: a deterministic lower bound on log Z (the ELBO)",
+            LogZMethod::Bp => {
+                "Loopy belief propagation: the Bethe approximation of log Z (no bound)"
+            }
+            LogZMethod::Trw => {
+                "Tree-reweighted BP: a deterministic upper bound on log Z (pairwise models, or \
+                 models that evidence makes pairwise)"
+            }
+            LogZMethod::Auto => {
+                "Exact when it fits in --memory-limit, else AIS (estimate) with the mean-field \
+                 lower bound and the TRW upper bound (pairwise models)"
+            }
+            LogZMethod::All => {
+                "Every method that applies, side by side (with the error against exact when \
+                 exact is feasible); those that do not apply are listed with the reason"
+            }
+        }
+    }
+
     /// True for the methods that run AIS (and so use [`LogZOptions::ais`]).
     pub fn uses_ais(self) -> bool {
         matches!(
@@ -128,11 +181,11 @@ impl fmt::Display for LogZMethod {
 impl FromStr for LogZMethod {
     type Err = Error;
 
-    /// A name of [`LogZMethod::name`].
+    /// A name of [`LogZMethod::name`] or one of its [`LogZMethod::aliases`].
     fn from_str(s: &str) -> Result<LogZMethod> {
         LogZMethod::ALL
             .into_iter()
-            .find(|m| m.name() == s)
+            .find(|m| m.name() == s || m.aliases().contains(&s))
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "unknown log Z method '{s}' (expected one of: {})",
