@@ -12,15 +12,16 @@
 //! |---|---|
 //! | [`model`] | [`BayesNet`], [`FactorGraph`], grids, the [`Model`] enum over the discrete families |
 //! | [`gaussian`] | Gaussian Bayesian networks, Gaussian MRFs, multivariate normals, Gaussian BP |
-//! | [`var`], [`factor`] | variables, evidence, log-space tables and the one stride convention |
+//! | [`var`], [`factor`] | variables, evidence (discrete states or real values), log-space tables, the one stride convention, the one elimination-order module ([`factor::elim`]) |
 //! | [`io`] | one module per file format (BIF, UAI, libDAI `.fg`, Gaussian JSON), atomic outputs |
-//! | [`data`] | CSV tables of states (and their raw text, so imputation keeps the dialect) |
-//! | [`infer`] | exact inference, variational bounds (mean field, BP, TRW), AIS / reverse AIS / BDMC; [`infer::LogZEstimate`] says what every number is |
-//! | [`sample`] | forward sampling, likelihood weighting, Gibbs / MH / blocked Gibbs kernels over one [`sample::Transition`] trait, the chain runner, continuous kernels |
+//! | [`data`] | CSV tables of states (and their raw text, so imputation keeps the dialect) and numeric tables |
+//! | [`estimate`] | what every number is: [`estimate::LogZEstimate`] (kind, bounds), [`estimate::Posterior`] |
+//! | [`infer`] | exact inference, variational bounds (mean field, BP, TRW), AIS / reverse AIS / BDMC, the log Z and marginals entry points ([`infer::logz`], [`infer::marginals`]) |
+//! | [`sample`] | forward sampling, likelihood weighting, Gibbs / MH / blocked Gibbs kernels over one [`sample::Transition`] trait and one registry ([`sample::kernel`]), the chain runner, the annealing basics ([`sample::anneal`]) |
 //! | [`sample::continuous`] | energies, HMC, MALA, random-walk Metropolis, continuous AIS |
 //! | [`learn`] | maximum likelihood and EM for Bayesian networks, per-row inference |
 //! | [`impute`], [`score`] | imputation of missing cells; log-likelihood, KL and per-row scores |
-//! | [`diagnostics`] | R-hat, ESS, MCSE: pure functions |
+//! | [`diagnostics`] | R-hat, ESS, MCSE, Kish ESS: pure functions |
 //! | [`stop`], [`limits`], [`rng`], [`num`], [`error`] | stop rules, memory and time budgets, the engine RNG, log-space kernels and tolerances, the one error type |
 //!
 //! # Example
