@@ -52,6 +52,28 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A complete dataset from rows of states (one state per variable in model order, as
+    /// [`crate::infer::ais::exact_samples`] or a sampler gives them). Errors: a row of the
+    /// wrong length, a state out of range.
+    pub fn from_rows(vars: &[Variable], rows: &[Vec<usize>]) -> Result<Self> {
+        let mut cols: Vec<Vec<u16>> = vec![Vec::with_capacity(rows.len()); vars.len()];
+        for (r, row) in rows.iter().enumerate() {
+            crate::error::check_dim(&format!("states of row {}", r + 1), vars.len(), row.len())?;
+            for ((c, &s), v) in cols.iter_mut().zip(row).zip(vars) {
+                if s >= v.card() {
+                    return Err(Error::InvalidArgument(format!(
+                        "row {}: state {s} of '{}' is out of range ({} states)",
+                        r + 1,
+                        v.name,
+                        v.card()
+                    )));
+                }
+                c.push(s as u16);
+            }
+        }
+        Dataset::from_columns(vars, cols)
+    }
+
     /// A dataset from columns (one per variable in model order, each of the same length). Codes
     /// must be below the cardinality or [`MISSING`].
     pub fn from_columns(vars: &[Variable], cols: Vec<Vec<u16>>) -> Result<Self> {

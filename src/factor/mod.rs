@@ -2,6 +2,7 @@
 
 pub mod elim;
 pub mod index;
+pub mod loglinear;
 pub mod table;
 
 pub use table::TableFactor;

@@ -18,6 +18,8 @@ pub(crate) struct Problem {
     pub factors: Vec<(Vec<u32>, Vec<f64>, f64)>,
     /// sum of log constants from factors whose whole scope was observed
     pub log_const: f64,
+    /// index, among the factors given, of each reduced factor
+    pub orig: Vec<usize>,
     /// global -> local (u32::MAX if not in the graph)
     pub local: Vec<u32>,
 }
@@ -40,7 +42,8 @@ impl Problem {
         let mut reduced = Vec::new();
         let mut log_const = 0.0;
         let mut used = vec![false; cards.len()];
-        for f in factors {
+        let mut orig = Vec::new();
+        for (k, f) in factors.into_iter().enumerate() {
             let r = if f.scope().iter().any(|v| eff.get(*v).is_some()) {
                 f.reduce(&eff)
             } else {
@@ -54,6 +57,7 @@ impl Problem {
                 used[v.index()] = true;
             }
             reduced.push(r);
+            orig.push(k);
         }
         if log_const == f64::NEG_INFINITY {
             return Err(Error::ZeroProbabilityEvidence);
@@ -82,6 +86,7 @@ impl Problem {
             cards: lcards,
             factors: lf,
             log_const,
+            orig,
             local,
         })
     }
@@ -299,6 +304,20 @@ pub(crate) struct Calibration {
     pub log_z: f64,
     /// per local variable: normalised log marginal (empty after a collect-only pass)
     pub marginals: Vec<Vec<f64>>,
+    /// per reduced factor (when asked for): normalised log marginal over its scope, in the
+    /// factor's table order
+    pub factor_marginals: Vec<Vec<f64>>,
+}
+
+/// What a propagation computes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// The collect pass only: log Z.
+    Collect,
+    /// Collect and distribute: log Z and every variable's marginal.
+    Calibrate,
+    /// As `Calibrate`, and the marginal of every factor's scope.
+    CalibrateFactors,
 }
 
 /// The product of the factors assigned to a clique, as one small table over the union of their
@@ -370,7 +389,8 @@ fn clique_inputs<'a>(
 }
 
 /// Run the collect pass (and, if `calibrate`, the distribute pass).
-pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibration> {
+pub(crate) fn propagate(p: &Problem, t: &Tree, pass: Pass) -> Result<Calibration> {
+    let calibrate = pass != Pass::Collect;
     let nn = t.nodes.len();
     let mut msgs: Vec<Option<(Vec<f64>, f64)>> = (0..nn).map(|_| None).collect();
     let mut log_z = p.log_const;
@@ -440,6 +460,7 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
         return Ok(Calibration {
             log_z,
             marginals: Vec::new(),
+            factor_marginals: Vec::new(),
         });
     }
     // Distribute, pre-order. Each clique's belief (factors x messages from its children x the
@@ -453,6 +474,10 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
     }
     let mut down: Vec<Option<Vec<f64>>> = (0..nn).map(|_| None).collect();
     let mut marginals: Vec<Vec<f64>> = vec![Vec::new(); nv];
+    let mut factor_marginals: Vec<Vec<f64>> = Vec::new();
+    if pass == Pass::CalibrateFactors {
+        factor_marginals = vec![Vec::new(); p.factors.len()];
+    }
     let mut tab_buf: Vec<f64> = Vec::new();
     for &i in t.post.iter().rev() {
         let node = &t.nodes[i];
@@ -482,6 +507,11 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
         }
         for &v in &by_home[i] {
             marginals[v as usize] = table_marginal(node, &tab, v, p.cards[v as usize]);
+        }
+        if pass == Pass::CalibrateFactors {
+            for &fi in &node.factors {
+                factor_marginals[fi] = scope_marginal(node, &tab, &p.factors[fi].0, &p.cards);
+            }
         }
         let ident = crate::factor::index::strides(&node.cards);
         for &c in &node.children {
@@ -513,7 +543,31 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, calibrate: bool) -> Result<Calibr
             pool.truncate(8);
         }
     }
-    Ok(Calibration { log_z, marginals })
+    Ok(Calibration {
+        log_z,
+        marginals,
+        factor_marginals,
+    })
+}
+
+/// Normalised log marginal over `scope` (sorted local ids, all in the clique) from a clique
+/// belief table, in the table order of a factor over `scope`.
+fn scope_marginal(node: &Node, tab: &[f64], scope: &[u32], cards: &[usize]) -> Vec<f64> {
+    let sc: Vec<usize> = scope.iter().map(|&v| cards[v as usize]).collect();
+    let mut out = vec![0.0; sc.iter().product()];
+    let map = stride_map(&node.vars, scope, &sc);
+    let ident = crate::factor::index::strides(&node.cards);
+    kernel::run(
+        &node.cards,
+        &[Input {
+            vals: tab,
+            map: ident,
+        }],
+        None,
+        Some((&mut out, &map)),
+    );
+    let s: f64 = out.iter().sum();
+    out.iter().map(|&x| num::ln(x / s)).collect()
 }
 
 /// Normalised log marginal of local variable `v` from a clique belief table.

@@ -13,7 +13,7 @@ use crate::infer::{LogZEstimate, Posterior};
 use crate::model::{BayesNet, FactorGraph};
 use crate::num;
 use crate::var::{Evidence, VarId};
-use jtree::{propagate, Calibration, Problem, Tree};
+use jtree::{propagate, Calibration, Pass, Problem, Tree};
 
 /// Options of exact inference.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +120,7 @@ pub fn log_z(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<Log
     let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
     let t = Tree::build(&p, opts);
     t.check_memory(false, opts)?;
-    let cal = propagate(&p, &t, false)?;
+    let cal = propagate(&p, &t, Pass::Collect)?;
     Ok(LogZEstimate::exact(cal.log_z + free_log_z(fg, &p, ev)))
 }
 
@@ -133,9 +133,46 @@ pub fn marginals(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result
     let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
     let t = Tree::build(&p, opts);
     t.check_memory(true, opts)?;
-    let cal = propagate(&p, &t, true)?;
+    let cal = propagate(&p, &t, Pass::Calibrate)?;
     let lz = cal.log_z + free_log_z(fg, &p, ev);
     Ok(read_marginals(&fg.cards(), &p, &cal, ev, lz))
+}
+
+/// Exact marginals of every factor's scope, with `ln Z` ([`factor_marginals`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorMarginals {
+    /// `ln Z` of the model.
+    pub log_z: f64,
+    /// Per factor (in the model's order): the normalised log marginal of its scope, in the
+    /// factor's table order.
+    pub log_marginals: Vec<Vec<f64>>,
+}
+
+/// The exact marginal of every factor's scope and `ln Z`, from one calibration of a junction
+/// tree (each factor read off the clique it is assigned to): what the gradient of a log-linear
+/// model's likelihood needs ([`crate::learn::markov`]). No evidence: condition a model by
+/// reducing its factors first. Errors as [`marginals`].
+pub fn factor_marginals(fg: &FactorGraph, opts: &ExactOptions) -> Result<FactorMarginals> {
+    let ev = Evidence::new(fg.num_vars());
+    let p = Problem::new(&fg.cards(), fg.factors(), &ev)?;
+    let t = Tree::build(&p, opts);
+    t.check_memory(true, opts)?;
+    let cal = propagate(&p, &t, Pass::CalibrateFactors)?;
+    let log_z = cal.log_z + free_log_z(fg, &p, &ev);
+    // factors folded into the constant (every variable of a single state) have one entry
+    let mut log_marginals: Vec<Vec<f64>> = fg
+        .factors()
+        .iter()
+        .map(|f| vec![0.0; f.log_values().len()])
+        .collect();
+    for (j, m) in cal.factor_marginals.into_iter().enumerate() {
+        // dropping single-state variables keeps the table order
+        log_marginals[p.orig[j]] = m;
+    }
+    Ok(FactorMarginals {
+        log_z,
+        log_marginals,
+    })
 }
 
 fn read_marginals(
@@ -179,7 +216,7 @@ pub fn bn_log_evidence(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Res
     let p = Problem::new(&cards, &factors, ev)?;
     let t = Tree::build(&p, opts);
     t.check_memory(false, opts)?;
-    let cal = propagate(&p, &t, false)?;
+    let cal = propagate(&p, &t, Pass::Collect)?;
     Ok(LogZEstimate::exact(cal.log_z))
 }
 
@@ -207,6 +244,6 @@ pub fn bn_marginals(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Result
     let p = Problem::new(&cards, &factors, ev)?;
     let t = Tree::build(&p, opts);
     t.check_memory(true, opts)?;
-    let cal = propagate(&p, &t, true)?;
+    let cal = propagate(&p, &t, Pass::Calibrate)?;
     Ok(read_marginals(&cards, &p, &cal, ev, cal.log_z))
 }

@@ -1,0 +1,458 @@
+//! Learning undirected models from complete discrete data: the parameters of a
+//! [`LogLinear`] model by exact maximum likelihood or maximum pseudo-likelihood, with an L2
+//! penalty, by L-BFGS (argmin).
+//!
+//! - [`MarkovMethod::Exact`]: the mean log-likelihood per row, `θ·μ_data - ln Z(θ)`, with its
+//!   gradient `μ_data - μ_model(θ)` from one junction-tree calibration per evaluation
+//!   ([`crate::infer::exact::factor_marginals`]); for models whose width fits.
+//! - [`MarkovMethod::PseudoLikelihood`]: the mean over rows of `Σ_i ln p(x_i | x_-i)` (Besag
+//!   1975), convex and local, for models of any size; consistent for the true parameters as the
+//!   data grow.
+//!
+//! Both objectives are concave; the penalty `-l2/2 |θ|²` makes them strictly so. Rows are cut
+//! into fixed blocks summed in order, so the result does not depend on the number of threads.
+//!
+//! ```
+//! use pgmkit::factor::loglinear::LogLinear;
+//! use pgmkit::infer::ais::exact_samples;
+//! use pgmkit::infer::exact::ExactOptions;
+//! use pgmkit::learn::markov::{fit, MarkovLearnOptions, MarkovMethod};
+//! use pgmkit::model::{ising_grid, Boundary};
+//! use pgmkit::{data::Dataset, Evidence};
+//!
+//! # fn main() -> pgmkit::Result<()> {
+//! let truth = ising_grid(2, 3, Boundary::Free, |i, _| 0.2 * i as f64 - 0.3, |_| 0.1)?;
+//! let rows = exact_samples(&truth, &Evidence::new(6), 5000, 1, &ExactOptions::default())?;
+//! let data = Dataset::from_rows(truth.vars(), &rows)?;
+//! let ll = LogLinear::ising(&truth)?;
+//! let start = vec![0.0; ll.num_params()];
+//! let opts = MarkovLearnOptions { method: MarkovMethod::PseudoLikelihood, ..Default::default() };
+//! let fitted = fit(&ll, &data, &start, &opts)?;
+//! let true_theta = ll.theta_of_ising(&truth)?;
+//! let worst = fitted.theta.iter().zip(&true_theta).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+//! assert!(worst < 0.15, "{worst}");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use rayon::prelude::*;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::factor::index::strides;
+use crate::factor::loglinear::LogLinear;
+use crate::infer::exact::{factor_marginals, ExactOptions};
+use crate::model::FactorGraph;
+
+/// How [`fit`] measures the fit of the parameters to the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MarkovMethod {
+    /// Exact maximum likelihood (the gradient from exact factor marginals).
+    Exact,
+    /// Maximum pseudo-likelihood (local conditionals only; any size).
+    #[default]
+    PseudoLikelihood,
+}
+
+impl MarkovMethod {
+    /// The name used on the command line and in JSON output (`exact`, `pl`).
+    pub fn name(self) -> &'static str {
+        match self {
+            MarkovMethod::Exact => "exact",
+            MarkovMethod::PseudoLikelihood => "pl",
+        }
+    }
+}
+
+/// Options of [`fit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkovLearnOptions {
+    /// The objective.
+    pub method: MarkovMethod,
+    /// L2 penalty `l2/2 |θ|²` per row (default 1e-4; needed for over-complete parametrisations).
+    pub l2: f64,
+    /// Largest number of L-BFGS iterations (default 500).
+    pub max_iters: usize,
+    /// Stop when the largest gradient entry (per row) is at most this (default 1e-5: tighter
+    /// asks for changes of the objective below its rounding error, and the line search stalls).
+    pub grad_tol: f64,
+    /// Options of the exact inference of [`MarkovMethod::Exact`].
+    pub exact: ExactOptions,
+}
+
+impl Default for MarkovLearnOptions {
+    fn default() -> Self {
+        MarkovLearnOptions {
+            method: MarkovMethod::default(),
+            l2: 1e-4,
+            max_iters: 500,
+            grad_tol: 1e-5,
+            exact: ExactOptions::default(),
+        }
+    }
+}
+
+/// The result of [`fit`].
+#[derive(Debug, Clone)]
+pub struct MarkovFit {
+    /// The fitted parameters.
+    pub theta: Vec<f64>,
+    /// The model they give.
+    pub model: FactorGraph,
+    /// The penalised objective at `theta` (mean per row, nats): log-likelihood or
+    /// pseudo-log-likelihood.
+    pub objective: f64,
+    /// L-BFGS iterations.
+    pub iterations: usize,
+    /// Objective evaluations (with their gradients).
+    pub evaluations: usize,
+    /// Whether the gradient tolerance was met.
+    pub converged: bool,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Rows per block of the pseudo-likelihood sum (fixed, so sums do not depend on threads).
+const ROW_BLOCK: usize = 2048;
+
+/// The data prepared for repeated evaluations of an objective.
+struct Prepared<'a> {
+    ll: &'a LogLinear,
+    rows: usize,
+    /// per row, per factor: the entry
+    entries: Vec<u32>,
+    /// row-major states, `rows x vars`
+    states: Vec<u32>,
+    /// per variable: (factor, stride of the variable in the factor's table)
+    var_factors: Vec<Vec<(usize, usize)>>,
+    empirical: Vec<f64>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(ll: &'a LogLinear, data: &Dataset) -> Result<Self> {
+        let entries = ll.entries(data)?;
+        let n = ll.vars().len();
+        let mut states = vec![0u32; data.num_rows() * n];
+        for r in 0..data.num_rows() {
+            for v in 0..n {
+                // complete: `entries` checked every cell of every factor; cells in no factor
+                // may be missing and do not matter
+                states[r * n + v] = data
+                    .get(r, crate::VarId(v as u32))
+                    .map_or(u32::MAX, |s| s as u32);
+            }
+        }
+        let mut var_factors = vec![Vec::new(); n];
+        for (k, p) in ll.factors().iter().enumerate() {
+            let cards: Vec<usize> = p
+                .scope
+                .iter()
+                .map(|v| ll.vars()[v.index()].card())
+                .collect();
+            for (v, st) in p.scope.iter().zip(strides(&cards)) {
+                var_factors[v.index()].push((k, st));
+            }
+        }
+        let nf = ll.factors().len();
+        for r in 0..data.num_rows() {
+            for k in 0..nf {
+                if ll.factors()[k].offset[entries[r * nf + k] as usize] == f64::NEG_INFINITY {
+                    return Err(Error::InvalidArgument(format!(
+                        "row {} falls on a structural zero of factor {k}: the model gives it \
+                         probability zero, whatever the parameters",
+                        r + 1
+                    )));
+                }
+            }
+        }
+        Ok(Prepared {
+            ll,
+            rows: data.num_rows(),
+            empirical: ll.empirical_features(data)?,
+            entries,
+            states,
+            var_factors,
+        })
+    }
+
+    fn log_tables(&self, theta: &[f64]) -> Vec<Vec<f64>> {
+        (0..self.ll.factors().len())
+            .map(|k| {
+                (0..self.ll.factors()[k].offset.len())
+                    .map(|e| self.ll.log_potential(k, e, theta))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Mean pseudo-log-likelihood per row and its gradient (unpenalised).
+    fn pseudo(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let lt = self.log_tables(theta);
+        let ll = self.ll;
+        let n = ll.vars().len();
+        let nf = ll.factors().len();
+        let np = ll.num_params();
+        let blocks: Vec<(f64, Vec<f64>)> = (0..self.rows.div_ceil(ROW_BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let mut obj = 0.0;
+                let mut grad = vec![0.0; np];
+                let mut a = Vec::new();
+                for r in b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(self.rows) {
+                    let ent = &self.entries[r * nf..(r + 1) * nf];
+                    for i in 0..n {
+                        let vf = &self.var_factors[i];
+                        if vf.is_empty() {
+                            continue;
+                        }
+                        let xi = self.states[r * n + i] as usize;
+                        let card = ll.vars()[i].card();
+                        a.clear();
+                        a.resize(card, 0.0);
+                        for &(k, st) in vf {
+                            let base = ent[k] as usize - xi * st;
+                            for (s, av) in a.iter_mut().enumerate() {
+                                *av += lt[k][base + s * st];
+                            }
+                        }
+                        let lse = crate::num::log_sum_exp(&a);
+                        obj += a[xi] - lse;
+                        for (s, &av) in a.iter().enumerate() {
+                            let w = f64::from(u8::from(s == xi)) - crate::num::exp(av - lse);
+                            if w == 0.0 {
+                                continue;
+                            }
+                            for &(k, st) in vf {
+                                let e = ent[k] as usize - xi * st + s * st;
+                                for t in &ll.factors()[k].terms[e] {
+                                    grad[t.param as usize] += w * t.coef;
+                                }
+                            }
+                        }
+                    }
+                }
+                (obj, grad)
+            })
+            .collect();
+        let mut obj = 0.0;
+        let mut grad = vec![0.0; np];
+        for (o, g) in blocks {
+            obj += o;
+            grad.iter_mut().zip(g).for_each(|(x, y)| *x += y);
+        }
+        let m = self.rows.max(1) as f64;
+        grad.iter_mut().for_each(|x| *x /= m);
+        (obj / m, grad)
+    }
+
+    /// Mean log-likelihood per row and its gradient (unpenalised).
+    fn exact(&self, theta: &[f64], opts: &ExactOptions) -> Result<(f64, Vec<f64>)> {
+        let fg = self.ll.factor_graph(theta)?;
+        let fm = factor_marginals(&fg, opts)?;
+        let model = self.ll.expected_features(&fm.log_marginals);
+        let dot: f64 = self.empirical.iter().zip(theta).map(|(a, b)| a * b).sum();
+        let grad = self
+            .empirical
+            .iter()
+            .zip(&model)
+            .map(|(a, b)| a - b)
+            .collect();
+        Ok((dot - fm.log_z, grad))
+    }
+}
+
+/// The penalised objective of `method` at `theta` (mean per row, nats) and its gradient: what
+/// [`fit`] maximises (exposed for gradient checks). Errors as [`fit`].
+pub fn objective(
+    ll: &LogLinear,
+    data: &Dataset,
+    theta: &[f64],
+    opts: &MarkovLearnOptions,
+) -> Result<(f64, Vec<f64>)> {
+    ll.check_theta(theta)?;
+    let p = Prepared::new(ll, data)?;
+    penalised(&p, theta, opts)
+}
+
+fn penalised(
+    p: &Prepared<'_>,
+    theta: &[f64],
+    opts: &MarkovLearnOptions,
+) -> Result<(f64, Vec<f64>)> {
+    let (mut f, mut g) = match opts.method {
+        MarkovMethod::Exact => p.exact(theta, &opts.exact)?,
+        MarkovMethod::PseudoLikelihood => p.pseudo(theta),
+    };
+    f -= 0.5 * opts.l2 * theta.iter().map(|t| t * t).sum::<f64>();
+    g.iter_mut().zip(theta).for_each(|(g, t)| *g -= opts.l2 * t);
+    Ok((f, g))
+}
+
+/// A point, the objective there and its gradient.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
+/// The argmin problem: minimise minus the penalised objective; the last evaluation is cached
+/// so that a cost and a gradient at the same point cost one pass.
+struct Problem<'a, 'b> {
+    p: &'b Prepared<'a>,
+    opts: &'b MarkovLearnOptions,
+    cache: RefCell<Option<Evaluated>>,
+    evals: RefCell<usize>,
+    error: RefCell<Option<Error>>,
+}
+
+impl Problem<'_, '_> {
+    fn eval(&self, theta: &[f64]) -> std::result::Result<(f64, Vec<f64>), argmin::core::Error> {
+        if let Some((t, f, g)) = self.cache.borrow().as_ref() {
+            if t.as_slice() == theta {
+                return Ok((*f, g.clone()));
+            }
+        }
+        *self.evals.borrow_mut() += 1;
+        match penalised(self.p, theta, self.opts) {
+            Ok((f, g)) => {
+                let (f, g): (f64, Vec<f64>) = (-f, g.into_iter().map(|x| -x).collect());
+                *self.cache.borrow_mut() = Some((theta.to_vec(), f, g.clone()));
+                Ok((f, g))
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                *self.error.borrow_mut() = Some(e);
+                Err(argmin::core::Error::msg(msg))
+            }
+        }
+    }
+}
+
+impl CostFunction for Problem<'_, '_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.eval(theta)?.0)
+    }
+}
+
+impl Gradient for Problem<'_, '_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, theta: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.eval(theta)?.1)
+    }
+}
+
+/// Fit the parameters of `ll` to the complete rows of `data` from `start`, maximising the
+/// penalised objective of `opts.method` by L-BFGS (memory 7, Moré-Thuente line search).
+///
+/// Errors: a missing cell in a variable of a factor, a row on a structural zero, `start` of the
+/// wrong length or not finite ([`Error::InvalidArgument`] / [`Error::InvalidNumber`]), a
+/// negative or non-finite `l2`; for [`MarkovMethod::Exact`], a model too wide for exact
+/// inference ([`Error::TooLarge`]).
+pub fn fit(
+    ll: &LogLinear,
+    data: &Dataset,
+    start: &[f64],
+    opts: &MarkovLearnOptions,
+) -> Result<MarkovFit> {
+    let t0 = Instant::now();
+    ll.check_theta(start)?;
+    if !(opts.l2 >= 0.0 && opts.l2.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "the L2 penalty must be finite and at least 0, got {}",
+            opts.l2
+        )));
+    }
+    if opts.grad_tol.is_nan() || opts.grad_tol <= 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "the gradient tolerance must be positive, got {}",
+            opts.grad_tol
+        )));
+    }
+    if data.num_rows() == 0 {
+        return Err(Error::InvalidArgument("no rows to learn from".into()));
+    }
+    let p = Prepared::new(ll, data)?;
+    let problem = Problem {
+        p: &p,
+        opts,
+        cache: RefCell::new(None),
+        evals: RefCell::new(0),
+        error: RefCell::new(None),
+    };
+    let (mut theta, mut iterations, mut converged) = (start.to_vec(), 0, false);
+    if ll.num_params() > 0 {
+        let (_, g0) = problem.eval(start).map_err(|_| take_error(&problem))?;
+        if g0.iter().fold(0.0f64, |m, x| m.max(x.abs())) <= opts.grad_tol {
+            converged = true;
+        } else {
+            let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
+                .with_tolerance_grad(opts.grad_tol)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?
+                .with_tolerance_cost(0.0)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            let res = Executor::new(problem, solver)
+                .configure(|s| s.param(start.to_vec()).max_iters(opts.max_iters as u64))
+                .run();
+            let res = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(Error::InvalidModel(format!("L-BFGS failed: {e}")));
+                }
+            };
+            let state = res.state();
+            iterations = state.get_iter() as usize;
+            if let Some(best) = state.get_best_param() {
+                theta = best.clone();
+            }
+            converged = matches!(
+                state.get_termination_status(),
+                TerminationStatus::Terminated(TerminationReason::SolverConverged)
+            );
+            let problem = res
+                .problem
+                .problem
+                .as_ref()
+                .expect("the problem comes back");
+            if let Some(e) = problem.error.borrow_mut().take() {
+                return Err(e);
+            }
+            let evals = *problem.evals.borrow();
+            let (f, g) = penalised(&p, &theta, opts)?;
+            if !converged {
+                converged = g.iter().fold(0.0f64, |m, x| m.max(x.abs())) <= opts.grad_tol;
+            }
+            return Ok(MarkovFit {
+                model: ll.factor_graph(&theta)?,
+                theta,
+                objective: f,
+                iterations,
+                evaluations: evals + 1,
+                converged,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let (f, _) = penalised(&p, &theta, opts)?;
+    Ok(MarkovFit {
+        model: ll.factor_graph(&theta)?,
+        theta,
+        objective: f,
+        iterations,
+        evaluations: 1,
+        converged,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn take_error(p: &Problem<'_, '_>) -> Error {
+    p.error
+        .borrow_mut()
+        .take()
+        .unwrap_or_else(|| Error::InvalidModel("the objective could not be evaluated".into()))
+}
