@@ -22,6 +22,7 @@ mod gaussian_data;
 mod impute;
 mod info;
 mod kl;
+mod learn;
 mod logz;
 mod marginals;
 mod output;
@@ -113,6 +114,9 @@ enum Command {
     /// Hide cells of complete data at random, impute them, and report accuracy, log-score,
     /// baseline, oracle and coverage
     EvalImpute(eval_impute::EvalImputeArgs),
+    /// Learn the parameters of an undirected model (factor scopes from MODEL) from complete data:
+    /// exact maximum likelihood or maximum pseudo-likelihood, with an L2 penalty
+    Learn(learn::LearnArgs),
     /// Run the built-in demo on the ALARM network (what `pgmkit` with no arguments does)
     Demo,
 }
@@ -182,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Score(a)) => score::run(&cli.global, &a, &mut out),
         Some(Command::Kl(a)) => kl::run(&cli.global, &a, &mut out),
         Some(Command::EvalImpute(a)) => eval_impute::run(&cli.global, &a, &mut out),
+        Some(Command::Learn(a)) => learn::run(&cli.global, &a, &mut out),
     }?;
     out.flush()?;
     Ok(())

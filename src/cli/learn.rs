@@ -1,0 +1,251 @@
+//! `pgmkit learn MODEL --data D.csv --out LEARNED`: fit the parameters of an undirected model
+//! (its factor scopes from MODEL) to complete data, by exact maximum likelihood or maximum
+//! pseudo-likelihood ([`pgmkit::learn::markov`]).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use pgmkit::factor::loglinear::LogLinear;
+use pgmkit::infer::exact::ExactOptions;
+use pgmkit::io::ModelFormat;
+use pgmkit::learn::markov::{fit, objective, MarkovLearnOptions, MarkovMethod};
+use pgmkit::model::{FactorGraph, Model};
+use serde::Serialize;
+
+use super::args::{self, GlobalArgs};
+use super::data_args::CsvArgs;
+use super::output::{self, OrderedMap};
+
+/// `learn --method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LearnMethod {
+    /// Exact maximum likelihood (the gradient from exact factor marginals; the model's width
+    /// must fit in --memory-limit)
+    Exact,
+    /// Maximum pseudo-likelihood (local conditionals; any size)
+    Pl,
+}
+
+/// `learn --params`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Params {
+    /// Ising parameters (a field per one-variable factor, a coupling per two-variable factor)
+    /// when every variable is binary and every factor has at most two variables, else one per
+    /// table entry
+    Auto,
+    /// One parameter per table entry (over-complete: the L2 penalty makes the fit unique)
+    Entry,
+    /// Ising couplings and fields over spins s = 2x - 1
+    Ising,
+}
+
+/// Arguments of `pgmkit learn`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The factor scopes come from MODEL; its tables are the starting point. \
+    LEARNED is written in its extension's format (.uai or .fg), atomically.\n\n\
+    Examples:\n  \
+    pgmkit sample tests/data/fg/ising_10x10_open.fg --n 20000 --method gibbs --out grid.csv\n  \
+    pgmkit learn tests/data/fg/ising_10x10_open.fg --data grid.csv --out learned.fg --method pl"
+)]
+pub struct LearnArgs {
+    /// Model giving the factor scopes (.uai, .fg; a Bayesian network is learned as its factor
+    /// graph)
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+
+    /// Complete data: CSV (or .csv.gz), header = variable names, cells = state names; columns
+    /// that are not model variables are ignored
+    #[arg(long, short, value_name = "D.csv")]
+    pub data: PathBuf,
+
+    /// Where to write the learned model (.uai or .fg)
+    #[arg(long, short, value_name = "LEARNED")]
+    pub out: PathBuf,
+
+    /// Objective
+    #[arg(long, short, value_enum, default_value_t = LearnMethod::Pl)]
+    pub method: LearnMethod,
+
+    /// Parametrisation of the tables
+    #[arg(long, value_enum, default_value_t = Params::Auto)]
+    pub params: Params,
+
+    /// L2 penalty (l2/2 |θ|² per row)
+    #[arg(long, value_name = "X", default_value_t = 1e-4)]
+    pub l2: f64,
+
+    /// Largest number of L-BFGS iterations
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_iters: usize,
+
+    /// Stop when the largest gradient entry (per row) is at most this
+    #[arg(long, value_name = "TOL", default_value_t = 1e-5)]
+    pub tol: f64,
+
+    #[command(flatten)]
+    pub csv: CsvArgs,
+
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct LearnJson {
+    model: String,
+    data: String,
+    out: String,
+    method: &'static str,
+    params: &'static str,
+    num_params: usize,
+    rows: usize,
+    /// penalised objective per row (nats)
+    objective: f64,
+    /// mean log-likelihood per row of the data under the learned model (exact only)
+    log_likelihood: Option<f64>,
+    iterations: usize,
+    evaluations: usize,
+    converged: bool,
+    l2: f64,
+    parameters: OrderedMap<f64>,
+    seconds: f64,
+}
+
+pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let out_format = ModelFormat::from_path(&a.out)?;
+    if out_format == ModelFormat::Bif {
+        anyhow::bail!(
+            "--out {}: a learned undirected model is written as .uai or .fg",
+            a.out.display()
+        );
+    }
+    pgmkit::io::outputs::check_outputs(
+        &[
+            ("the model", a.model.as_path()),
+            ("the data", a.data.as_path()),
+        ],
+        &[("--out", a.out.as_path())],
+    )?;
+    let loaded = args::load(&a.model, global)?;
+    let fg: FactorGraph = loaded.model.to_factor_graph();
+    let t = Instant::now();
+    // columns that are not model variables are set aside (unless --reject-extra-columns)
+    let table = pgmkit::data::csv::read_csv_path(&a.data, fg.vars(), &a.csv.options(false))?;
+    let read_s = t.elapsed().as_secs_f64();
+    let binary_pairwise = fg.vars().iter().all(|v| v.card() == 2)
+        && fg.factors().iter().all(|f| f.scope().len() <= 2);
+    let ising = match a.params {
+        Params::Ising => true,
+        Params::Entry => false,
+        Params::Auto => binary_pairwise,
+    };
+    let (ll, start) = if ising {
+        let ll = LogLinear::ising(&fg)?;
+        let start = ll.theta_of_ising(&fg)?;
+        (ll, start)
+    } else {
+        LogLinear::per_entry(&fg)
+    };
+    let method = match a.method {
+        LearnMethod::Exact => MarkovMethod::Exact,
+        LearnMethod::Pl => MarkovMethod::PseudoLikelihood,
+    };
+    let opts = MarkovLearnOptions {
+        method,
+        l2: a.l2,
+        max_iters: a.max_iters,
+        grad_tol: a.tol,
+        exact: ExactOptions::default(),
+    };
+    let f = fit(&ll, &table.data, &start, &opts)?;
+    let log_likelihood = if method == MarkovMethod::Exact {
+        let exact = MarkovLearnOptions {
+            l2: 0.0,
+            ..opts.clone()
+        };
+        Some(objective(&ll, &table.data, &f.theta, &exact)?.0)
+    } else {
+        None
+    };
+    let t = Instant::now();
+    pgmkit::io::save_model(&Model::Markov(f.model.clone()), &a.out)?;
+    let write_s = t.elapsed().as_secs_f64();
+    let params = if ising { "ising" } else { "entry" };
+    if a.json {
+        let j = LearnJson {
+            model: a.model.display().to_string(),
+            data: a.data.display().to_string(),
+            out: a.out.display().to_string(),
+            method: method.name(),
+            params,
+            num_params: ll.num_params(),
+            rows: table.data.num_rows(),
+            objective: f.objective,
+            log_likelihood,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            converged: f.converged,
+            l2: a.l2,
+            parameters: OrderedMap(
+                ll.param_names()
+                    .iter()
+                    .cloned()
+                    .zip(f.theta.iter().copied())
+                    .collect(),
+            ),
+            seconds: loaded.load_seconds + read_s + f.seconds + write_s,
+        };
+        return output::write_json(out, &j);
+    }
+    if global.quiet {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "data: {} rows x {} variables ({})",
+        table.data.num_rows(),
+        fg.num_vars(),
+        a.data.display()
+    )?;
+    writeln!(
+        out,
+        "learned {} {} parameters by {} in {} iterations ({} evaluations, {}){}",
+        ll.num_params(),
+        params,
+        match method {
+            MarkovMethod::Exact => "exact maximum likelihood",
+            _ => "maximum pseudo-likelihood",
+        },
+        f.iterations,
+        f.evaluations,
+        output::duration(f.seconds),
+        if f.converged {
+            ""
+        } else {
+            " (not converged: raise --max-iters or --tol)"
+        }
+    )?;
+    match log_likelihood {
+        Some(l) => writeln!(
+            out,
+            "log-likelihood per row {l:.6} nats (L2 penalty {})",
+            a.l2
+        )?,
+        None => writeln!(
+            out,
+            "pseudo-log-likelihood per row {:.6} nats (penalised, L2 {})",
+            f.objective, a.l2
+        )?,
+    }
+    writeln!(
+        out,
+        "wrote {} ({}) in {}",
+        a.out.display(),
+        args::format_name(out_format),
+        output::duration(read_s + write_s)
+    )?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Integration tests of `pgmkit learn`: a grid learned from its own samples (both objectives),
+//! the written model reads back, the same bytes for 1 and 2 threads, clear errors.
+
+use std::path::PathBuf;
+
+#[path = "common/cli.rs"]
+mod cli_common;
+use cli_common::{json, ok, pgmkit, text};
+
+const GRID: &str = "tests/data/fg/ising_10x10_open.fg";
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pgmkit_cli_learn_{tag}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// 5000 Gibbs draws of the 10x10 grid (with its `chain` column, which learn sets aside).
+fn grid_data(dir: &std::path::Path) -> String {
+    let csv = dir.join("grid.csv").display().to_string();
+    ok(&[
+        "sample", GRID, "--n", "5000", "--method", "gibbs", "--seed", "3", "--out", &csv,
+    ]);
+    csv
+}
+
+#[test]
+fn learn_a_grid_by_both_objectives() {
+    let dir = tmpdir("both");
+    let csv = grid_data(&dir);
+    for method in ["pl", "exact"] {
+        let out = dir
+            .join(format!("learned_{method}.fg"))
+            .display()
+            .to_string();
+        let j = json(&[
+            "learn", GRID, "--data", &csv, "--out", &out, "--method", method, "--json",
+        ]);
+        assert_eq!(j["method"], method);
+        assert_eq!(j["params"], "ising");
+        assert_eq!(j["num_params"], 280);
+        assert_eq!(j["rows"], 5000);
+        assert_eq!(j["converged"], true);
+        assert_eq!(j["log_likelihood"].is_null(), method == "pl");
+        // every coupling of the grid is 0.5 (ising_10x10_open): the learned ones are close
+        let params = j["parameters"].as_object().unwrap();
+        let couplings: Vec<f64> = params
+            .iter()
+            .filter(|(k, _)| k.starts_with('J'))
+            .map(|(_, v)| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(couplings.len(), 180);
+        let mean = couplings.iter().sum::<f64>() / couplings.len() as f64;
+        assert!(mean > 0.3 && mean < 0.7, "{method}: mean coupling {mean}");
+        // the written model reads back
+        let info = json(&["info", &out, "--json"]);
+        assert_eq!(info["num_variables"], 100);
+        assert_eq!(info["num_factors"], 280);
+    }
+}
+
+#[test]
+fn learn_is_the_same_for_one_and_two_threads() {
+    let dir = tmpdir("threads");
+    let csv = grid_data(&dir);
+    let mut outs = Vec::new();
+    for t in ["1", "2"] {
+        let out = dir.join(format!("l{t}.fg")).display().to_string();
+        ok(&["--threads", t, "learn", GRID, "--data", &csv, "--out", &out]);
+        outs.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn bad_learn_arguments_are_clear_errors() {
+    let dir = tmpdir("bad");
+    let csv = grid_data(&dir);
+    let bif = dir.join("x.bif").display().to_string();
+    let o = pgmkit(&["learn", GRID, "--data", &csv, "--out", &bif]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains(".uai or .fg"),
+        "{}",
+        text(&o.stderr)
+    );
+    // the data as output would destroy the input
+    let o = pgmkit(&["learn", GRID, "--data", &csv, "--out", &csv]);
+    assert!(!o.status.success());
+    // a model whose variables the data lacks
+    let out = dir.join("y.uai").display().to_string();
+    let o = pgmkit(&[
+        "learn",
+        "tests/data/bif/asia.bif",
+        "--data",
+        &csv,
+        "--out",
+        &out,
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("no column"), "{}", text(&o.stderr));
+    let o = pgmkit(&["learn", GRID, "--data", &csv, "--out", &out, "--l2", "-1"]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("L2"), "{}", text(&o.stderr));
+}
