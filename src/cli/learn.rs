@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use pgmkit::factor::loglinear::LogLinear;
 use pgmkit::infer::exact::ExactOptions;
 use pgmkit::io::ModelFormat;
-use pgmkit::learn::markov::{fit, objective, MarkovLearnOptions, MarkovMethod};
+use pgmkit::learn::markov::{fit, objective, MarkovLearnOptions, MarkovMethod, PcdOptions};
 use pgmkit::model::{FactorGraph, Model};
 use serde::Serialize;
 
@@ -26,6 +26,9 @@ pub enum LearnMethod {
     Exact,
     /// Maximum pseudo-likelihood (local conditionals; any size)
     Pl,
+    /// Stochastic maximum likelihood by persistent contrastive divergence (Gibbs chains; any
+    /// size): --chains, --steps, --rate, --batch, --seed
+    Pcd,
 }
 
 /// `learn --params`.
@@ -85,6 +88,26 @@ pub struct LearnArgs {
     #[arg(long, value_name = "TOL", default_value_t = 1e-5)]
     pub tol: f64,
 
+    /// PCD: persistent Gibbs chains
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub chains: usize,
+
+    /// PCD: gradient steps (one Gibbs sweep of every chain each)
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub steps: usize,
+
+    /// PCD: learning rate of step t, RATE / (1 + 10 t / steps)
+    #[arg(long, value_name = "RATE", default_value_t = 0.1)]
+    pub rate: f64,
+
+    /// PCD: rows of the data term per step [default: all rows]
+    #[arg(long, value_name = "ROWS")]
+    pub batch: Option<usize>,
+
+    /// PCD: seed of the chains and batches (the same output for any --threads)
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+
     #[command(flatten)]
     pub csv: CsvArgs,
 
@@ -102,8 +125,10 @@ struct LearnJson {
     params: &'static str,
     num_params: usize,
     rows: usize,
-    /// penalised objective per row (nats)
+    /// penalised objective per row (nats) at the result
     objective: f64,
+    /// what `objective` is: log_likelihood (exact) or pseudo_log_likelihood (pl, pcd)
+    objective_kind: &'static str,
     /// mean log-likelihood per row of the data under the learned model (exact only)
     log_likelihood: Option<f64>,
     iterations: usize,
@@ -152,6 +177,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     let method = match a.method {
         LearnMethod::Exact => MarkovMethod::Exact,
         LearnMethod::Pl => MarkovMethod::PseudoLikelihood,
+        LearnMethod::Pcd => MarkovMethod::Pcd,
     };
     let opts = MarkovLearnOptions {
         method,
@@ -159,6 +185,14 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
         max_iters: a.max_iters,
         grad_tol: a.tol,
         exact: ExactOptions::default(),
+        pcd: PcdOptions {
+            chains: a.chains,
+            steps: a.steps,
+            rate: a.rate,
+            batch: a.batch,
+            seed: a.seed,
+            ..PcdOptions::default()
+        },
     };
     let f = fit(&ll, &table.data, &start, &opts)?;
     let log_likelihood = if method == MarkovMethod::Exact {
@@ -184,6 +218,11 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
             num_params: ll.num_params(),
             rows: table.data.num_rows(),
             objective: f.objective,
+            objective_kind: if method == MarkovMethod::Exact {
+                "log_likelihood"
+            } else {
+                "pseudo_log_likelihood"
+            },
             log_likelihood,
             iterations: f.iterations,
             evaluations: f.evaluations,
@@ -217,6 +256,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
         params,
         match method {
             MarkovMethod::Exact => "exact maximum likelihood",
+            MarkovMethod::Pcd => "persistent contrastive divergence",
             _ => "maximum pseudo-likelihood",
         },
         f.iterations,
@@ -236,7 +276,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
         )?,
         None => writeln!(
             out,
-            "pseudo-log-likelihood per row {:.6} nats (penalised, L2 {})",
+            "pseudo-log-likelihood per row {:.6} nats at the result (penalised, L2 {})",
             f.objective, a.l2
         )?,
     }

@@ -59,6 +59,9 @@ pub enum MarkovMethod {
     /// Maximum pseudo-likelihood (local conditionals only; any size).
     #[default]
     PseudoLikelihood,
+    /// Stochastic maximum likelihood by persistent contrastive divergence (Tieleman 2008): the
+    /// model's expected features from persistent Gibbs chains ([`PcdOptions`]); any size.
+    Pcd,
 }
 
 impl MarkovMethod {
@@ -67,6 +70,7 @@ impl MarkovMethod {
         match self {
             MarkovMethod::Exact => "exact",
             MarkovMethod::PseudoLikelihood => "pl",
+            MarkovMethod::Pcd => "pcd",
         }
     }
 }
@@ -85,6 +89,44 @@ pub struct MarkovLearnOptions {
     pub grad_tol: f64,
     /// Options of the exact inference of [`MarkovMethod::Exact`].
     pub exact: ExactOptions,
+    /// Options of [`MarkovMethod::Pcd`].
+    pub pcd: PcdOptions,
+}
+
+/// Options of persistent contrastive divergence ([`MarkovMethod::Pcd`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcdOptions {
+    /// Persistent chains (default 1000), started at data rows.
+    pub chains: usize,
+    /// Gradient steps (default 2000).
+    pub steps: usize,
+    /// Gibbs sweeps of every chain per step (default 1).
+    pub sweeps: usize,
+    /// Rows of the data term per step (default `None`: all rows, the exact data term).
+    pub batch: Option<usize>,
+    /// Learning rate of step t: `rate / (1 + t / decay)` (default 0.1, decay `steps / 10`).
+    pub rate: f64,
+    /// Momentum (default 0.5).
+    pub momentum: f64,
+    /// The kernel of the chains (default single-site Gibbs, systematic scan).
+    pub kernel: crate::sample::kernel::Kernel,
+    /// Seed of the chains and the batches.
+    pub seed: u64,
+}
+
+impl Default for PcdOptions {
+    fn default() -> Self {
+        PcdOptions {
+            chains: 1000,
+            steps: 2000,
+            sweeps: 1,
+            batch: None,
+            rate: 0.1,
+            momentum: 0.5,
+            kernel: crate::sample::kernel::Kernel::Gibbs,
+            seed: 0,
+        }
+    }
 }
 
 impl Default for MarkovLearnOptions {
@@ -95,6 +137,7 @@ impl Default for MarkovLearnOptions {
             max_iters: 500,
             grad_tol: 1e-5,
             exact: ExactOptions::default(),
+            pcd: PcdOptions::default(),
         }
     }
 }
@@ -288,7 +331,8 @@ fn penalised(
 ) -> Result<(f64, Vec<f64>)> {
     let (mut f, mut g) = match opts.method {
         MarkovMethod::Exact => p.exact(theta, &opts.exact)?,
-        MarkovMethod::PseudoLikelihood => p.pseudo(theta),
+        // PCD has no objective it can evaluate; what it reports is the pseudo-likelihood
+        MarkovMethod::PseudoLikelihood | MarkovMethod::Pcd => p.pseudo(theta),
     };
     f -= 0.5 * opts.l2 * theta.iter().map(|t| t * t).sum::<f64>();
     g.iter_mut().zip(theta).for_each(|(g, t)| *g -= opts.l2 * t);
@@ -378,6 +422,9 @@ pub fn fit(
         return Err(Error::InvalidArgument("no rows to learn from".into()));
     }
     let p = Prepared::new(ll, data)?;
+    if opts.method == MarkovMethod::Pcd {
+        return pcd(&p, data, start, opts, t0);
+    }
     let problem = Problem {
         p: &p,
         opts,
@@ -455,4 +502,144 @@ fn take_error(p: &Problem<'_, '_>) -> Error {
         .borrow_mut()
         .take()
         .unwrap_or_else(|| Error::InvalidModel("the objective could not be evaluated".into()))
+}
+
+/// Persistent contrastive divergence: `θ += rate_t (μ_data - μ_chains - l2 θ)` with momentum,
+/// the chains advanced by the kernel of the current `θ` between steps; the result is the
+/// average of `θ` over the second half of the steps (Polyak averaging), which removes most of
+/// the noise of the last steps. Chain `c` draws from `chain_rng(seed, c)` throughout, so the
+/// result does not depend on the number of threads.
+fn pcd(
+    p: &Prepared<'_>,
+    data: &Dataset,
+    start: &[f64],
+    opts: &MarkovLearnOptions,
+    t0: Instant,
+) -> Result<MarkovFit> {
+    use crate::rng::{chain_rng, EngineRng};
+    use crate::sample::kernel::KernelOptions;
+    use crate::sample::{Tempering, Transition};
+    use rand::Rng;
+
+    let o = &opts.pcd;
+    if o.chains == 0 || o.steps == 0 || o.sweeps == 0 || o.batch == Some(0) {
+        return Err(Error::InvalidArgument(
+            "PCD needs at least one chain, one step, one sweep and one row per batch".into(),
+        ));
+    }
+    if !(o.rate > 0.0 && o.rate.is_finite() && (0.0..1.0).contains(&o.momentum)) {
+        return Err(Error::InvalidArgument(format!(
+            "PCD needs a positive learning rate and a momentum in [0, 1), got {} and {}",
+            o.rate, o.momentum
+        )));
+    }
+    let ll = p.ll;
+    let n = ll.vars().len();
+    let nf = ll.factors().len();
+    let np = ll.num_params();
+    let ev = crate::var::Evidence::new(n);
+    let strides: Vec<Vec<usize>> = ll
+        .factors()
+        .iter()
+        .map(|f| {
+            let cards: Vec<usize> = f
+                .scope
+                .iter()
+                .map(|v| ll.vars()[v.index()].card())
+                .collect();
+            strides(&cards)
+        })
+        .collect();
+    // chains start at data rows (cells in no factor at 0)
+    let mut pick = chain_rng(o.seed, u64::MAX);
+    let mut chains: Vec<(Vec<usize>, EngineRng)> = (0..o.chains)
+        .map(|c| {
+            let r = pick.random_range(0..p.rows);
+            let x = (0..n)
+                .map(|v| {
+                    let s = p.states[r * n + v];
+                    if s == u32::MAX {
+                        0
+                    } else {
+                        s as usize
+                    }
+                })
+                .collect();
+            (x, chain_rng(o.seed, c as u64))
+        })
+        .collect();
+    let decay = (o.steps as f64 / 10.0).max(1.0);
+    let mut theta = start.to_vec();
+    let mut velocity = vec![0.0; np];
+    let mut average = vec![0.0; np];
+    let mut averaged = 0usize;
+    let mut batch_rng = chain_rng(o.seed, u64::MAX - 1);
+    for t in 0..o.steps {
+        let fg = ll.factor_graph(&theta)?;
+        let kernel = o.kernel.build(&fg, &ev, &KernelOptions::default())?;
+        let prep = kernel.prepare(&Tempering::TARGET);
+        chains.par_iter_mut().for_each(|(x, rng)| {
+            for _ in 0..o.sweeps {
+                kernel.sweep(x, &prep, rng);
+            }
+        });
+        // the chains' mean features, in chain order
+        let mut model = vec![0.0; np];
+        for (x, _) in &chains {
+            for (k, f) in ll.factors().iter().enumerate() {
+                let e: usize = f
+                    .scope
+                    .iter()
+                    .zip(&strides[k])
+                    .map(|(v, st)| x[v.index()] * st)
+                    .sum();
+                for term in &f.terms[e] {
+                    model[term.param as usize] += term.coef;
+                }
+            }
+        }
+        let data_term: std::borrow::Cow<'_, [f64]> = match o.batch {
+            None => std::borrow::Cow::Borrowed(&p.empirical),
+            Some(b) => {
+                let mut g = vec![0.0; np];
+                for _ in 0..b {
+                    let r = batch_rng.random_range(0..p.rows);
+                    for (k, f) in ll.factors().iter().enumerate() {
+                        for term in &f.terms[p.entries[r * nf + k] as usize] {
+                            g[term.param as usize] += term.coef;
+                        }
+                    }
+                }
+                g.iter_mut().for_each(|x| *x /= b as f64);
+                std::borrow::Cow::Owned(g)
+            }
+        };
+        let rate = o.rate / (1.0 + t as f64 / decay);
+        let m = o.chains as f64;
+        for k in 0..np {
+            let g = data_term[k] - model[k] / m - opts.l2 * theta[k];
+            velocity[k] = o.momentum * velocity[k] + rate * g;
+            theta[k] += velocity[k];
+        }
+        if 2 * t >= o.steps {
+            averaged += 1;
+            for (a, &th) in average.iter_mut().zip(&theta) {
+                *a += (th - *a) / averaged as f64;
+            }
+        }
+    }
+    let _ = data;
+    let theta = average;
+    let (f, g) = penalised(p, &theta, opts)?;
+    let _ = g;
+    Ok(MarkovFit {
+        model: ll.factor_graph(&theta)?,
+        theta,
+        objective: f,
+        iterations: o.steps,
+        evaluations: o.steps,
+        // a stochastic method: it ran its steps
+        converged: true,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }
