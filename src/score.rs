@@ -9,11 +9,13 @@ use rayon::prelude::*;
 
 use crate::data::{Dataset, MISSING};
 use crate::error::{Error, Result};
+use crate::estimate::LogZEstimate;
 use crate::factor::TableFactor;
 use crate::learn::mle::check_shape;
 use crate::learn::rows::{eliminate, min_weight_order, RowEngine, RowOptions};
-use crate::model::{BayesNet, BayesNetBuilder};
+use crate::model::{BayesNet, BayesNetBuilder, FactorGraph};
 use crate::num;
+use crate::var::VarId;
 
 /// Scores of a dataset under a model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -50,6 +52,101 @@ impl Score {
             .map(|r| (r, self.per_row[r]))
             .collect()
     }
+}
+
+/// The score of complete data under an undirected model ([`score_markov`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MarkovScore {
+    /// The per-row scores, `ln p(x) = Σ_f ln φ_f(x_f) - ln Z` with the `ln Z` below.
+    pub score: Score,
+    /// The `ln Z` used, and what kind of number it is (exact, or an AIS estimate with its
+    /// standard error).
+    pub log_z: LogZEstimate,
+    /// Standard error of `score.mean_log_lik`: the rows' spread, `sd / sqrt(rows)` (the test
+    /// set is a sample), combined with the standard error of `ln Z` (0 when exact).
+    pub mean_std_err: f64,
+}
+
+/// Score complete `data` under the factor graph `fg` given its `ln Z` (from
+/// [`crate::infer::logz::log_z`], exact where the width fits, else AIS). Rows on a zero of a
+/// factor have log-likelihood `-inf` and are listed in `impossible_rows`.
+///
+/// Errors: a missing cell ([`Error::InvalidArgument`]: an undirected model scores complete
+/// rows only), data over other variables, a `ln Z` that is not finite.
+///
+/// ```
+/// use pgmkit::data::Dataset;
+/// use pgmkit::infer::exact::{log_z, ExactOptions};
+/// use pgmkit::model::{ising_grid, Boundary};
+/// use pgmkit::score::score_markov;
+/// use pgmkit::Evidence;
+/// let g = ising_grid(1, 2, Boundary::Free, |_, _| 0.5, |_| 0.0).unwrap();
+/// let z = log_z(&g, &Evidence::new(2), &ExactOptions::default()).unwrap();
+/// let d = Dataset::from_rows(g.vars(), &[vec![1, 1], vec![0, 1]]).unwrap();
+/// let s = score_markov(&g, &d, &z).unwrap();
+/// // p(1, 1) = e^0.5 / (2 e^0.5 + 2 e^-0.5)
+/// let p11 = 0.5f64.exp() / (2.0 * 0.5f64.exp() + 2.0 * (-0.5f64).exp());
+/// assert!((s.score.per_row[0] - p11.ln()).abs() < 1e-12);
+/// ```
+pub fn score_markov(fg: &FactorGraph, data: &Dataset, log_z: &LogZEstimate) -> Result<MarkovScore> {
+    crate::error::check_dim(
+        "data columns (one per variable)",
+        fg.num_vars(),
+        data.num_vars(),
+    )?;
+    if !log_z.log_z.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "ln Z must be finite to score rows, got {}",
+            log_z.log_z
+        )));
+    }
+    let n = fg.num_vars();
+    let mut x = vec![0usize; n];
+    let mut per_row = Vec::with_capacity(data.num_rows());
+    let mut impossible = Vec::new();
+    for r in 0..data.num_rows() {
+        for (v, xv) in x.iter_mut().enumerate() {
+            *xv = data.get(r, VarId(v as u32)).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "row {} has no value for '{}': an undirected model scores complete rows \
+                     only",
+                    r + 1,
+                    fg.vars()[v].name
+                ))
+            })?;
+        }
+        let l: f64 = fg.factors().iter().map(|f| f.log_value(&x)).sum::<f64>() - log_z.log_z;
+        if l == f64::NEG_INFINITY {
+            impossible.push(r + 1);
+        }
+        per_row.push(l);
+    }
+    let rows = per_row.len();
+    let total: f64 = per_row.iter().sum();
+    let mean = if rows == 0 { 0.0 } else { total / rows as f64 };
+    let var = if rows > 1 && mean.is_finite() {
+        per_row.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / (rows - 1) as f64
+    } else {
+        0.0
+    };
+    let se_z = log_z.std_err.unwrap_or(0.0);
+    let mean_std_err = (var / rows.max(1) as f64 + se_z * se_z).sqrt();
+    let bits = -mean / std::f64::consts::LN_2;
+    Ok(MarkovScore {
+        score: Score {
+            rows,
+            vars: n,
+            missing_cells: 0,
+            total_log_lik: total,
+            mean_log_lik: mean,
+            bits_per_row: bits,
+            perplexity_per_var: (bits / n.max(1) as f64).exp2(),
+            per_row,
+            impossible_rows: impossible,
+        },
+        log_z: log_z.clone(),
+        mean_std_err,
+    })
 }
 
 /// Score `data` under `bn`.

@@ -104,3 +104,46 @@ fn bad_learn_arguments_are_clear_errors() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("L2"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn score_of_markov_networks_says_what_log_z_is() {
+    let dir = tmpdir("score");
+    let csv = grid_data(&dir);
+    let out = dir.join("learned.fg").display().to_string();
+    let l = json(&[
+        "learn", GRID, "--data", &csv, "--out", &out, "--method", "exact", "--json",
+    ]);
+    // exact log Z on the 10x10 grid: the score is the learner's log-likelihood
+    let s = json(&["score", &out, "--data", &csv, "--json"]);
+    assert_eq!(s["log_z_kind"], "exact");
+    assert!(s["log_z_std_err"].is_null());
+    assert_eq!(s["ignored_columns"], 1); // the chain column
+    let (a, b) = (
+        s["mean_log_likelihood"].as_f64().unwrap(),
+        l["log_likelihood"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    assert!(s["mean_log_likelihood_std_err"].as_f64().unwrap() > 0.0);
+    // a 30x30 torus is too wide for exact inference: AIS, with its standard error
+    let big = "tests/data/fg/ising_30x30_periodic.fg";
+    let csv30 = dir.join("g30.csv").display().to_string();
+    ok(&[
+        "sample", big, "--n", "100", "--method", "gibbs", "--seed", "1", "--out", &csv30,
+    ]);
+    let s = json(&["score", big, "--data", &csv30, "--json"]);
+    assert_eq!(s["log_z_kind"], "stochastic");
+    assert!(s["log_z_std_err"].as_f64().unwrap() > 0.0);
+    // holes: an undirected model scores complete rows only
+    let holes = dir.join("holes.csv");
+    let text_in = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text_in.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replacen(",0", ",", 1).replacen(",1", ",", 1);
+    std::fs::write(&holes, lines.join("\n") + "\n").unwrap();
+    let o = pgmkit(&["score", &out, "--data", holes.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("complete rows"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -256,7 +256,17 @@ pub fn score(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow:
         per_row,
         impossible_rows: Vec::new(),
     };
-    super::score::report(global, a, out, &g.path, &s, read_s, score_s, true)
+    super::score::report(
+        global,
+        a,
+        out,
+        &g.path,
+        &s,
+        read_s,
+        score_s,
+        true,
+        Vec::new(),
+    )
 }
 
 /// `pgmkit eval-impute` on a Gaussian model.
