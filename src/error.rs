@@ -27,6 +27,8 @@ pub enum Format {
     GaussianBnJson,
     /// Gaussian MRF JSON (`"format": "pgmkit-gmrf"`).
     GmrfJson,
+    /// Restricted Boltzmann machine JSON (`"format": "pgmkit-rbm"`).
+    RbmJson,
     /// A data table (`.csv`, `.csv.gz`): header of variable names, cells of state names.
     Csv,
 }
@@ -41,6 +43,7 @@ impl std::fmt::Display for Format {
             Format::EvidenceSpec => "evidence",
             Format::GaussianBnJson => "Gaussian BN JSON",
             Format::GmrfJson => "GMRF JSON",
+            Format::RbmJson => "RBM JSON",
             Format::Csv => "CSV",
         };
         f.write_str(s)

@@ -53,6 +53,12 @@ pub fn exp(x: f64) -> f64 {
     x.exp()
 }
 
+/// `ln(1 + x)`, accurate for small `x`.
+#[inline]
+pub fn ln_1p(x: f64) -> f64 {
+    x.ln_1p()
+}
+
 /// `ln x`, with `ln 0 = -inf`.
 #[inline]
 pub fn ln(x: f64) -> f64 {

@@ -9,6 +9,7 @@ pub mod ais;
 pub mod exact;
 pub mod logz;
 pub mod marginals;
+pub mod rbm;
 pub mod variational;
 
 pub use crate::estimate::{BoundKind, EstimateKind, LogZEstimate, Posterior};

@@ -11,6 +11,7 @@ pub mod bif;
 pub mod fg;
 pub mod gaussian_json;
 pub mod outputs;
+pub mod rbm_json;
 pub mod uai;
 
 use std::path::Path;

@@ -5,6 +5,7 @@
 pub mod em;
 pub mod markov;
 pub mod mle;
+pub mod rbm;
 pub mod rows;
 
 pub use em::{em, expected_counts, EmInit, EmOptions, EmResult};

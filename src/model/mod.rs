@@ -2,6 +2,7 @@
 
 pub mod bayes_net;
 pub mod markov;
+pub mod rbm;
 
 pub use bayes_net::{BayesNet, BayesNetBuilder, Cpd};
 pub use markov::{grid_edges, ising_grid, potts_grid, Boundary, FactorGraph, FactorGraphBuilder};

@@ -1,0 +1,300 @@
+//! Restricted Boltzmann machines with binary visible and hidden units.
+//!
+//! `E(v, h) = -b·v - c·h - hᵀ W v`, `p(v, h) = exp(-E) / Z`; summing out the hidden layer gives
+//! the free energy `F(v) = -b·v - Σ_j softplus(c_j + W_j v)` and `p(v) = exp(-F(v)) / Z`. The
+//! weights are stored hidden-major: `weights[j][i]` couples hidden unit `j` and visible unit `i`,
+//! as scikit-learn's `BernoulliRBM.components_` (with `intercept_visible_` = `b`,
+//! `intercept_hidden_` = `c`), so a machine trained there loads unchanged
+//! ([`crate::io::rbm_json`]).
+//!
+//! `ln Z` exactly by summing over the smaller layer ([`Rbm::log_z_exact`], up to
+//! [`MAX_EXACT_UNITS`] units), or by annealed importance sampling from a base-rate model
+//! ([`crate::infer::rbm::rbm_ais`]).
+//!
+//! ```
+//! use pgmkit::model::rbm::Rbm;
+//! let rbm = Rbm::new(
+//!     vec!["a".into(), "b".into()],
+//!     vec![0.5, -0.25],
+//!     vec![0.1],
+//!     vec![vec![1.0, -2.0]],
+//! ).unwrap();
+//! // Z = Σ_v exp(b·v) (1 + exp(c + W v)), four visible states
+//! let z: f64 = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
+//!     .iter()
+//!     .map(|&(a, b)| (0.5 * a - 0.25 * b) as f64)
+//!     .zip([0.1, 1.1, -1.9, -0.9])
+//!     .map(|(e, x): (f64, f64)| e.exp() * (1.0 + x.exp()))
+//!     .sum();
+//! assert!((rbm.log_z_exact().unwrap() - z.ln()).abs() < 1e-12);
+//! ```
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::{FactorGraph, FactorGraphBuilder};
+use crate::num;
+
+/// The weight between unit `a` of the summed layer and unit `k` of the other.
+type Coupling<'a> = Box<dyn Fn(usize, usize) -> f64 + Sync + 'a>;
+
+/// Largest smaller layer [`Rbm::log_z_exact`] sums over (2^30 states).
+pub const MAX_EXACT_UNITS: usize = 30;
+
+/// A restricted Boltzmann machine (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rbm {
+    names: Vec<String>,
+    b: Vec<f64>,
+    c: Vec<f64>,
+    /// `H x V`, row-major: `w[j * V + i]`
+    w: Vec<f64>,
+}
+
+/// `ln(1 + e^x)` without overflow.
+#[inline]
+pub(crate) fn softplus(x: f64) -> f64 {
+    if x > 0.0 {
+        x + num::ln_1p(num::exp(-x))
+    } else {
+        num::ln_1p(num::exp(x))
+    }
+}
+
+/// The logistic function.
+#[inline]
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + num::exp(-x))
+}
+
+impl Rbm {
+    /// A machine from its parameters: visible unit names, visible biases `b` (V), hidden biases
+    /// `c` (H) and weights `weights[j][i]` (H rows of V). Errors: lengths that disagree, a
+    /// non-finite number, no visible unit, a repeated or empty name.
+    pub fn new(
+        names: Vec<String>,
+        visible_bias: Vec<f64>,
+        hidden_bias: Vec<f64>,
+        weights: Vec<Vec<f64>>,
+    ) -> Result<Rbm> {
+        let v = names.len();
+        if v == 0 {
+            return Err(Error::InvalidModel("an RBM needs a visible unit".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for n in &names {
+            if n.is_empty() || !seen.insert(n.as_str()) {
+                return Err(Error::InvalidModel(format!(
+                    "visible unit name '{n}' is empty or repeated"
+                )));
+            }
+        }
+        crate::error::check_dim(
+            "visible biases (one per visible unit)",
+            v,
+            visible_bias.len(),
+        )?;
+        crate::error::check_dim(
+            "weight rows (one per hidden unit)",
+            hidden_bias.len(),
+            weights.len(),
+        )?;
+        let mut w = Vec::with_capacity(v * weights.len());
+        for (j, row) in weights.iter().enumerate() {
+            crate::error::check_dim(&format!("weights of hidden unit {j}"), v, row.len())?;
+            w.extend_from_slice(row);
+        }
+        if let Some(x) = visible_bias
+            .iter()
+            .chain(&hidden_bias)
+            .chain(&w)
+            .find(|x| !x.is_finite())
+        {
+            return Err(Error::InvalidNumber {
+                what: "an RBM parameter".into(),
+                value: *x,
+            });
+        }
+        Ok(Rbm {
+            names,
+            b: visible_bias,
+            c: hidden_bias,
+            w,
+        })
+    }
+
+    /// A machine with `hidden` hidden units, all parameters 0.
+    pub fn zeros(names: Vec<String>, hidden: usize) -> Result<Rbm> {
+        let v = names.len();
+        Rbm::new(
+            names,
+            vec![0.0; v],
+            vec![0.0; hidden],
+            vec![vec![0.0; v]; hidden],
+        )
+    }
+
+    /// Number of visible units.
+    pub fn num_visible(&self) -> usize {
+        self.b.len()
+    }
+
+    /// Number of hidden units.
+    pub fn num_hidden(&self) -> usize {
+        self.c.len()
+    }
+
+    /// Visible unit names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Visible biases `b`.
+    pub fn visible_bias(&self) -> &[f64] {
+        &self.b
+    }
+
+    /// Hidden biases `c`.
+    pub fn hidden_bias(&self) -> &[f64] {
+        &self.c
+    }
+
+    /// The weights, hidden-major (`H x V`, `[j * V + i]`).
+    pub fn weights(&self) -> &[f64] {
+        &self.w
+    }
+
+    /// The free energy `F(v)` of a visible state (0/1 values). `O(V H)`.
+    pub fn free_energy(&self, v: &[f64]) -> f64 {
+        let nv = self.num_visible();
+        let bv: f64 = self.b.iter().zip(v).map(|(b, x)| b * x).sum();
+        let hid: f64 = self
+            .c
+            .iter()
+            .enumerate()
+            .map(|(j, &cj)| {
+                let row = &self.w[j * nv..(j + 1) * nv];
+                softplus(cj + row.iter().zip(v).map(|(w, x)| w * x).sum::<f64>())
+            })
+            .sum();
+        -bv - hid
+    }
+
+    /// Exact `ln Z`, summing over the smaller layer: `2^min(V, H)` terms, each `O(max(V, H))` by
+    /// a Gray-code walk, in parallel over fixed blocks (the same result for any number of
+    /// threads). Errors: [`Error::TooLarge`] when the smaller layer has more than
+    /// [`MAX_EXACT_UNITS`] units.
+    pub fn log_z_exact(&self) -> Result<f64> {
+        let (nv, nh) = (self.num_visible(), self.num_hidden());
+        // sum over layer A (m units) of exp(bias_A·a) Π_k (1 + exp(bias_B_k + (W a)_k))
+        let (m, bias_a, bias_b, coupling): (usize, &[f64], &[f64], Coupling<'_>) = if nh <= nv {
+            (
+                nh,
+                &self.c,
+                &self.b,
+                Box::new(move |a: usize, k: usize| self.w[a * nv + k]),
+            )
+        } else {
+            (
+                nv,
+                &self.b,
+                &self.c,
+                Box::new(move |a: usize, k: usize| self.w[k * nv + a]),
+            )
+        };
+        if m > MAX_EXACT_UNITS {
+            return Err(Error::TooLarge {
+                width: m,
+                largest_table: 2f64.powi(m as i32),
+                needed: 2f64.powi(m as i32),
+                limit: 2f64.powi(MAX_EXACT_UNITS as i32),
+            });
+        }
+        let other = bias_b.len();
+        let total: u64 = 1u64 << m;
+        let block_bits = m.min(12);
+        let blocks = total >> block_bits;
+        let per_block: Vec<f64> = (0..blocks)
+            .into_par_iter()
+            .map(|blk| {
+                // the block fixes the high bits; a Gray code walks the low ones
+                let high = blk << block_bits;
+                let mut state = vec![false; m];
+                for (a, s) in state.iter_mut().enumerate() {
+                    *s = (high >> a) & 1 == 1;
+                }
+                let mut field: Vec<f64> = (0..other)
+                    .map(|k| {
+                        bias_b[k]
+                            + (0..m)
+                                .filter(|&a| state[a])
+                                .map(|a| coupling(a, k))
+                                .sum::<f64>()
+                    })
+                    .collect();
+                let mut lin: f64 = (0..m).filter(|&a| state[a]).map(|a| bias_a[a]).sum();
+                let term = |field: &[f64], lin: f64| -> f64 {
+                    lin + field.iter().map(|&f| softplus(f)).sum::<f64>()
+                };
+                let mut terms = Vec::with_capacity(1 << block_bits);
+                terms.push(term(&field, lin));
+                for g in 1u64..(1u64 << block_bits) {
+                    let a = g.trailing_zeros() as usize;
+                    let sign = if state[a] { -1.0 } else { 1.0 };
+                    state[a] = !state[a];
+                    lin += sign * bias_a[a];
+                    for (k, f) in field.iter_mut().enumerate() {
+                        *f += sign * coupling(a, k);
+                    }
+                    terms.push(term(&field, lin));
+                }
+                num::log_sum_exp(&terms)
+            })
+            .collect();
+        Ok(num::log_sum_exp(&per_block))
+    }
+
+    /// The machine as a factor graph over its visible units (named as here) and hidden units
+    /// (`h0`, `h1`, ...): a unary factor per unit and a pairwise factor per weight, for the
+    /// generic engine (e.g. a UAI export, or exact inference by the junction tree).
+    pub fn to_factor_graph(&self) -> Result<FactorGraph> {
+        let (nv, nh) = (self.num_visible(), self.num_hidden());
+        let mut b = FactorGraphBuilder::new();
+        let vis: Vec<_> = self
+            .names
+            .iter()
+            .map(|n| b.add_variable_card(n.clone(), 2))
+            .collect::<Result<_>>()?;
+        let hid: Vec<_> = (0..nh)
+            .map(|j| b.add_variable_card(format!("h{j}"), 2))
+            .collect::<Result<_>>()?;
+        for (i, &v) in vis.iter().enumerate() {
+            b.add_log_factor(&[v], vec![0.0, self.b[i]])?;
+        }
+        for (j, &h) in hid.iter().enumerate() {
+            b.add_log_factor(&[h], vec![0.0, self.c[j]])?;
+        }
+        for (j, &h) in hid.iter().enumerate() {
+            for (i, &v) in vis.iter().enumerate() {
+                let w = self.w[j * nv + i];
+                // scope sorted by id: visible ids come first
+                b.add_log_factor(&[v, h], vec![0.0, 0.0, 0.0, w])?;
+            }
+        }
+        b.build()
+    }
+
+    /// The visible biases of the base-rate model of `data` (rows of 0/1 values): the log-odds
+    /// of each unit's mean, smoothed by half a count each way so that no bias is infinite. The
+    /// usual base of AIS for RBMs (Salakhutdinov & Murray 2008).
+    pub fn base_rate_bias(data: &[Vec<f64>], num_visible: usize) -> Vec<f64> {
+        let n = data.len() as f64;
+        (0..num_visible)
+            .map(|i| {
+                let ones: f64 = data.iter().map(|r| r[i]).sum();
+                let p = (ones + 0.5) / (n + 1.0);
+                num::ln(p / (1.0 - p))
+            })
+            .collect()
+    }
+}
