@@ -103,7 +103,6 @@ pub fn score_markov(fg: &FactorGraph, data: &Dataset, log_z: &LogZEstimate) -> R
     let n = fg.num_vars();
     let mut x = vec![0usize; n];
     let mut per_row = Vec::with_capacity(data.num_rows());
-    let mut impossible = Vec::new();
     for r in 0..data.num_rows() {
         for (v, xv) in x.iter_mut().enumerate() {
             *xv = data.get(r, VarId(v as u32)).ok_or_else(|| {
@@ -115,12 +114,47 @@ pub fn score_markov(fg: &FactorGraph, data: &Dataset, log_z: &LogZEstimate) -> R
                 ))
             })?;
         }
-        let l: f64 = fg.factors().iter().map(|f| f.log_value(&x)).sum::<f64>() - log_z.log_z;
-        if l == f64::NEG_INFINITY {
-            impossible.push(r + 1);
-        }
-        per_row.push(l);
+        per_row.push(fg.factors().iter().map(|f| f.log_value(&x)).sum::<f64>() - log_z.log_z);
     }
+    Ok(markov_score(per_row, n, log_z))
+}
+
+/// Score rows of 0/1 values under an RBM given its `ln Z` (exact or AIS:
+/// [`crate::infer::rbm::rbm_log_z`]): `ln p(v) = -F(v) - ln Z`. Errors: a row of the wrong
+/// length or with a value other than 0 or 1, a `ln Z` that is not finite.
+pub fn score_rbm(
+    rbm: &crate::model::rbm::Rbm,
+    rows: &[Vec<f64>],
+    log_z: &LogZEstimate,
+) -> Result<MarkovScore> {
+    if !log_z.log_z.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "ln Z must be finite to score rows, got {}",
+            log_z.log_z
+        )));
+    }
+    let nv = rbm.num_visible();
+    let mut per_row = Vec::with_capacity(rows.len());
+    for (r, v) in rows.iter().enumerate() {
+        crate::error::check_dim(&format!("values of row {}", r + 1), nv, v.len())?;
+        if let Some(x) = v.iter().find(|x| **x != 0.0 && **x != 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "row {}: an RBM's visible units are binary, found {x}",
+                r + 1
+            )));
+        }
+        per_row.push(-rbm.free_energy(v) - log_z.log_z);
+    }
+    Ok(markov_score(per_row, nv, log_z))
+}
+
+fn markov_score(per_row: Vec<f64>, n: usize, log_z: &LogZEstimate) -> MarkovScore {
+    let impossible = per_row
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l == f64::NEG_INFINITY)
+        .map(|(r, _)| r + 1)
+        .collect();
     let rows = per_row.len();
     let total: f64 = per_row.iter().sum();
     let mean = if rows == 0 { 0.0 } else { total / rows as f64 };
@@ -130,9 +164,8 @@ pub fn score_markov(fg: &FactorGraph, data: &Dataset, log_z: &LogZEstimate) -> R
         0.0
     };
     let se_z = log_z.std_err.unwrap_or(0.0);
-    let mean_std_err = (var / rows.max(1) as f64 + se_z * se_z).sqrt();
     let bits = -mean / std::f64::consts::LN_2;
-    Ok(MarkovScore {
+    MarkovScore {
         score: Score {
             rows,
             vars: n,
@@ -145,8 +178,8 @@ pub fn score_markov(fg: &FactorGraph, data: &Dataset, log_z: &LogZEstimate) -> R
             impossible_rows: impossible,
         },
         log_z: log_z.clone(),
-        mean_std_err,
-    })
+        mean_std_err: (var / rows.max(1) as f64 + se_z * se_z).sqrt(),
+    }
 }
 
 /// Score `data` under `bn`.

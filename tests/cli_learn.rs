@@ -147,3 +147,55 @@ fn score_of_markov_networks_says_what_log_z_is() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn rbm_learn_logz_score_and_sample() {
+    let dir = tmpdir("rbm");
+    let rbm = dir.join("rbm.json").display().to_string();
+    let train = "tests/data/digits/digits_train.csv";
+    let test = "tests/data/digits/digits_test.csv";
+    let j = json(&[
+        "learn", "--rbm", "--hidden", "12", "--data", train, "--ignore", "label", "--out", &rbm,
+        "--seed", "2", "--json",
+    ]);
+    assert_eq!(
+        (j["visible"].as_u64(), j["hidden"].as_u64()),
+        (Some(64), Some(12))
+    );
+    assert_eq!(j["method"], "pcd");
+    assert_eq!(j["log_z_kind"], "exact");
+    // exact and AIS log Z agree within AIS's error
+    let e = json(&["logz", &rbm, "--method", "exact", "--json"]);
+    let a = json(&["logz", &rbm, "--method", "ais", "--seed", "1", "--json"]);
+    let (ze, za, se) = (
+        e["log_z"].as_f64().unwrap(),
+        a["log_z"].as_f64().unwrap(),
+        a["std_err"].as_f64().unwrap(),
+    );
+    assert_eq!(a["kind"], "stochastic");
+    assert!((ze - za).abs() < 4.0 * se + 0.01, "{ze} vs {za} ± {se}");
+    // the test score uses the exact log Z; the label column is ignored with a note
+    let s = json(&["score", &rbm, "--data", test, "--json"]);
+    assert_eq!(s["model_kind"], "rbm");
+    assert_eq!(s["log_z_kind"], "exact");
+    assert_eq!(s["ignored_columns"], 1);
+    assert_eq!(s["rows"], 360);
+    let ll = s["mean_log_likelihood"].as_f64().unwrap();
+    assert!(ll < 0.0 && ll > -40.0, "{ll}");
+    // block Gibbs draws: 0/1 rows under the visible names, the same for 1 and 2 threads
+    let a1 = ok(&["--threads", "1", "sample", &rbm, "--n", "50", "--seed", "3"]);
+    let a2 = ok(&["--threads", "2", "sample", &rbm, "--n", "50", "--seed", "3"]);
+    assert_eq!(a1, a2);
+    assert_eq!(a1.lines().count(), 51);
+    assert!(a1.lines().next().unwrap().starts_with("p00,p01"));
+    // commands that do not take RBMs say so
+    let o = pgmkit(&["marginals", &rbm]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("restricted Boltzmann machine"));
+    let o = pgmkit(&["logz", &rbm, "--method", "trw"]);
+    assert!(!o.status.success());
+    // the label column is not 0/1: it must be ignored
+    let o = pgmkit(&["learn", "--rbm", "--data", train, "--out", &rbm]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("0 or 1"), "{}", text(&o.stderr));
+}

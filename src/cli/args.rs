@@ -454,6 +454,13 @@ pub fn kind_id(m: &Model) -> &'static str {
 
 /// Load a model file with the global options.
 pub fn load(path: &Path, global: &GlobalArgs) -> anyhow::Result<Loaded> {
+    if super::rbm::is_rbm(path) {
+        anyhow::bail!(
+            "{}: a restricted Boltzmann machine (pgmkit-rbm JSON); RBMs are read by logz, score \
+             and sample (and written by learn --rbm)",
+            path.display()
+        );
+    }
     if super::gaussian::is_gaussian(path) {
         anyhow::bail!(
             "{}: a Gaussian model (JSON); this command reads discrete models only (.bif, .uai, \

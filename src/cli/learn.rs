@@ -27,8 +27,10 @@ pub enum LearnMethod {
     /// Maximum pseudo-likelihood (local conditionals; any size)
     Pl,
     /// Stochastic maximum likelihood by persistent contrastive divergence (Gibbs chains; any
-    /// size): --chains, --steps, --rate, --batch, --seed
+    /// size): --chains, --steps, --rate, --batch, --seed; with --rbm, PCD training of the RBM
     Pcd,
+    /// With --rbm: contrastive divergence CD-k (--cd-k)
+    Cd,
 }
 
 /// `learn --params`.
@@ -55,9 +57,30 @@ pub enum Params {
 )]
 pub struct LearnArgs {
     /// Model giving the factor scopes (.uai, .fg; a Bayesian network is learned as its factor
-    /// graph)
-    #[arg(value_name = "MODEL")]
-    pub model: PathBuf,
+    /// graph); not with --rbm
+    #[arg(value_name = "MODEL", required_unless_present = "rbm")]
+    pub model: Option<PathBuf>,
+
+    /// Train a restricted Boltzmann machine on 0/1 data instead (--hidden, --epochs, --method
+    /// cd|pcd, --batch, --rate, --seed, --ignore); LEARNED is RBM JSON
+    #[arg(long, conflicts_with = "model")]
+    pub rbm: bool,
+
+    /// --rbm: hidden units
+    #[arg(long, value_name = "H", default_value_t = 20)]
+    pub hidden: usize,
+
+    /// --rbm: passes over the data
+    #[arg(long, value_name = "E", default_value_t = 20)]
+    pub epochs: usize,
+
+    /// --rbm: Gibbs steps of CD-k
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub cd_k: usize,
+
+    /// --rbm: columns of the data that are not visible units (e.g. a label), comma-separated
+    #[arg(long, value_name = "COLS")]
+    pub ignore: Option<String>,
 
     /// Complete data: CSV (or .csv.gz), header = variable names, cells = state names; columns
     /// that are not model variables are ignored
@@ -68,9 +91,9 @@ pub struct LearnArgs {
     #[arg(long, short, value_name = "LEARNED")]
     pub out: PathBuf,
 
-    /// Objective
-    #[arg(long, short, value_enum, default_value_t = LearnMethod::Pl)]
-    pub method: LearnMethod,
+    /// Objective [default: pl; with --rbm, pcd]
+    #[arg(long, short, value_enum)]
+    pub method: Option<LearnMethod>,
 
     /// Parametrisation of the tables
     #[arg(long, value_enum, default_value_t = Params::Auto)]
@@ -100,7 +123,8 @@ pub struct LearnArgs {
     #[arg(long, value_name = "RATE", default_value_t = 0.1)]
     pub rate: f64,
 
-    /// PCD: rows of the data term per step [default: all rows]
+    /// PCD: rows of the data term per step [default: all rows]; --rbm: rows per update
+    /// [default: 10]
     #[arg(long, value_name = "ROWS")]
     pub batch: Option<usize>,
 
@@ -140,6 +164,9 @@ struct LearnJson {
 }
 
 pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(model) = a.model.as_ref().filter(|_| !a.rbm) else {
+        return super::rbm::learn(global, a, out);
+    };
     let out_format = ModelFormat::from_path(&a.out)?;
     if out_format == ModelFormat::Bif {
         anyhow::bail!(
@@ -149,12 +176,12 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     }
     pgmkit::io::outputs::check_outputs(
         &[
-            ("the model", a.model.as_path()),
+            ("the model", model.as_path()),
             ("the data", a.data.as_path()),
         ],
         &[("--out", a.out.as_path())],
     )?;
-    let loaded = args::load(&a.model, global)?;
+    let loaded = args::load(model, global)?;
     let fg: FactorGraph = loaded.model.to_factor_graph();
     let t = Instant::now();
     // columns that are not model variables are set aside (unless --reject-extra-columns)
@@ -174,10 +201,11 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     } else {
         LogLinear::per_entry(&fg)
     };
-    let method = match a.method {
+    let method = match a.method.unwrap_or(LearnMethod::Pl) {
         LearnMethod::Exact => MarkovMethod::Exact,
         LearnMethod::Pl => MarkovMethod::PseudoLikelihood,
         LearnMethod::Pcd => MarkovMethod::Pcd,
+        LearnMethod::Cd => anyhow::bail!("--method cd trains an RBM (with --rbm); use pcd"),
     };
     let opts = MarkovLearnOptions {
         method,
@@ -210,7 +238,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     let params = if ising { "ising" } else { "entry" };
     if a.json {
         let j = LearnJson {
-            model: a.model.display().to_string(),
+            model: model.display().to_string(),
             data: a.data.display().to_string(),
             out: a.out.display().to_string(),
             method: method.name(),

@@ -114,6 +114,9 @@ fn context<'a>(
 
 pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check_options(a)?;
+    if super::rbm::is_rbm(&a.query.model) {
+        return super::rbm::logz(global, a, out);
+    }
     if super::gaussian::is_gaussian(&a.query.model) {
         let s = super::gaussian::LogZSettings {
             evidence: a.query.evidence.as_deref(),

@@ -27,6 +27,7 @@ mod logz;
 mod marginals;
 mod output;
 mod progress;
+mod rbm;
 mod sample;
 mod score;
 

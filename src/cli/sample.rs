@@ -132,6 +132,9 @@ pub fn run(global: &GlobalArgs, a: &SampleArgs, out: &mut dyn Write) -> anyhow::
         }
         pgmkit::io::outputs::check_outputs(&inputs, &[("--out", p.as_path())])?;
     }
+    if super::rbm::is_rbm(&a.model) {
+        return super::rbm::sample(global, a, out);
+    }
     if super::gaussian::is_gaussian(&a.model) {
         if a.method.is_some_and(|m| m != SampleMethod::Forward) {
             anyhow::bail!(

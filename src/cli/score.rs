@@ -60,6 +60,9 @@ pub fn run(global: &GlobalArgs, a: &ScoreArgs, out: &mut dyn Write) -> anyhow::R
             &[("--per-row", p.as_path())],
         )?;
     }
+    if super::rbm::is_rbm(&a.model) {
+        return super::rbm::score(global, a, out);
+    }
     if super::gaussian::is_gaussian(&a.model) {
         return super::gaussian_data::score(global, a, out);
     }

@@ -153,18 +153,7 @@ pub fn rbm_ais(rbm: &Rbm, base_bias: &[f64], opts: &RbmAisOptions) -> Result<Rbm
                 let (b0, b1) = (betas[k - 1], betas[k]);
                 lw += log_p(b1, bv, av, &x) - log_p(b0, bv, av, &x);
                 // block Gibbs at b1: h | v, then v | h
-                for j in 0..nh {
-                    h[j] = f64::from(u8::from(rng.random::<f64>() < sigmoid(b1 * x[j])));
-                }
-                for i in 0..nv {
-                    let mut a = (1.0 - b1) * base_bias[i] + b1 * b[i];
-                    for j in 0..nh {
-                        if h[j] != 0.0 {
-                            a += b1 * w[j * nv + i];
-                        }
-                    }
-                    v[i] = f64::from(u8::from(rng.random::<f64>() < sigmoid(a)));
-                }
+                rbm.tempered_sweep(&mut v, &mut h, b1, base_bias, &mut rng);
                 inputs(&v, &mut x);
                 (bv, av) = sums(&v);
             }
@@ -180,4 +169,14 @@ pub fn rbm_ais(rbm: &Rbm, base_bias: &[f64], opts: &RbmAisOptions) -> Result<Rbm
         steps: betas.len() - 1,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// `ln Z` of `rbm` by the `auto` policy: the exact sum when the smaller layer has at most
+/// [`crate::model::rbm::MAX_EXACT_UNITS`] units, else [`rbm_ais`] from the base-rate model with
+/// visible biases `base_bias`.
+pub fn rbm_log_z(rbm: &Rbm, base_bias: &[f64], opts: &RbmAisOptions) -> Result<LogZEstimate> {
+    if rbm.num_visible().min(rbm.num_hidden()) <= crate::model::rbm::MAX_EXACT_UNITS {
+        return Ok(LogZEstimate::exact(rbm.log_z_exact()?));
+    }
+    Ok(rbm_ais(rbm, base_bias, opts)?.estimate())
 }

@@ -430,8 +430,11 @@ pub fn read_gaussian(path: &Path) -> Result<GaussianFile> {
 }
 
 /// Whether a model file is a Gaussian model: a `.json` extension, or text that starts with `{`
-/// (after white space).
+/// (after white space), and not an RBM ([`super::rbm_json::is_rbm_path`]).
 pub fn is_gaussian_path(path: &Path) -> bool {
+    if super::rbm_json::is_rbm_path(path) {
+        return false;
+    }
     if path
         .extension()
         .and_then(|e| e.to_str())

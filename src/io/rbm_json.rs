@@ -75,3 +75,17 @@ pub fn rbm_to_json(rbm: &Rbm) -> String {
 pub fn write_rbm(rbm: &Rbm, path: &Path) -> Result<()> {
     super::write_atomic(path, rbm_to_json(rbm).as_bytes())
 }
+
+/// Whether a file is an RBM JSON file: a `"pgmkit-rbm"` format tag within its first 64 KiB.
+pub fn is_rbm_path(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    if f.take(1 << 16).read_to_end(&mut buf).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.trim_start().starts_with('{') && text.contains("\"pgmkit-rbm\"")
+}

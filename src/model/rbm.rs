@@ -284,6 +284,83 @@ impl Rbm {
         b.build()
     }
 
+    /// One block Gibbs sweep at inverse temperature `beta` on the path from a base-rate model
+    /// (visible biases `base`) to this machine: `h_j | v ~ σ(β (c_j + W_j v))`, then
+    /// `v_i | h ~ σ((1-β) base_i + β (b_i + Σ_j h_j W_ji))` (with `beta = 1`, plain block Gibbs).
+    pub(crate) fn tempered_sweep<R: rand::Rng + ?Sized>(
+        &self,
+        v: &mut [f64],
+        h: &mut [f64],
+        beta: f64,
+        base: &[f64],
+        rng: &mut R,
+    ) {
+        let nv = self.num_visible();
+        for (j, hj) in h.iter_mut().enumerate() {
+            let row = &self.w[j * nv..(j + 1) * nv];
+            let x = self.c[j] + row.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f64>();
+            *hj = f64::from(u8::from(rng.random::<f64>() < sigmoid(beta * x)));
+        }
+        for (i, vi) in v.iter_mut().enumerate() {
+            let up: f64 = h
+                .iter()
+                .enumerate()
+                .filter(|(_, hj)| **hj != 0.0)
+                .map(|(j, _)| self.w[j * nv + i])
+                .sum();
+            let a = (1.0 - beta) * base[i] + beta * (self.b[i] + up);
+            *vi = f64::from(u8::from(rng.random::<f64>() < sigmoid(a)));
+        }
+    }
+
+    /// `n` visible draws by block Gibbs (`h | v`, then `v | h`): `chains` chains from uniform
+    /// random states, `burn_in` sweeps discarded, then every `thin`-th sweep kept, chain-major
+    /// (each chain gives `ceil(n / chains)` rows; the last is cut). Chain `k` draws from
+    /// `chain_rng(seed, k)`, so the rows do not depend on the number of threads. Errors: no
+    /// chain, a zero `thin`.
+    pub fn gibbs_samples(
+        &self,
+        n: usize,
+        chains: usize,
+        burn_in: usize,
+        thin: usize,
+        seed: u64,
+    ) -> Result<Vec<Vec<u8>>> {
+        use rand::Rng;
+        if chains == 0 || thin == 0 {
+            return Err(Error::InvalidArgument(
+                "Gibbs sampling needs at least one chain and a thinning of at least 1".into(),
+            ));
+        }
+        let (nv, nh) = (self.num_visible(), self.num_hidden());
+        let per = n.div_ceil(chains);
+        let rows: Vec<Vec<Vec<u8>>> = (0..chains)
+            .into_par_iter()
+            .map(|k| {
+                let mut rng = crate::rng::chain_rng(seed, k as u64);
+                let mut v: Vec<f64> = (0..nv)
+                    .map(|_| f64::from(u8::from(rng.random::<bool>())))
+                    .collect();
+                let mut h = vec![0.0; nh];
+                let mut out = Vec::with_capacity(per);
+                let mut sweep = |v: &mut Vec<f64>, rng: &mut crate::rng::EngineRng| {
+                    self.tempered_sweep(v, &mut h, 1.0, &self.b, rng);
+                };
+                for _ in 0..burn_in {
+                    sweep(&mut v, &mut rng);
+                }
+                while out.len() < per {
+                    for _ in 0..thin {
+                        sweep(&mut v, &mut rng);
+                    }
+                    out.push(v.iter().map(|&x| x as u8).collect());
+                }
+                out
+            })
+            .collect();
+        Ok(rows.into_iter().flatten().take(n).collect())
+    }
+
     /// The visible biases of the base-rate model of `data` (rows of 0/1 values): the log-odds
     /// of each unit's mean, smoothed by half a count each way so that no bias is infinite. The
     /// usual base of AIS for RBMs (Salakhutdinov & Murray 2008).

@@ -1,0 +1,351 @@
+//! Restricted Boltzmann machines on the command line (`pgmkit-rbm` JSON): `learn --rbm`,
+//! `logz`, `score` and `sample`. The work is the library's ([`pgmkit::learn::rbm`],
+//! [`pgmkit::infer::rbm`], [`pgmkit::score::score_rbm`]); this file reads the 0/1 CSV and
+//! formats.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use pgmkit::infer::rbm::{rbm_ais, rbm_log_z, RbmAisOptions};
+use pgmkit::io::rbm_json::{read_rbm, write_rbm};
+use pgmkit::learn::rbm::{train_rbm, RbmMethod, RbmTrainOptions};
+use pgmkit::model::rbm::Rbm;
+use pgmkit::score::score_rbm;
+
+use super::args::GlobalArgs;
+use super::output::{self, OrderedMap};
+
+/// Whether a model file is an RBM JSON file.
+pub fn is_rbm(path: &Path) -> bool {
+    pgmkit::io::rbm_json::is_rbm_path(path)
+}
+
+fn load(path: &Path) -> anyhow::Result<(Rbm, f64)> {
+    let t = Instant::now();
+    let rbm = read_rbm(path).map_err(|e| super::args::file_error(path, e))?;
+    Ok((rbm, t.elapsed().as_secs_f64()))
+}
+
+/// Rows of 0/1 values from a CSV: `columns` names the visible units in order (`None`: every
+/// column not in `ignore`); returns the rows, the names and the number of columns set aside.
+fn read_rows(
+    path: &Path,
+    columns: Option<&[String]>,
+    ignore: &[String],
+) -> anyhow::Result<(Vec<Vec<f64>>, Vec<String>, usize)> {
+    let mut r = csv::ReaderBuilder::new().from_reader(pgmkit::data::csv::open_maybe_gz(path)?);
+    let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+    let names: Vec<String> = match columns {
+        Some(c) => c.to_vec(),
+        None => header
+            .iter()
+            .filter(|h| !ignore.contains(h))
+            .cloned()
+            .collect(),
+    };
+    for i in ignore {
+        if !header.contains(i) {
+            anyhow::bail!("--ignore {i}: {} has no such column", path.display());
+        }
+    }
+    let idx: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            header.iter().position(|h| h == n).ok_or_else(|| {
+                anyhow::anyhow!("{}: no column for the visible unit '{n}'", path.display())
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut rows = Vec::new();
+    for (k, rec) in r.records().enumerate() {
+        let rec = rec?;
+        let row = idx
+            .iter()
+            .map(|&c| match rec.get(c).map(str::trim) {
+                Some("0") => Ok(0.0),
+                Some("1") => Ok(1.0),
+                other => Err(anyhow::anyhow!(
+                    "{} line {}, column {}: an RBM's visible units are 0 or 1, found {:?}",
+                    path.display(),
+                    k + 2,
+                    c + 1,
+                    other.unwrap_or("")
+                )),
+            })
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        rows.push(row);
+    }
+    Ok((rows, names, header.len() - idx.len()))
+}
+
+/// `pgmkit learn --rbm`.
+pub fn learn(
+    global: &GlobalArgs,
+    a: &super::learn::LearnArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if a.out.extension().is_none_or(|e| e != "json") {
+        anyhow::bail!("--out {}: an RBM is written as .json", a.out.display());
+    }
+    pgmkit::io::outputs::check_outputs(
+        &[("the data", a.data.as_path())],
+        &[("--out", a.out.as_path())],
+    )?;
+    let ignore: Vec<String> = a
+        .ignore
+        .as_deref()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+        .unwrap_or_default();
+    let t = Instant::now();
+    let (rows, names, _) = read_rows(&a.data, None, &ignore)?;
+    let read_s = t.elapsed().as_secs_f64();
+    let chosen = a.method.unwrap_or(super::learn::LearnMethod::Pcd);
+    let method = match chosen {
+        super::learn::LearnMethod::Cd => RbmMethod::Cd { k: a.cd_k },
+        super::learn::LearnMethod::Pcd => RbmMethod::Pcd,
+        m => anyhow::bail!(
+            "--method {}: an RBM is trained by cd or pcd",
+            format!("{m:?}").to_lowercase()
+        ),
+    };
+    let opts = RbmTrainOptions {
+        hidden: a.hidden,
+        epochs: a.epochs,
+        batch: a.batch.unwrap_or(10),
+        rate: a.rate,
+        method,
+        seed: a.seed,
+        ..RbmTrainOptions::default()
+    };
+    let t = train_rbm(names, &rows, &opts)?;
+    write_rbm(&t.rbm, &a.out)?;
+    let lz = rbm_log_z(
+        &t.rbm,
+        &Rbm::base_rate_bias(&rows, t.rbm.num_visible()),
+        &RbmAisOptions {
+            seed: a.seed,
+            ..Default::default()
+        },
+    )?;
+    let s = score_rbm(&t.rbm, &rows, &lz)?;
+    if a.json {
+        let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
+        push("data", a.data.display().to_string().into());
+        push("out", a.out.display().to_string().into());
+        push("method", format!("{chosen:?}").to_lowercase().into());
+        push("visible", t.rbm.num_visible().into());
+        push("hidden", t.rbm.num_hidden().into());
+        push("rows", rows.len().into());
+        push("epochs", t.epochs.into());
+        push("train_seconds", t.seconds.into());
+        push("seconds_per_epoch", (t.seconds / t.epochs as f64).into());
+        push("log_z", super::score::json_f64(lz.log_z));
+        push("log_z_kind", serde_json::to_value(lz.kind)?);
+        push(
+            "train_log_likelihood",
+            super::score::json_f64(s.score.mean_log_lik),
+        );
+        push("read_seconds", read_s.into());
+        return output::write_json(out, &m);
+    }
+    if !global.quiet {
+        writeln!(
+            out,
+            "trained an RBM ({} visible, {} hidden) on {} rows by {} in {} ({} per epoch)",
+            t.rbm.num_visible(),
+            t.rbm.num_hidden(),
+            rows.len(),
+            format!("{chosen:?}").to_lowercase(),
+            output::duration(t.seconds),
+            output::duration(t.seconds / t.epochs as f64)
+        )?;
+        writeln!(
+            out,
+            "training log-likelihood {:.4} nats per row (ln Z {:.4}, {}); wrote {}",
+            s.score.mean_log_lik,
+            lz.log_z,
+            super::approx::kind_text(lz.kind),
+            a.out.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// `pgmkit logz rbm.json`: exact (the sum over the smaller layer), ais (from a uniform base:
+/// `logz` has no data for a base-rate model), or auto.
+pub fn logz(
+    _global: &GlobalArgs,
+    a: &super::logz::LogZArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use pgmkit::infer::logz::LogZMethod;
+    let (rbm, load_s) = load(&a.query.model)?;
+    let t = Instant::now();
+    let opts = RbmAisOptions {
+        particles: a.ais.particles.unwrap_or(100),
+        steps: a.ais.steps,
+        seed: a.run.seed,
+    };
+    let uniform = vec![0.0; rbm.num_visible()];
+    let (est, what) = match a.method.0 {
+        LogZMethod::Exact => (
+            pgmkit::estimate::LogZEstimate::exact(rbm.log_z_exact()?),
+            "exact",
+        ),
+        LogZMethod::Ais => (rbm_ais(&rbm, &uniform, &opts)?.estimate(), "ais"),
+        LogZMethod::Auto => (rbm_log_z(&rbm, &uniform, &opts)?, "auto"),
+        m => anyhow::bail!("--method {}: an RBM takes exact, ais or auto", m.name()),
+    };
+    let secs = t.elapsed().as_secs_f64();
+    if a.run.json {
+        let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
+        push("model", a.query.model.display().to_string().into());
+        push("model_kind", "rbm".into());
+        push("method", what.into());
+        push("log_z", super::score::json_f64(est.log_z));
+        push("log10_z", super::score::json_f64(est.log10_z()));
+        push("kind", serde_json::to_value(est.kind)?);
+        push(
+            "std_err",
+            est.std_err
+                .map_or(serde_json::Value::Null, super::score::json_f64),
+        );
+        push("ess", est.ess.map_or(serde_json::Value::Null, Into::into));
+        push("seconds", secs.into());
+        push("load_seconds", load_s.into());
+        return output::write_json(out, &m);
+    }
+    writeln!(
+        out,
+        "model       {} (RBM: {} visible, {} hidden)",
+        a.query.model.display(),
+        rbm.num_visible(),
+        rbm.num_hidden()
+    )?;
+    writeln!(
+        out,
+        "method      {what} ({})",
+        super::approx::kind_text(est.kind)
+    )?;
+    match est.std_err {
+        Some(se) => writeln!(out, "log Z       {:.10} ± {se:.6}", est.log_z)?,
+        None => writeln!(out, "log Z       {:.10}", est.log_z)?,
+    }
+    writeln!(out, "time        {}", output::duration(secs))?;
+    Ok(())
+}
+
+/// `pgmkit score rbm.json --data D.csv`: ln Z by the auto policy (AIS from the data's base
+/// rates when the exact sum is too large).
+pub fn score(
+    global: &GlobalArgs,
+    a: &super::score::ScoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (rbm, _) = load(&a.model)?;
+    let t = Instant::now();
+    let (rows, _, ignored) = read_rows(&a.data, Some(rbm.names()), &[])?;
+    let read_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let lz = rbm_log_z(
+        &rbm,
+        &Rbm::base_rate_bias(&rows, rbm.num_visible()),
+        &RbmAisOptions {
+            seed: a.seed,
+            ..Default::default()
+        },
+    )?;
+    let ms = score_rbm(&rbm, &rows, &lz)?;
+    let score_s = t.elapsed().as_secs_f64();
+    let extra = vec![
+        ("model_kind".to_string(), "rbm".into()),
+        ("log_z".to_string(), super::score::json_f64(lz.log_z)),
+        ("log_z_kind".to_string(), serde_json::to_value(lz.kind)?),
+        (
+            "log_z_std_err".to_string(),
+            lz.std_err
+                .map_or(serde_json::Value::Null, super::score::json_f64),
+        ),
+        (
+            "mean_log_likelihood_std_err".to_string(),
+            super::score::json_f64(ms.mean_std_err),
+        ),
+        ("ignored_columns".to_string(), ignored.into()),
+    ];
+    super::score::report(
+        global, a, out, &a.model, &ms.score, read_s, score_s, false, extra,
+    )?;
+    if !a.json {
+        writeln!(
+            out,
+            "log Z:                {:.6} ({}); mean log-likelihood ± {:.6}",
+            lz.log_z,
+            super::approx::kind_text(lz.kind),
+            ms.mean_std_err
+        )?;
+        if ignored > 0 && !global.quiet {
+            writeln!(
+                out,
+                "note: {ignored} column(s) of the data are not visible units and were ignored"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `pgmkit sample rbm.json --n N`: block Gibbs chains (visible units as 0/1 CSV).
+pub fn sample(
+    global: &GlobalArgs,
+    a: &super::sample::SampleArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (rbm, _) = load(&a.model)?;
+    let chains = a.mcmc.chains.unwrap_or(4);
+    let burn = a.mcmc.burn_in.unwrap_or(1000);
+    let thin = a.mcmc.thin.unwrap_or(1);
+    let t = Instant::now();
+    let rows = rbm.gibbs_samples(a.n, chains, burn, thin, a.seed)?;
+    let write = |w: &mut dyn Write| -> anyhow::Result<()> {
+        writeln!(w, "{}", rbm.names().join(","))?;
+        let mut line = String::new();
+        for r in &rows {
+            line.clear();
+            for (i, x) in r.iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                line.push(if *x == 1 { '1' } else { '0' });
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    };
+    match &a.out {
+        Some(p) => {
+            pgmkit::io::outputs::check_outputs(
+                &[("the model", a.model.as_path())],
+                &[("--out", p.as_path())],
+            )?;
+            let mut buf: Vec<u8> = Vec::new();
+            write(&mut buf)?;
+            pgmkit::io::write_atomic(p, &buf)?;
+            if !global.quiet {
+                writeln!(
+                    out,
+                    "wrote {} rows x {} visible units to {} (block Gibbs: {chains} chains, {burn} burn-in sweeps, thin {thin}, seed {}) in {}",
+                    rows.len(),
+                    rbm.num_visible(),
+                    p.display(),
+                    a.seed,
+                    output::duration(t.elapsed().as_secs_f64())
+                )?;
+            }
+        }
+        None => write(out)?,
+    }
+    Ok(())
+}
