@@ -188,6 +188,12 @@ fn rbm_learn_logz_score_and_sample() {
     assert_eq!(a1, a2);
     assert_eq!(a1.lines().count(), 51);
     assert!(a1.lines().next().unwrap().starts_with("p00,p01"));
+    // the UAI export through the generic junction tree gives the same log Z (1e-9)
+    let uai = dir.join("rbm.uai").display().to_string();
+    ok(&["convert", &rbm, &uai]);
+    let u = json(&["logz", &uai, "--json"]);
+    let zu = u["log_z"].as_f64().unwrap();
+    assert!((zu - ze).abs() < 1e-9, "{zu} vs {ze}");
     // commands that do not take RBMs say so
     let o = pgmkit(&["marginals", &rbm]);
     assert!(!o.status.success());

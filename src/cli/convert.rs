@@ -14,7 +14,8 @@ use super::output;
 /// Arguments of `pgmkit convert`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Formats come from the extensions: .bif (Bayesian networks only), .uai, .fg.\n\
+    after_help = "Formats come from the extensions: .bif (Bayesian networks only), .uai, .fg; an RBM \
+    (pgmkit-rbm JSON) converts to .uai or .fg as the Markov network of its units.\n\
     Supported: BIF -> UAI, UAI -> BIF (UAI BAYES only), .fg -> UAI, and any model -> .fg.\n\
     UAI names variables and states by number, so names are lost when writing UAI.\n\
     The output is written to a temporary file and renamed into place."
@@ -36,6 +37,28 @@ pub fn run(global: &GlobalArgs, a: &ConvertArgs, out: &mut dyn Write) -> anyhow:
         &[("the input", a.input.as_path())],
         &[("the output", a.output.as_path())],
     )?;
+    if super::rbm::is_rbm(&a.input) {
+        // an RBM exports as the Markov network over its visible and hidden units
+        if out_format == ModelFormat::Bif {
+            anyhow::bail!("an RBM is a Markov network: write .uai or .fg");
+        }
+        let rbm =
+            pgmkit::io::rbm_json::read_rbm(&a.input).map_err(|e| args::file_error(&a.input, e))?;
+        let model = Model::Markov(rbm.to_factor_graph()?);
+        pgmkit::io::save_model(&model, &a.output)?;
+        if !global.quiet {
+            writeln!(
+                out,
+                "wrote {} ({}: the Markov network of an RBM, {} visible and {} hidden units) from {}",
+                a.output.display(),
+                args::format_name(out_format),
+                rbm.num_visible(),
+                rbm.num_hidden(),
+                a.input.display()
+            )?;
+        }
+        return Ok(());
+    }
     let loaded = args::load(&a.input, global)?;
     if out_format == ModelFormat::Bif {
         if let Model::Markov(_) = loaded.model {

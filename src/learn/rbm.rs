@@ -15,7 +15,6 @@
 
 use std::time::Instant;
 
-use nalgebra::DMatrix;
 use rand::Rng;
 
 use crate::error::{Error, Result};
@@ -85,22 +84,60 @@ pub struct RbmTraining {
     pub seconds: f64,
 }
 
-/// Bernoulli draws of a matrix of probabilities, in place.
-fn bernoulli(p: &mut DMatrix<f64>, rng: &mut EngineRng) {
-    for x in p.iter_mut() {
-        *x = f64::from(u8::from(rng.random::<f64>() < *x));
+/// `out[r][j] = σ(bias_j + W_j · x_r)` for the rows of `x` (`m x n`, row-major) and `W`
+/// (`k x n`, row-major): the hidden probabilities given visible rows.
+fn up(x: &[f64], n: usize, w: &[f64], bias: &[f64], out: &mut [f64]) {
+    let k = bias.len();
+    for (xr, or) in x.chunks_exact(n).zip(out.chunks_exact_mut(k)) {
+        for (j, o) in or.iter_mut().enumerate() {
+            *o = sigmoid(bias[j] + dot(&w[j * n..(j + 1) * n], xr));
+        }
     }
 }
 
-/// `σ(X Mᵀ + 1 biasᵀ)` for `X` (B x n) and `M` (m x n): B x m.
-fn activate(x: &DMatrix<f64>, m_t: &DMatrix<f64>, bias: &[f64]) -> DMatrix<f64> {
-    let mut a = x * m_t;
-    for mut row in a.row_iter_mut() {
-        for (v, b) in row.iter_mut().zip(bias) {
-            *v = sigmoid(*v + b);
+/// `out[r][i] = σ(bias_i + Σ_j h_rj W_ji)` for 0/1 hidden rows `h` (`m x k`): the visible
+/// probabilities given hidden rows.
+fn down(h: &[f64], k: usize, w: &[f64], bias: &[f64], out: &mut [f64]) {
+    let n = bias.len();
+    for (hr, or) in h.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
+        or.copy_from_slice(bias);
+        for (j, &hj) in hr.iter().enumerate() {
+            if hj != 0.0 {
+                for (o, wi) in or.iter_mut().zip(&w[j * n..(j + 1) * n]) {
+                    *o += wi;
+                }
+            }
+        }
+        for o in or.iter_mut() {
+            *o = sigmoid(*o);
         }
     }
-    a
+}
+
+/// `a · b` with four independent sums (so that the compiler can use vector lanes).
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Bernoulli draws of probabilities, in place.
+fn bernoulli(p: &mut [f64], rng: &mut EngineRng) {
+    for x in p.iter_mut() {
+        *x = f64::from(u8::from(rng.random::<f64>() < *x));
+    }
 }
 
 /// Train an RBM over visible units `names` on `data` (rows of 0/1 values). Rows are visited
@@ -154,17 +191,27 @@ pub fn train_rbm(
     let mut rng = chain_rng(opts.seed, u64::MAX);
     let normal = rand_distr::Normal::new(0.0, opts.init_sd.max(f64::MIN_POSITIVE))
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    // W (H x V), and its transpose kept in step for the products
-    let mut w = DMatrix::from_fn(nh, nv, |_, _| {
-        rand_distr::Distribution::sample(&normal, &mut rng)
-    });
+    // W (H x V, row-major), biases, and their velocities
+    let mut w: Vec<f64> = (0..nh * nv)
+        .map(|_| rand_distr::Distribution::sample(&normal, &mut rng))
+        .collect();
     let mut b = vec![0.0; nv];
     let mut c = vec![0.0; nh];
-    let (mut vw, mut vb, mut vc) = (DMatrix::zeros(nh, nv), vec![0.0; nv], vec![0.0; nh]);
+    let (mut vw, mut vb, mut vc) = (vec![0.0; nh * nv], vec![0.0; nv], vec![0.0; nh]);
     let bsz = opts.batch.min(data.len());
     // persistent chains: one per batch row, started at data rows
-    let mut chains = DMatrix::from_fn(bsz, nv, |r, i| data[r % data.len()][i]);
+    let mut chains: Vec<f64> = (0..bsz)
+        .flat_map(|r| data[r % data.len()].iter().copied())
+        .collect();
     let mut order: Vec<usize> = (0..data.len()).collect();
+    // buffers, reused by every batch
+    let mut v0 = vec![0.0; bsz * nv];
+    let mut ph0 = vec![0.0; bsz * nh];
+    let mut h = vec![0.0; bsz * nh];
+    let mut vn = vec![0.0; bsz * nv];
+    let mut phn = vec![0.0; bsz * nh];
+    let mut gw = vec![0.0; nh * nv];
+    let mut hc = vec![0.0; bsz * nh];
     for epoch in 0..opts.epochs {
         let mut erng = chain_rng(opts.seed, epoch as u64);
         for k in (1..order.len()).rev() {
@@ -174,51 +221,68 @@ pub fn train_rbm(
         for (bi, rows) in order.chunks(bsz).enumerate() {
             let m = rows.len();
             let mut grng = chain_rng(opts.seed, ((epoch as u64) << 32) | bi as u64 | (1 << 63));
-            let v0 = DMatrix::from_fn(m, nv, |r, i| data[rows[r]][i]);
-            let wt = w.transpose();
-            let ph0 = activate(&v0, &wt, &c);
-            let (vn, phn) = match opts.method {
+            for (r, &row) in rows.iter().enumerate() {
+                v0[r * nv..(r + 1) * nv].copy_from_slice(&data[row]);
+            }
+            let (v0, ph0, h, vn, phn) = (
+                &v0[..m * nv],
+                &mut ph0[..m * nh],
+                &mut h[..m * nh],
+                &mut vn[..m * nv],
+                &mut phn[..m * nh],
+            );
+            up(v0, nv, &w, &c, ph0);
+            match opts.method {
                 RbmMethod::Cd { k } => {
-                    let mut h = ph0.clone();
-                    bernoulli(&mut h, &mut grng);
-                    let mut v = DMatrix::zeros(m, nv);
-                    let mut ph = ph0.clone();
+                    h.copy_from_slice(ph0);
+                    bernoulli(h, &mut grng);
                     for step in 0..k {
-                        v = activate(&h, &w, &b);
-                        bernoulli(&mut v, &mut grng);
-                        ph = activate(&v, &wt, &c);
+                        down(h, nh, &w, &b, vn);
+                        bernoulli(vn, &mut grng);
+                        up(vn, nv, &w, &c, phn);
                         if step + 1 < k {
-                            h = ph.clone();
-                            bernoulli(&mut h, &mut grng);
+                            h.copy_from_slice(phn);
+                            bernoulli(h, &mut grng);
                         }
                     }
-                    (v, ph)
                 }
                 RbmMethod::Pcd => {
-                    let mut h = activate(&chains, &wt, &c);
-                    bernoulli(&mut h, &mut grng);
-                    let mut v = activate(&h, &w, &b);
-                    bernoulli(&mut v, &mut grng);
-                    chains = v;
-                    let ph = activate(&chains, &wt, &c);
-                    // a short last batch uses the first rows of the chains
-                    let v = chains.rows(0, m).into_owned();
-                    let ph = ph.rows(0, m).into_owned();
-                    (v, ph)
+                    // every chain steps; a short last batch uses the first m of them
+                    up(&chains, nv, &w, &c, &mut hc);
+                    bernoulli(&mut hc, &mut grng);
+                    down(&hc, nh, &w, &b, &mut chains);
+                    bernoulli(&mut chains, &mut grng);
+                    vn.copy_from_slice(&chains[..m * nv]);
+                    up(vn, nv, &w, &c, phn);
                 }
-            };
+            }
             let scale = 1.0 / m as f64;
-            let gw =
-                (ph0.transpose() * &v0 - phn.transpose() * &vn) * scale - &w * opts.weight_decay;
-            vw = &vw * opts.momentum + gw * opts.rate;
-            w += &vw;
+            gw.iter_mut().for_each(|g| *g = 0.0);
+            for r in 0..m {
+                let (p0, pn) = (&ph0[r * nh..(r + 1) * nh], &phn[r * nh..(r + 1) * nh]);
+                let (x0, xn) = (&v0[r * nv..(r + 1) * nv], &vn[r * nv..(r + 1) * nv]);
+                for j in 0..nh {
+                    let g = &mut gw[j * nv..(j + 1) * nv];
+                    let (a, z) = (p0[j], pn[j]);
+                    for ((gi, &xi), &yi) in g.iter_mut().zip(x0).zip(xn) {
+                        *gi += a * xi - z * yi;
+                    }
+                }
+            }
+            for ((vwk, wk), gk) in vw.iter_mut().zip(w.iter_mut()).zip(&gw) {
+                *vwk = opts.momentum * *vwk + opts.rate * (gk * scale - opts.weight_decay * *wk);
+                *wk += *vwk;
+            }
             for i in 0..nv {
-                let g = (v0.column(i).sum() - vn.column(i).sum()) * scale;
+                let g: f64 = (0..m).map(|r| v0[r * nv + i] - vn[r * nv + i]).sum::<f64>() * scale;
                 vb[i] = opts.momentum * vb[i] + opts.rate * g;
                 b[i] += vb[i];
             }
             for j in 0..nh {
-                let g = (ph0.column(j).sum() - phn.column(j).sum()) * scale;
+                let g: f64 = (0..m)
+                    .map(|r| ph0[r * nh + j] - phn[r * nh + j])
+                    .sum::<f64>()
+                    * scale;
                 vc[j] = opts.momentum * vc[j] + opts.rate * g;
                 c[j] += vc[j];
             }
@@ -230,9 +294,7 @@ pub fn train_rbm(
             value: *x,
         });
     }
-    let weights: Vec<Vec<f64>> = (0..nh)
-        .map(|j| w.row(j).iter().copied().collect())
-        .collect();
+    let weights: Vec<Vec<f64>> = w.chunks(nv).map(<[f64]>::to_vec).collect();
     Ok(RbmTraining {
         rbm: Rbm::new(names, b, c, weights)?,
         epochs: opts.epochs,
