@@ -18,7 +18,7 @@ use std::time::Instant;
 use rand::Rng;
 
 use crate::error::{Error, Result};
-use crate::model::rbm::{sigmoid, Rbm};
+use crate::model::rbm::{dot, sigmoid, Rbm};
 use crate::rng::{chain_rng, EngineRng};
 
 /// How the negative phase is sampled.
@@ -112,25 +112,6 @@ fn down(h: &[f64], k: usize, w: &[f64], bias: &[f64], out: &mut [f64]) {
             *o = sigmoid(*o);
         }
     }
-}
-
-/// `a · b` with four independent sums (so that the compiler can use vector lanes).
-#[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Bernoulli draws of probabilities, in place.
