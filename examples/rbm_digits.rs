@@ -51,7 +51,14 @@ fn main() -> pgmkit::Result<()> {
     );
     let mean_f = test.iter().map(|v| t.rbm.free_energy(v)).sum::<f64>() / test.len() as f64;
     let base = Rbm::base_rate_bias(&train, t.rbm.num_visible());
-    let ais = rbm_ais(&t.rbm, &base, &RbmAisOptions { seed: 2, ..Default::default() })?;
+    let ais = rbm_ais(
+        &t.rbm,
+        &base,
+        &RbmAisOptions {
+            seed: 2,
+            ..Default::default()
+        },
+    )?;
     println!("| log Z | value | std err | seconds | test LL (nats/image) |");
     println!("|---|---:|---:|---:|---:|");
     match t.rbm.log_z_exact() {

@@ -303,3 +303,58 @@ fn pcd_converges_to_the_exact_optimum() {
     );
     assert!(worst < 0.01, "max |θ_pcd - θ_exact| = {worst}");
 }
+
+#[test]
+fn potts_parameters_are_recovered() {
+    // a 3x3 Potts grid with 3 states: couplings 0.6, fields favouring state 2 at the corners
+    let truth = pgmkit::model::potts_grid(
+        3,
+        3,
+        3,
+        Boundary::Free,
+        |_, _| 0.6,
+        |i, s| {
+            if i % 2 == 0 && s == 2 {
+                0.5
+            } else {
+                0.0
+            }
+        },
+    )
+    .unwrap();
+    let ll = LogLinear::potts(&truth).unwrap();
+    let data = samples(&truth, 30_000, 4);
+    let f = fit(
+        &ll,
+        &data,
+        &vec![0.0; ll.num_params()],
+        &MarkovLearnOptions {
+            method: MarkovMethod::Exact,
+            l2: 1e-6,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let names = ll.param_names();
+    for (n, t) in names.iter().zip(&f.theta) {
+        let expect = if n.starts_with('J') {
+            0.6
+        } else if n.ends_with("=2)") && {
+            let site: usize = n[3..n.find('=').unwrap()]
+                .split('_')
+                .map(|x| x.parse::<usize>().unwrap())
+                .fold(0, |a, x| a * 3 + x);
+            site % 2 == 0
+        } {
+            0.5
+        } else {
+            0.0
+        };
+        assert!((t - expect).abs() < 0.1, "{n}: {t} vs {expect}");
+    }
+    // a pair of variables with different numbers of states has no Potts coupling
+    assert!(matches!(
+        LogLinear::potts(&mixed_model()),
+        Err(Error::InvalidModel(_))
+    ));
+}

@@ -44,6 +44,9 @@ pub enum Params {
     Entry,
     /// Ising couplings and fields over spins s = 2x - 1
     Ising,
+    /// Potts couplings J [a == b] and per-state fields (pairwise factors over variables with as
+    /// many states)
+    Potts,
 }
 
 /// Arguments of `pgmkit learn`.
@@ -189,17 +192,23 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     let read_s = t.elapsed().as_secs_f64();
     let binary_pairwise = fg.vars().iter().all(|v| v.card() == 2)
         && fg.factors().iter().all(|f| f.scope().len() <= 2);
-    let ising = match a.params {
-        Params::Ising => true,
-        Params::Entry => false,
-        Params::Auto => binary_pairwise,
+    let kind = match a.params {
+        Params::Auto if binary_pairwise => Params::Ising,
+        Params::Auto => Params::Entry,
+        p => p,
     };
-    let (ll, start) = if ising {
-        let ll = LogLinear::ising(&fg)?;
-        let start = ll.theta_of_ising(&fg)?;
-        (ll, start)
-    } else {
-        LogLinear::per_entry(&fg)
+    let (ll, start) = match kind {
+        Params::Ising => {
+            let ll = LogLinear::ising(&fg)?;
+            let start = ll.theta_of_ising(&fg)?;
+            (ll, start)
+        }
+        Params::Potts => {
+            let ll = LogLinear::potts(&fg)?;
+            let start = vec![0.0; ll.num_params()];
+            (ll, start)
+        }
+        _ => LogLinear::per_entry(&fg),
     };
     let method = match a.method.unwrap_or(LearnMethod::Pl) {
         LearnMethod::Exact => MarkovMethod::Exact,
@@ -235,7 +244,11 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     let t = Instant::now();
     pgmkit::io::save_model(&Model::Markov(f.model.clone()), &a.out)?;
     let write_s = t.elapsed().as_secs_f64();
-    let params = if ising { "ising" } else { "entry" };
+    let params = match kind {
+        Params::Ising => "ising",
+        Params::Potts => "potts",
+        _ => "entry",
+    };
     if a.json {
         let j = LearnJson {
             model: model.display().to_string(),

@@ -4,7 +4,8 @@
 //! a linear combination of parameters: `ln φ_f(x_f) = offset_f(x_f) + Σ_k c_{f,x_f,k} θ_k`. One
 //! parameter per table entry ([`LogLinear::per_entry`]) fits any factor graph; tied parameters
 //! express the usual families: Ising couplings and fields over spins `s = 2x - 1`
-//! ([`LogLinear::ising`]), or any feature map given entry by entry ([`LogLinear::new`]).
+//! ([`LogLinear::ising`]), Potts couplings and per-state fields ([`LogLinear::potts`]), or any
+//! feature map given entry by entry ([`LogLinear::new`]).
 //!
 //! The log-likelihood of complete data is concave in `θ`; its gradient is the data's mean
 //! feature vector ([`LogLinear::empirical_features`]) minus the model's
@@ -206,6 +207,81 @@ impl LogLinear {
                 arity => {
                     return Err(Error::NotPairwise {
                         method: "the Ising parametrisation",
+                        factor: k,
+                        arity,
+                    })
+                }
+            };
+            factors.push(FactorParams {
+                offset: vec![0.0; terms.len()],
+                scope,
+                terms,
+            });
+        }
+        Ok(LogLinear {
+            vars: fg.vars().to_vec(),
+            factors,
+            names,
+        })
+    }
+
+    /// The Potts parametrisation of a model whose factors have one or two variables: a field
+    /// per state but the first of each one-variable factor (`ln φ(x) = h_x`, `h_0 = 0`), and a
+    /// coupling per two-variable factor over variables with as many states
+    /// (`ln φ(a, b) = J δ(a, b)`); named `h(a=s)` and `J(a,b)`. Errors: a factor over more
+    /// variables ([`Error::NotPairwise`]), a pair of variables with different numbers of states
+    /// ([`Error::InvalidModel`]).
+    pub fn potts(fg: &FactorGraph) -> Result<LogLinear> {
+        let mut names = Vec::new();
+        let mut factors = Vec::with_capacity(fg.factors().len());
+        for (k, f) in fg.factors().iter().enumerate() {
+            let scope = f.scope().to_vec();
+            let var = |v: &VarId| &fg.vars()[v.index()];
+            let terms: Vec<Vec<Term>> = match scope.len() {
+                0 => vec![Vec::new()],
+                1 => {
+                    let v = var(&scope[0]);
+                    (0..v.card())
+                        .map(|s| {
+                            if s == 0 {
+                                return Vec::new();
+                            }
+                            names.push(format!("h({}={})", v.name, v.states[s]));
+                            vec![Term {
+                                param: names.len() as u32 - 1,
+                                coef: 1.0,
+                            }]
+                        })
+                        .collect()
+                }
+                2 => {
+                    let (a, b) = (var(&scope[0]), var(&scope[1]));
+                    if a.card() != b.card() {
+                        return Err(Error::InvalidModel(format!(
+                            "the Potts parametrisation couples variables with as many states; \
+                             '{}' has {} and '{}' {}",
+                            a.name,
+                            a.card(),
+                            b.name,
+                            b.card()
+                        )));
+                    }
+                    names.push(format!("J({},{})", a.name, b.name));
+                    let param = names.len() as u32 - 1;
+                    let c = a.card();
+                    (0..c * c)
+                        .map(|e| {
+                            if e / c == e % c {
+                                vec![Term { param, coef: 1.0 }]
+                            } else {
+                                Vec::new()
+                            }
+                        })
+                        .collect()
+                }
+                arity => {
+                    return Err(Error::NotPairwise {
+                        method: "the Potts parametrisation",
                         factor: k,
                         arity,
                     })
