@@ -205,3 +205,47 @@ fn rbm_learn_logz_score_and_sample() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("0 or 1"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn time_limit_bounds_learn() {
+    let dir = tmpdir("time");
+    let csv = grid_data(&dir);
+    let out = dir.join("t.fg").display().to_string();
+    let t = std::time::Instant::now();
+    let j = json(&[
+        "learn",
+        GRID,
+        "--data",
+        &csv,
+        "--out",
+        &out,
+        "--method",
+        "pcd",
+        "--steps",
+        "10000000",
+        "--time-limit",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(j["time_limited"], true);
+    assert!(t.elapsed().as_secs_f64() < 3.0, "{:?}", t.elapsed());
+    let rbm = dir.join("r.json").display().to_string();
+    let t = std::time::Instant::now();
+    let j = json(&[
+        "learn",
+        "--rbm",
+        "--epochs",
+        "10000000",
+        "--data",
+        "tests/data/digits/digits_train.csv",
+        "--ignore",
+        "label",
+        "--out",
+        &rbm,
+        "--time-limit",
+        "1",
+        "--json",
+    ]);
+    assert!(j["epochs"].as_u64().unwrap() < 10_000_000);
+    assert!(t.elapsed().as_secs_f64() < 3.0, "{:?}", t.elapsed());
+}

@@ -114,6 +114,11 @@ pub struct LearnArgs {
     #[arg(long, value_name = "TOL", default_value_t = 1e-5)]
     pub tol: f64,
 
+    /// Wall-clock budget in seconds for the whole command (L-BFGS stops after the iteration
+    /// that passes it, PCD after the step; the output then says so)
+    #[arg(long, value_name = "SECONDS", value_parser = super::args::parse_seconds)]
+    pub time_limit: Option<f64>,
+
     /// PCD: persistent Gibbs chains
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub chains: usize,
@@ -154,6 +159,8 @@ struct LearnJson {
     rows: usize,
     /// penalised objective per row (nats) at the result
     objective: f64,
+    /// whether --time-limit stopped the fit early
+    time_limited: bool,
     /// what `objective` is: log_likelihood (exact) or pseudo_log_likelihood (pl, pcd)
     objective_kind: &'static str,
     /// mean log-likelihood per row of the data under the learned model (exact only)
@@ -222,6 +229,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
         max_iters: a.max_iters,
         grad_tol: a.tol,
         exact: ExactOptions::default(),
+        deadline: super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64)),
         pcd: PcdOptions {
             chains: a.chains,
             steps: a.steps,
@@ -259,6 +267,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
             num_params: ll.num_params(),
             rows: table.data.num_rows(),
             objective: f.objective,
+            time_limited: f.time_limited,
             objective_kind: if method == MarkovMethod::Exact {
                 "log_likelihood"
             } else {
@@ -303,7 +312,9 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
         f.iterations,
         f.evaluations,
         output::duration(f.seconds),
-        if f.converged {
+        if f.time_limited {
+            " (stopped by --time-limit)"
+        } else if f.converged {
             ""
         } else {
             " (not converged: raise --max-iters or --tol)"

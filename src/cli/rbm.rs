@@ -116,6 +116,9 @@ pub fn learn(
         rate: a.rate,
         method,
         seed: a.seed,
+        // the exact (or AIS) log Z of the result comes after: training gets 3/4 of the budget
+        deadline: super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64))
+            .share(0.75),
         ..RbmTrainOptions::default()
     };
     let t = train_rbm(names, &rows, &opts)?;

@@ -48,6 +48,7 @@ use crate::error::{Error, Result};
 use crate::factor::index::strides;
 use crate::factor::loglinear::LogLinear;
 use crate::infer::exact::{factor_marginals, ExactOptions};
+use crate::limits::Deadline;
 use crate::model::FactorGraph;
 
 /// How [`fit`] measures the fit of the parameters to the data.
@@ -91,6 +92,9 @@ pub struct MarkovLearnOptions {
     pub exact: ExactOptions,
     /// Options of [`MarkovMethod::Pcd`].
     pub pcd: PcdOptions,
+    /// Deadline of the whole fit (default none): L-BFGS stops after the iteration that passes
+    /// it, PCD after the step; the result then says `time_limited`.
+    pub deadline: Deadline,
 }
 
 /// Options of persistent contrastive divergence ([`MarkovMethod::Pcd`]).
@@ -138,6 +142,7 @@ impl Default for MarkovLearnOptions {
             grad_tol: 1e-5,
             exact: ExactOptions::default(),
             pcd: PcdOptions::default(),
+            deadline: Deadline::NONE,
         }
     }
 }
@@ -156,8 +161,10 @@ pub struct MarkovFit {
     pub iterations: usize,
     /// Objective evaluations (with their gradients).
     pub evaluations: usize,
-    /// Whether the gradient tolerance was met.
+    /// Whether the gradient tolerance was met (PCD: whether every step ran).
     pub converged: bool,
+    /// Whether the deadline stopped the fit early.
+    pub time_limited: bool,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -443,9 +450,12 @@ pub fn fit(
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?
                 .with_tolerance_cost(0.0)
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            let res = Executor::new(problem, solver)
-                .configure(|s| s.param(start.to_vec()).max_iters(opts.max_iters as u64))
-                .run();
+            let mut exec = Executor::new(problem, solver)
+                .configure(|s| s.param(start.to_vec()).max_iters(opts.max_iters as u64));
+            if let Some(left) = opts.deadline.remaining() {
+                exec = exec.timeout(left);
+            }
+            let res = exec.run();
             let res = match res {
                 Ok(r) => r,
                 Err(e) => {
@@ -460,6 +470,10 @@ pub fn fit(
             converged = matches!(
                 state.get_termination_status(),
                 TerminationStatus::Terminated(TerminationReason::SolverConverged)
+            );
+            let time_limited = matches!(
+                state.get_termination_status(),
+                TerminationStatus::Terminated(TerminationReason::Timeout)
             );
             let problem = res
                 .problem
@@ -481,6 +495,7 @@ pub fn fit(
                 iterations,
                 evaluations: evals + 1,
                 converged,
+                time_limited: time_limited && !converged,
                 seconds: t0.elapsed().as_secs_f64(),
             });
         }
@@ -493,6 +508,7 @@ pub fn fit(
         iterations,
         evaluations: 1,
         converged,
+        time_limited: false,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
@@ -574,7 +590,12 @@ fn pcd(
     let mut average = vec![0.0; np];
     let mut averaged = 0usize;
     let mut batch_rng = chain_rng(o.seed, u64::MAX - 1);
+    let mut done = 0;
     for t in 0..o.steps {
+        if opts.deadline.passed() {
+            break;
+        }
+        done = t + 1;
         let fg = ll.factor_graph(&theta)?;
         let kernel = o.kernel.build(&fg, &ev, &KernelOptions::default())?;
         let prep = kernel.prepare(&Tempering::TARGET);
@@ -629,17 +650,19 @@ fn pcd(
         }
     }
     let _ = data;
-    let theta = average;
+    // cut before the second half began: the last parameters stand for the average
+    let theta = if averaged == 0 { theta } else { average };
     let (f, g) = penalised(p, &theta, opts)?;
     let _ = g;
     Ok(MarkovFit {
         model: ll.factor_graph(&theta)?,
         theta,
         objective: f,
-        iterations: o.steps,
-        evaluations: o.steps,
+        iterations: done,
+        evaluations: done,
         // a stochastic method: it ran its steps
-        converged: true,
+        converged: done == o.steps,
+        time_limited: done < o.steps,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

@@ -55,6 +55,8 @@ pub struct RbmTrainOptions {
     pub init_sd: f64,
     /// Seed of the initial weights, the batch order and the Gibbs draws.
     pub seed: u64,
+    /// Deadline (default none): training stops after the epoch that passes it.
+    pub deadline: crate::limits::Deadline,
 }
 
 impl Default for RbmTrainOptions {
@@ -69,6 +71,7 @@ impl Default for RbmTrainOptions {
             method: RbmMethod::Pcd,
             init_sd: 0.01,
             seed: 0,
+            deadline: crate::limits::Deadline::NONE,
         }
     }
 }
@@ -78,7 +81,7 @@ impl Default for RbmTrainOptions {
 pub struct RbmTraining {
     /// The trained machine.
     pub rbm: Rbm,
-    /// Epochs run.
+    /// Epochs run (fewer than asked when the deadline passed).
     pub epochs: usize,
     /// Wall-clock seconds of the training.
     pub seconds: f64,
@@ -193,7 +196,12 @@ pub fn train_rbm(
     let mut phn = vec![0.0; bsz * nh];
     let mut gw = vec![0.0; nh * nv];
     let mut hc = vec![0.0; bsz * nh];
+    let mut epochs = 0;
     for epoch in 0..opts.epochs {
+        if epoch > 0 && opts.deadline.passed() {
+            break;
+        }
+        epochs = epoch + 1;
         let mut erng = chain_rng(opts.seed, epoch as u64);
         for k in (1..order.len()).rev() {
             let j = erng.random_range(0..=k);
@@ -278,7 +286,7 @@ pub fn train_rbm(
     let weights: Vec<Vec<f64>> = w.chunks(nv).map(<[f64]>::to_vec).collect();
     Ok(RbmTraining {
         rbm: Rbm::new(names, b, c, weights)?,
-        epochs: opts.epochs,
+        epochs,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
