@@ -458,6 +458,8 @@ fn no_arguments_runs_the_demo() {
     assert!(out.contains("509 free parameters"), "{out}");
     assert!(out.contains("HYPOVOLEMIA"), "{out}");
     assert!(out.contains("pgmkit --help"), "{out}");
+    assert!(out.contains("Learning undirected models"), "{out}");
+    assert!(out.contains("AIS log Z"), "{out}");
 
     let again = ok(&["demo"]);
     assert!((demo_log_pe(&again) - ALARM_DEMO_LOG_PE).abs() < 1e-6);

@@ -3,6 +3,7 @@
 //! One function per section; later sections slot in `run`.
 
 mod gaussian;
+mod learning;
 
 use std::io::Write;
 use std::time::Instant;
@@ -90,6 +91,7 @@ pub fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     imputation_section(out, &bn, &mut timings)?;
     grid_section(global, out, &mut timings)?;
     gaussian::section(out, &mut timings)?;
+    learning::section(out, &mut timings)?;
     footer(out, &timings)?;
     Ok(())
 }
@@ -115,9 +117,16 @@ fn intro(out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "sampling or variationally. Demo: the ALARM network (embedded in the binary), then log Z of a"
+        "sampling or variationally, and learns models from data. Demo: the ALARM network (embedded in"
     )?;
-    writeln!(out, "100x100 Ising grid built in code.")
+    writeln!(
+        out,
+        "the binary), log Z of a 100x100 Ising grid built in code, Gaussian models, and learning an"
+    )?;
+    writeln!(
+        out,
+        "Ising grid and an RBM (on embedded handwritten digits)."
+    )
 }
 
 fn model_section(
@@ -502,7 +511,7 @@ fn footer(out: &mut dyn Write, timings: &Timings) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "Next: `pgmkit --help` (info, logz, marginals, sample, impute, score, kl, eval-impute, convert on your own files)."
+        "Next: `pgmkit --help` (info, logz, marginals, sample, impute, score, kl, eval-impute, learn, convert on your own files)."
     )
 }
 
