@@ -57,6 +57,10 @@ pub struct RbmTrainOptions {
     pub seed: u64,
     /// Deadline (default none): training stops after the epoch that passes it.
     pub deadline: crate::limits::Deadline,
+    /// Return the average of the parameters over the second half of the updates (Polyak
+    /// averaging; default true): it removes most of the noise a constant rate leaves in the
+    /// last updates of PCD.
+    pub average: bool,
 }
 
 impl Default for RbmTrainOptions {
@@ -72,6 +76,7 @@ impl Default for RbmTrainOptions {
             init_sd: 0.01,
             seed: 0,
             deadline: crate::limits::Deadline::NONE,
+            average: true,
         }
     }
 }
@@ -197,6 +202,8 @@ pub fn train_rbm(
     let mut gw = vec![0.0; nh * nv];
     let mut hc = vec![0.0; bsz * nh];
     let mut epochs = 0;
+    let (mut aw, mut ab, mut ac) = (vec![0.0; nh * nv], vec![0.0; nv], vec![0.0; nh]);
+    let mut averaged = 0usize;
     for epoch in 0..opts.epochs {
         if epoch > 0 && opts.deadline.passed() {
             break;
@@ -275,7 +282,25 @@ pub fn train_rbm(
                 vc[j] = opts.momentum * vc[j] + opts.rate * g;
                 c[j] += vc[j];
             }
+            if opts.average && 2 * epoch >= opts.epochs {
+                averaged += 1;
+                let k = 1.0 / averaged as f64;
+                for (a, x) in aw.iter_mut().zip(&w) {
+                    *a += (x - *a) * k;
+                }
+                for (a, x) in ab.iter_mut().zip(&b) {
+                    *a += (x - *a) * k;
+                }
+                for (a, x) in ac.iter_mut().zip(&c) {
+                    *a += (x - *a) * k;
+                }
+            }
         }
+    }
+    if averaged > 0 {
+        w = aw;
+        b = ab;
+        c = ac;
     }
     if let Some(x) = w.iter().chain(&b).chain(&c).find(|x| !x.is_finite()) {
         return Err(Error::InvalidNumber {
