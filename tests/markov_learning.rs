@@ -358,3 +358,50 @@ fn potts_parameters_are_recovered() {
         Err(Error::InvalidModel(_))
     ));
 }
+
+#[test]
+fn l1_finds_the_missing_couplings() {
+    // a 4x4 grid whose vertical couplings are all 0: with an L1 penalty, OWL-QN sets most of
+    // them exactly to 0 and keeps the horizontal ones
+    let truth = ising_grid(
+        4,
+        4,
+        Boundary::Free,
+        |a, b| if b == a + 1 { 0.6 } else { 0.0 },
+        |_| 0.0,
+    )
+    .unwrap();
+    let data = samples(&truth, 20_000, 8);
+    let ll = LogLinear::ising(&truth).unwrap();
+    for method in [MarkovMethod::PseudoLikelihood, MarkovMethod::Exact] {
+        let f = fit(
+            &ll,
+            &data,
+            &vec![0.0; ll.num_params()],
+            &MarkovLearnOptions {
+                method,
+                l1: 0.01,
+                l2: 0.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let truth_theta = ll.theta_of_ising(&truth).unwrap();
+        let (mut zero_ok, mut zeros, mut kept) = (0, 0, 0);
+        for (t, e) in f.theta.iter().zip(&truth_theta) {
+            if *e == 0.0 {
+                zeros += 1;
+                zero_ok += usize::from(*t == 0.0);
+            } else {
+                kept += usize::from(*t > 0.3);
+            }
+        }
+        let nonzero = truth_theta.iter().filter(|e| **e != 0.0).count();
+        eprintln!("{method:?}: {zero_ok} of {zeros} zero parameters exactly 0; {kept} of {nonzero} couplings kept");
+        assert!(
+            zero_ok * 4 >= zeros * 3,
+            "{method:?}: only {zero_ok} of {zeros} zeros"
+        );
+        assert_eq!(kept, nonzero, "{method:?}");
+    }
+}

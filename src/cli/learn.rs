@@ -106,6 +106,10 @@ pub struct LearnArgs {
     #[arg(long, value_name = "X", default_value_t = 1e-4)]
     pub l2: f64,
 
+    /// L1 penalty (l1 |θ|₁ per row): sparse parameters (OWL-QN for exact and pl)
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    pub l1: f64,
+
     /// Largest number of L-BFGS iterations
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub max_iters: usize,
@@ -226,6 +230,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     let opts = MarkovLearnOptions {
         method,
         l2: a.l2,
+        l1: a.l1,
         max_iters: a.max_iters,
         grad_tol: a.tol,
         exact: ExactOptions::default(),
