@@ -72,6 +72,7 @@ enum Reader {
     Csv,
     NumCsv,
     EvSpec,
+    Rbm,
 }
 
 impl Reader {
@@ -86,6 +87,7 @@ impl Reader {
             Reader::Csv => "csv",
             Reader::NumCsv => "numcsv",
             Reader::EvSpec => "evspec",
+            Reader::Rbm => "rbm",
         }
     }
 
@@ -151,6 +153,10 @@ const SMALL_MARKOV: &str =
 
 const SMALL_FG: &str =
     "2\n\n1\n0\n2\n2\n0 0.3\n1 0.7\n\n2\n0 1\n2 3\n6\n0 1\n1 2\n2 3\n3 4\n4 5\n5 6\n";
+
+const TINY_RBM: &str = r#"{"format": "pgmkit-rbm", "visible_names": ["a", "b", "c"],
+  "visible_bias": [0.5, -0.25, 0.0], "hidden_bias": [0.1, -1.5],
+  "weights": [[1.0, -2.0, 0.5], [0.0, 0.25, -0.75]]}"#;
 
 const TINY_GBN: &str = r#"{"nodes": ["a", "b"], "arcs": [["a", "b"]], "cpds": {
   "a": {"coefficients": {"(Intercept)": [1.0]}, "variance": [4.0], "parents": []},
@@ -303,6 +309,24 @@ fn corpus(reader: Reader) -> Corpus {
             ctxs.push(Ctx::Names(vec!["a".into(), "b".into(), "c".into()]));
             seeds.push(seed("ecoli70 rows (generated)", numeric_rows(&ecoli, 4), 1));
             seeds.push(seed("chain3 rows (inline)", CHAIN3_ROWS, 2));
+        }
+        Reader::Rbm => {
+            seeds.push(seed("tiny rbm (inline)", TINY_RBM, 0));
+            let names: Vec<String> = (0..6).map(|i| format!("p{i}")).collect();
+            let w: Vec<Vec<f64>> = (0..4)
+                .map(|j| {
+                    (0..6)
+                        .map(|i| ((i * 7 + j * 3) % 5) as f64 * 0.25 - 0.5)
+                        .collect()
+                })
+                .collect();
+            let rbm = pgmkit::model::rbm::Rbm::new(names, vec![0.1; 6], vec![-0.2; 4], w)
+                .expect("a valid RBM");
+            seeds.push(seed(
+                "6x4 rbm (written)",
+                pgmkit::io::rbm_json::rbm_to_json(&rbm),
+                0,
+            ));
         }
         Reader::EvSpec => {
             ctxs.push(Ctx::Vars(bif_vars("bif/asia.bif")));
@@ -903,6 +927,21 @@ fn run_one(reader: Reader, corpus: &Corpus, seed: usize, variant: u8, input: &[u
                 if table_entries(&g) <= ROUNDTRIP_MAX_ENTRIES {
                     fg::parse_fg(&fg::write_fg(&g))
                         .map_err(|e| format!("write_fg output does not parse: {e}"))?;
+                }
+                true
+            }
+        },
+        Reader::Rbm => match pgmkit::io::rbm_json::parse_rbm(&lossy(input)) {
+            Err(_) => false,
+            Ok(rbm) => {
+                let back =
+                    pgmkit::io::rbm_json::parse_rbm(&pgmkit::io::rbm_json::rbm_to_json(&rbm))
+                        .map_err(|e| format!("rbm_to_json output does not parse: {e}"))?;
+                if back != rbm {
+                    return Err("rbm_to_json -> parse_rbm changes the machine".into());
+                }
+                if rbm.num_visible().min(rbm.num_hidden()) <= 12 {
+                    let _ = rbm.log_z_exact();
                 }
                 true
             }
@@ -1778,6 +1817,11 @@ fn fuzz_numcsv() {
 #[test]
 fn fuzz_evspec() {
     fuzz(Reader::EvSpec);
+}
+
+#[test]
+fn fuzz_rbm() {
+    fuzz(Reader::Rbm);
 }
 
 /// The mutation engine itself: deterministic, and every op keeps the seed reachable.

@@ -118,11 +118,11 @@ impl Rbm {
             hidden_bias.len(),
             weights.len(),
         )?;
-        let mut w = Vec::with_capacity(v * weights.len());
+        // every row checked before the one allocation, whose size the input then bounds
         for (j, row) in weights.iter().enumerate() {
             crate::error::check_dim(&format!("weights of hidden unit {j}"), v, row.len())?;
-            w.extend_from_slice(row);
         }
+        let w: Vec<f64> = weights.concat();
         if let Some(x) = visible_bias
             .iter()
             .chain(&hidden_bias)
