@@ -2,7 +2,7 @@
 """Mutation fuzzer of the pgmkit command-line program (issue 12, item 7).
 
 Mutates seed files of every input format (.bif, .uai, .evid, .fg, Gaussian BN .json, GMRF
-.json, categorical .csv, numeric .csv), picks hostile option values (huge counts, negatives,
+.json, RBM .json, categorical .csv, numeric .csv), picks hostile option values (huge counts, negatives,
 NaN, inf, empty or malformed evidence, long strings), and runs the subcommands (info, logz
 with every --method, marginals, sample, convert, score, impute, kl, eval-impute) one at a time,
 each in a fresh temporary directory under `ulimit -v` (4 GB of address space by default) and a
@@ -100,6 +100,10 @@ GMRF_LATTICE = ('{"format": "pgmkit-gmrf", "names": ["p", "q", "r", "s", "t", "u
                 '"h": [0.5, 0, 0, 0, 0, -1],\n "lattice": {"rows": 2, "cols": 3, '
                 '"periodic": true, "diagonal": 5.0, "coupling": 1.0}}\n')
 TINY_ROWS = "a,b\n0.5,1.5\n-1,NA\n,2\n3.25,0\n"
+TINY_RBM = ('{"format": "pgmkit-rbm", "visible_names": ["a", "b", "c"], '
+            '"visible_bias": [0.5, -0.25, 0.0], "hidden_bias": [0.1, -1.5],\n'
+            ' "weights": [[1.0, -2.0, 0.5], [0.0, 0.25, -0.75]]}\n')
+RBM_ROWS = "a,b,c,label\n1,0,1,x\n0,0,0,y\n1,1,0,x\n"
 ASIA_ROWS = ("asia,tub,smoke,lung,bronc,either,xray,dysp\n"
              "no,no,yes,no,yes,no,no,yes\nno,no,no,no,no,no,no,no\n"
              "no,NA,yes,no,yes,,no,yes\nno,no,yes,?,yes,no,no,no\n"
@@ -121,7 +125,7 @@ class Seed:
 
 
 FORMAT_EXT = {"bif": ".bif", "uai": ".uai", "evid": ".evid", "fg": ".fg", "gbn": ".json",
-              "gmrf": ".json", "csv": ".csv", "numcsv": ".csv"}
+              "gmrf": ".json", "csv": ".csv", "numcsv": ".csv", "rbm": ".json"}
 
 
 def run_quiet(args, cwd):
@@ -169,6 +173,7 @@ def build_seeds(binary, work):
     seeds.append(Seed("gmrf", "chain3.json", chain3))
     seeds.append(Seed("gmrf", "lattice_30x30.json", read_data("gmrf/lattice_30x30.json")))
     seeds.append(Seed("gmrf", "periodic lattice (inline)", GMRF_LATTICE.encode()))
+    seeds.append(Seed("rbm", "tiny rbm (inline)", TINY_RBM.encode()))
     # categorical CSV
     seeds.append(Seed("csv", "asia rows (inline)", ASIA_ROWS.encode(), asia, "model.bif"))
     rc, out = run_quiet([binary, "-q", "sample", os.path.join(DATA, "bif/asia.bif"),
@@ -673,6 +678,30 @@ def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
         builder.gaussian_cmd(case, mf, names_of(fmt, seed.data))
         if "data.csv" in case.files:
             case.files["data.csv"] = data_for_model.get(seed.name) or TINY_ROWS.encode()
+    elif fmt == "rbm":
+        case.files["model.json"] = data
+        cmd = rng.choice(["logz", "score", "sample", "convert", "learn"])
+        if cmd == "logz":
+            case.args = ["logz", "model.json", "--method",
+                         rng.choice(["exact", "ais", "auto", "bp"])]
+            if rng.random() < 0.7:
+                case.args += ["--particles", rng.choice(["4", "0", "16"]),
+                              "--steps", rng.choice(["20", "0", "100"])]
+        elif cmd == "score":
+            case.files["data.csv"] = RBM_ROWS.encode()
+            case.args = ["score", "model.json", "--data", "data.csv"]
+        elif cmd == "sample":
+            case.args = ["sample", "model.json", "--n", rng.choice(["10", "0", "1000"]),
+                         "--burn-in", rng.choice(["5", "0"])]
+        elif cmd == "convert":
+            case.args = ["convert", "model.json", rng.choice(["out.uai", "out.fg", "out.bif"])]
+        else:
+            case.files["data.csv"] = RBM_ROWS.encode()
+            case.args = ["learn", "--rbm", "--data", "data.csv", "--ignore",
+                         rng.choice(["label", "a", "zz"]), "--out", "rbm.json",
+                         "--hidden", rng.choice(["3", "0", "40"]),
+                         "--epochs", rng.choice(["2", "0", "50"])]
+        builder.common(case, cmd)
     elif fmt == "evid":
         case.files[seed.model_name] = seed.model
         case.files["ev.evid"] = data
@@ -933,7 +962,7 @@ def main():
             if rc == 0 and out:
                 data_for_model[s.name] = out
     fmt_weights = {"bif": 3, "uai": 3, "evid": 1, "fg": 2, "gbn": 2, "gmrf": 2, "csv": 2,
-                   "numcsv": 2}
+                   "numcsv": 2, "rbm": 2}
     if args.formats:
         keep = set(args.formats.split(","))
         fmt_weights = {k: v for k, v in fmt_weights.items() if k in keep}
