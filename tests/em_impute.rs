@@ -214,3 +214,25 @@ fn stochastic_em_when_rows_are_too_large() {
     );
     assert!(kl < 0.01, "KL(exact EM || stochastic EM) = {kl}");
 }
+
+/// The time budget bounds EM over all its restarts (a fuzzer found `--restarts 4294967296
+/// --time-limit 2` running for ever: each restart stopped at the budget and the next began).
+#[test]
+fn em_time_limit_bounds_every_restart() {
+    use pgmkit::stop::StopRule;
+    let bn = net("asia");
+    let d = Dataset::from_samples(&forward_sample(&bn, 500, 3).unwrap());
+    let opts = EmOptions {
+        restarts: usize::MAX / 2,
+        stop: StopRule {
+            max_iters: usize::MAX / 2,
+            tol: 0.0,
+            max_time: Some(std::time::Duration::from_millis(300)),
+        },
+        ..EmOptions::default()
+    };
+    let t = Instant::now();
+    let r = em(&bn, &d, &opts, None).unwrap();
+    assert!(t.elapsed().as_secs_f64() < 2.0, "{:?}", t.elapsed());
+    assert!(r.start_objectives.len() < 1_000_000);
+}

@@ -408,6 +408,12 @@ pub fn em(
                 stochastic_rows,
             });
         }
+        // the time budget is for the whole call: no further restart once it is spent
+        if objectives.len() <= opts.restarts
+            && opts.stop.max_time.is_some_and(|m| t0.elapsed() >= m)
+        {
+            break;
+        }
     }
     let mut r = best.expect("at least one start");
     r.start_objectives = objectives;
