@@ -194,6 +194,12 @@ fn rbm_learn_logz_score_and_sample() {
     let u = json(&["logz", &uai, "--json"]);
     let zu = u["log_z"].as_f64().unwrap();
     assert!((zu - ze).abs() < 1e-9, "{zu} vs {ze}");
+    let i = json(&["info", &rbm, "--json"]);
+    assert_eq!(
+        (i["kind"].as_str(), i["num_hidden"].as_u64()),
+        (Some("rbm"), Some(12))
+    );
+    assert_eq!(i["exact_log_z"], true);
     // commands that do not take RBMs say so
     let o = pgmkit(&["marginals", &rbm]);
     assert!(!o.status.success());

@@ -456,8 +456,8 @@ pub fn kind_id(m: &Model) -> &'static str {
 pub fn load(path: &Path, global: &GlobalArgs) -> anyhow::Result<Loaded> {
     if super::rbm::is_rbm(path) {
         anyhow::bail!(
-            "{}: a restricted Boltzmann machine (pgmkit-rbm JSON); RBMs are read by logz, score \
-             and sample (and written by learn --rbm)",
+            "{}: a restricted Boltzmann machine (pgmkit-rbm JSON); RBMs are read by info, logz, \
+             score, sample and convert (and written by learn --rbm)",
             path.display()
         );
     }

@@ -66,6 +66,9 @@ struct VarEntry {
 }
 
 pub fn run(global: &GlobalArgs, a: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if super::rbm::is_rbm(&a.query.model) {
+        return super::rbm::info(&a.query.model, a.json, out);
+    }
     if super::gaussian::is_gaussian(&a.query.model) {
         let ev = a.query.evidence.as_deref();
         return super::gaussian::info(global, &a.query.model, ev, a.json, out);

@@ -352,3 +352,59 @@ pub fn sample(
     }
     Ok(())
 }
+
+/// `pgmkit info rbm.json`: sizes, parameter ranges and how log Z can be had.
+pub fn info(path: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (rbm, load_s) = load(path)?;
+    let (nv, nh) = (rbm.num_visible(), rbm.num_hidden());
+    let range = |x: &[f64]| -> (f64, f64) {
+        x.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let (wlo, whi) = range(rbm.weights());
+    let smaller = nv.min(nh);
+    let exact = smaller <= pgmkit::model::rbm::MAX_EXACT_UNITS;
+    if json {
+        let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
+        push("model", path.display().to_string().into());
+        push("format", "RBM JSON".into());
+        push("kind", "rbm".into());
+        push("num_visible", nv.into());
+        push("num_hidden", nh.into());
+        push("parameters", (nv + nh + nv * nh).into());
+        push("weight_min", super::score::json_f64(wlo));
+        push("weight_max", super::score::json_f64(whi));
+        push("exact_log_z", exact.into());
+        push("exact_terms_log2", smaller.into());
+        push("visible_names", rbm.names().to_vec().into());
+        push("load_seconds", load_s.into());
+        return output::write_json(out, &m);
+    }
+    writeln!(out, "model       {} (RBM JSON)", path.display())?;
+    writeln!(
+        out,
+        "kind        restricted Boltzmann machine: {nv} visible, {nh} hidden binary units"
+    )?;
+    writeln!(
+        out,
+        "parameters  {} ({nv} visible biases, {nh} hidden biases, {} weights in [{wlo:.4}, {whi:.4}])",
+        nv + nh + nv * nh,
+        nv * nh
+    )?;
+    if exact {
+        writeln!(
+            out,
+            "log Z       exact: a sum of 2^{smaller} terms over the smaller layer"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "log Z       by AIS (the smaller layer has {smaller} units, above the exact sum's {})",
+            pgmkit::model::rbm::MAX_EXACT_UNITS
+        )?;
+    }
+    Ok(())
+}
