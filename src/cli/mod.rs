@@ -115,8 +115,9 @@ enum Command {
     /// Hide cells of complete data at random, impute them, and report accuracy, log-score,
     /// baseline, oracle and coverage
     EvalImpute(eval_impute::EvalImputeArgs),
-    /// Learn the parameters of an undirected model (factor scopes from MODEL) from complete data:
-    /// exact maximum likelihood or maximum pseudo-likelihood, with an L2 penalty
+    /// Learn an undirected model from complete data: the tables of MODEL's factors by exact
+    /// maximum likelihood, pseudo-likelihood or PCD (L2 / L1 penalties), or an RBM (--rbm) by
+    /// CD-k or PCD
     Learn(learn::LearnArgs),
     /// Run the built-in demo on the ALARM network (what `pgmkit` with no arguments does)
     Demo,
