@@ -107,8 +107,9 @@ enum Command {
     /// Fill the missing cells of a CSV from a Bayesian network (per-cell posterior mode, exact
     /// joint draws, or M completed datasets), optionally learning its parameters by EM first
     Impute(impute::ImputeArgs),
-    /// Score data under a Bayesian network: log-likelihood, bits per row, perplexity, outliers
-    /// (rows with holes by their marginal likelihood)
+    /// Score data under a model: log-likelihood, bits per row, perplexity, outliers (Bayesian
+    /// networks: rows with holes by their marginal likelihood; Markov networks and RBMs: complete
+    /// rows, log Z exact or by AIS; Gaussian models: log densities)
     Score(score::ScoreArgs),
     /// KL divergence KL(P || Q) between two Bayesian networks over the same variables
     Kl(kl::KlArgs),
