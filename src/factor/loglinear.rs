@@ -174,55 +174,34 @@ impl LogLinear {
             )));
         }
         let spin = |x: usize| 2.0 * x as f64 - 1.0;
-        let mut names = Vec::new();
-        let mut factors = Vec::with_capacity(fg.factors().len());
-        for (k, f) in fg.factors().iter().enumerate() {
-            let scope = f.scope().to_vec();
-            let name = |v: &VarId| fg.vars()[v.index()].name.clone();
-            let param = names.len() as u32;
-            let terms: Vec<Vec<Term>> = match scope.len() {
-                0 => vec![Vec::new()],
-                1 => {
-                    names.push(format!("h({})", name(&scope[0])));
-                    (0..2)
-                        .map(|x| {
-                            vec![Term {
-                                param,
-                                coef: spin(x),
-                            }]
-                        })
-                        .collect()
-                }
-                2 => {
-                    names.push(format!("J({},{})", name(&scope[0]), name(&scope[1])));
-                    (0..4)
-                        .map(|e| {
-                            vec![Term {
-                                param,
-                                coef: spin(e / 2) * spin(e % 2),
-                            }]
-                        })
-                        .collect()
-                }
-                arity => {
-                    return Err(Error::NotPairwise {
-                        method: "the Ising parametrisation",
-                        factor: k,
-                        arity,
+        Self::pairwise(
+            fg,
+            "the Ising parametrisation",
+            |v, names| {
+                names.push(format!("h({})", v.name));
+                let param = names.len() as u32 - 1;
+                (0..2)
+                    .map(|x| {
+                        vec![Term {
+                            param,
+                            coef: spin(x),
+                        }]
                     })
-                }
-            };
-            factors.push(FactorParams {
-                offset: vec![0.0; terms.len()],
-                scope,
-                terms,
-            });
-        }
-        Ok(LogLinear {
-            vars: fg.vars().to_vec(),
-            factors,
-            names,
-        })
+                    .collect()
+            },
+            |a, b, names| {
+                names.push(format!("J({},{})", a.name, b.name));
+                let param = names.len() as u32 - 1;
+                Ok((0..4)
+                    .map(|e| {
+                        vec![Term {
+                            param,
+                            coef: spin(e / 2) * spin(e % 2),
+                        }]
+                    })
+                    .collect())
+            },
+        )
     }
 
     /// The Potts parametrisation of a model whose factors have one or two variables: a field
@@ -232,56 +211,72 @@ impl LogLinear {
     /// variables ([`Error::NotPairwise`]), a pair of variables with different numbers of states
     /// ([`Error::InvalidModel`]).
     pub fn potts(fg: &FactorGraph) -> Result<LogLinear> {
+        Self::pairwise(
+            fg,
+            "the Potts parametrisation",
+            |v, names| {
+                (0..v.card())
+                    .map(|s| {
+                        if s == 0 {
+                            return Vec::new();
+                        }
+                        names.push(format!("h({}={})", v.name, v.states[s]));
+                        vec![Term {
+                            param: names.len() as u32 - 1,
+                            coef: 1.0,
+                        }]
+                    })
+                    .collect()
+            },
+            |a, b, names| {
+                if a.card() != b.card() {
+                    return Err(Error::InvalidModel(format!(
+                        "the Potts parametrisation couples variables with as many states; '{}' \
+                         has {} and '{}' {}",
+                        a.name,
+                        a.card(),
+                        b.name,
+                        b.card()
+                    )));
+                }
+                names.push(format!("J({},{})", a.name, b.name));
+                let param = names.len() as u32 - 1;
+                let c = a.card();
+                Ok((0..c * c)
+                    .map(|e| {
+                        if e / c == e % c {
+                            vec![Term { param, coef: 1.0 }]
+                        } else {
+                            Vec::new()
+                        }
+                    })
+                    .collect())
+            },
+        )
+    }
+
+    /// A parametrisation of a model whose factors have at most two variables: `unary` gives the
+    /// terms of every entry of a one-variable factor and `pair` those of a two-variable factor,
+    /// each pushing the names of the parameters it creates (in factor order). Errors: a factor
+    /// over more variables ([`Error::NotPairwise`], naming `method`), and those of `pair`.
+    fn pairwise(
+        fg: &FactorGraph,
+        method: &'static str,
+        mut unary: impl FnMut(&Variable, &mut Vec<String>) -> Vec<Vec<Term>>,
+        mut pair: impl FnMut(&Variable, &Variable, &mut Vec<String>) -> Result<Vec<Vec<Term>>>,
+    ) -> Result<LogLinear> {
         let mut names = Vec::new();
         let mut factors = Vec::with_capacity(fg.factors().len());
         for (k, f) in fg.factors().iter().enumerate() {
             let scope = f.scope().to_vec();
             let var = |v: &VarId| &fg.vars()[v.index()];
-            let terms: Vec<Vec<Term>> = match scope.len() {
+            let terms = match scope.len() {
                 0 => vec![Vec::new()],
-                1 => {
-                    let v = var(&scope[0]);
-                    (0..v.card())
-                        .map(|s| {
-                            if s == 0 {
-                                return Vec::new();
-                            }
-                            names.push(format!("h({}={})", v.name, v.states[s]));
-                            vec![Term {
-                                param: names.len() as u32 - 1,
-                                coef: 1.0,
-                            }]
-                        })
-                        .collect()
-                }
-                2 => {
-                    let (a, b) = (var(&scope[0]), var(&scope[1]));
-                    if a.card() != b.card() {
-                        return Err(Error::InvalidModel(format!(
-                            "the Potts parametrisation couples variables with as many states; \
-                             '{}' has {} and '{}' {}",
-                            a.name,
-                            a.card(),
-                            b.name,
-                            b.card()
-                        )));
-                    }
-                    names.push(format!("J({},{})", a.name, b.name));
-                    let param = names.len() as u32 - 1;
-                    let c = a.card();
-                    (0..c * c)
-                        .map(|e| {
-                            if e / c == e % c {
-                                vec![Term { param, coef: 1.0 }]
-                            } else {
-                                Vec::new()
-                            }
-                        })
-                        .collect()
-                }
+                1 => unary(var(&scope[0]), &mut names),
+                2 => pair(var(&scope[0]), var(&scope[1]), &mut names)?,
                 arity => {
                     return Err(Error::NotPairwise {
-                        method: "the Potts parametrisation",
+                        method,
                         factor: k,
                         arity,
                     })

@@ -185,6 +185,8 @@ struct Prepared<'a> {
     entries: Vec<u32>,
     /// row-major states, `rows x vars`
     states: Vec<u32>,
+    /// per factor: the strides of its scope's variables in its table
+    factor_strides: Vec<Vec<usize>>,
     /// per variable: (factor, stride of the variable in the factor's table)
     var_factors: Vec<Vec<(usize, usize)>>,
     empirical: Vec<f64>,
@@ -204,14 +206,21 @@ impl<'a> Prepared<'a> {
                     .map_or(u32::MAX, |s| s as u32);
             }
         }
+        let factor_strides: Vec<Vec<usize>> = ll
+            .factors()
+            .iter()
+            .map(|p| {
+                let cards: Vec<usize> = p
+                    .scope
+                    .iter()
+                    .map(|v| ll.vars()[v.index()].card())
+                    .collect();
+                strides(&cards)
+            })
+            .collect();
         let mut var_factors = vec![Vec::new(); n];
         for (k, p) in ll.factors().iter().enumerate() {
-            let cards: Vec<usize> = p
-                .scope
-                .iter()
-                .map(|v| ll.vars()[v.index()].card())
-                .collect();
-            for (v, st) in p.scope.iter().zip(strides(&cards)) {
+            for (v, &st) in p.scope.iter().zip(&factor_strides[k]) {
                 var_factors[v.index()].push((k, st));
             }
         }
@@ -233,6 +242,7 @@ impl<'a> Prepared<'a> {
             empirical: ll.empirical_features(data)?,
             entries,
             states,
+            factor_strides,
             var_factors,
         })
     }
@@ -435,7 +445,7 @@ pub fn fit(
     }
     let p = Prepared::new(ll, data)?;
     if opts.method == MarkovMethod::Pcd {
-        return pcd(&p, data, start, opts, t0);
+        return pcd(&p, start, opts, t0);
     }
     let problem = Problem {
         p: &p,
@@ -538,7 +548,6 @@ fn take_error(p: &Problem<'_, '_>) -> Error {
 /// result does not depend on the number of threads.
 fn pcd(
     p: &Prepared<'_>,
-    data: &Dataset,
     start: &[f64],
     opts: &MarkovLearnOptions,
     t0: Instant,
@@ -565,18 +574,7 @@ fn pcd(
     let nf = ll.factors().len();
     let np = ll.num_params();
     let ev = crate::var::Evidence::new(n);
-    let strides: Vec<Vec<usize>> = ll
-        .factors()
-        .iter()
-        .map(|f| {
-            let cards: Vec<usize> = f
-                .scope
-                .iter()
-                .map(|v| ll.vars()[v.index()].card())
-                .collect();
-            strides(&cards)
-        })
-        .collect();
+    let strides = &p.factor_strides;
     // chains start at data rows (cells in no factor at 0)
     let mut pick = chain_rng(o.seed, u64::MAX);
     let mut chains: Vec<(Vec<usize>, EngineRng)> = (0..o.chains)
@@ -665,11 +663,9 @@ fn pcd(
             }
         }
     }
-    let _ = data;
     // cut before the second half began: the last parameters stand for the average
     let theta = if averaged == 0 { theta } else { average };
-    let (f, g) = penalised(p, &theta, opts)?;
-    let _ = g;
+    let (f, _) = penalised(p, &theta, opts)?;
     let f = f - opts.l1 * theta.iter().map(|t| t.abs()).sum::<f64>();
     Ok(MarkovFit {
         model: ll.factor_graph(&theta)?,

@@ -506,7 +506,7 @@ pub(crate) fn propagate(p: &Problem, t: &Tree, pass: Pass) -> Result<Calibration
             ));
         }
         for &v in &by_home[i] {
-            marginals[v as usize] = table_marginal(node, &tab, v, p.cards[v as usize]);
+            marginals[v as usize] = scope_marginal(node, &tab, &[v], &p.cards);
         }
         if pass == Pass::CalibrateFactors {
             for &fi in &node.factors {
@@ -556,29 +556,6 @@ fn scope_marginal(node: &Node, tab: &[f64], scope: &[u32], cards: &[usize]) -> V
     let sc: Vec<usize> = scope.iter().map(|&v| cards[v as usize]).collect();
     let mut out = vec![0.0; sc.iter().product()];
     let map = stride_map(&node.vars, scope, &sc);
-    let ident = crate::factor::index::strides(&node.cards);
-    kernel::run(
-        &node.cards,
-        &[Input {
-            vals: tab,
-            map: ident,
-        }],
-        None,
-        Some((&mut out, &map)),
-    );
-    let s: f64 = out.iter().sum();
-    out.iter().map(|&x| num::ln(x / s)).collect()
-}
-
-/// Normalised log marginal of local variable `v` from a clique belief table.
-fn table_marginal(node: &Node, tab: &[f64], v: u32, card: usize) -> Vec<f64> {
-    let k = node
-        .vars
-        .iter()
-        .position(|&u| u == v)
-        .expect("home clique holds the variable");
-    let mut out = vec![0.0; card];
-    let map: Vec<usize> = (0..node.vars.len()).map(|j| usize::from(j == k)).collect();
     let ident = crate::factor::index::strides(&node.cards);
     kernel::run(
         &node.cards,
