@@ -9,34 +9,20 @@ use pgmkit::infer::rbm::{rbm_ais, RbmAisOptions};
 use pgmkit::learn::rbm::{train_rbm, RbmTrainOptions};
 use pgmkit::model::rbm::Rbm;
 
-fn digits(file: &str) -> (Vec<String>, Vec<Vec<f64>>) {
+fn digits(file: &str) -> pgmkit::Result<(Vec<String>, Vec<Vec<f64>>)> {
     let path = format!("{}/tests/data/digits/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("the digits data under tests/data/digits");
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .expect("a header")
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let pixels = header.iter().filter(|h| h.starts_with('p')).count();
-    let rows = lines
-        .map(|l| {
-            l.split(',')
-                .take(pixels)
-                .map(|x| x.parse::<f64>().expect("0 or 1"))
-                .collect()
-        })
-        .collect();
-    (header[..pixels].to_vec(), rows)
+    let f = std::fs::File::open(&path)
+        .map_err(|e| pgmkit::Error::io(std::path::Path::new(&path), e))?;
+    let t = pgmkit::data::binary::read_binary_csv(f, None, &["label".into()])?;
+    Ok((t.names, t.rows))
 }
 
 fn main() -> pgmkit::Result<()> {
     let mut args = std::env::args().skip(1);
     let hidden: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let epochs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let (names, train) = digits("digits_train.csv");
-    let (_, test) = digits("digits_test.csv");
+    let (names, train) = digits("digits_train.csv")?;
+    let (_, test) = digits("digits_test.csv")?;
     let opts = RbmTrainOptions {
         hidden,
         epochs,

@@ -12,24 +12,9 @@ use rand::Rng;
 
 /// The binarised digits (64 pixels; the label column dropped).
 fn digits(file: &str) -> (Vec<String>, Vec<Vec<f64>>) {
-    let text = std::fs::read_to_string(format!("tests/data/digits/{file}")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let pixels = header.iter().filter(|h| h.starts_with('p')).count();
-    let rows = lines
-        .map(|l| {
-            l.split(',')
-                .take(pixels)
-                .map(|x| x.parse::<f64>().unwrap())
-                .collect()
-        })
-        .collect();
-    (header[..pixels].to_vec(), rows)
+    let f = std::fs::File::open(format!("tests/data/digits/{file}")).unwrap();
+    let t = pgmkit::data::binary::read_binary_csv(f, None, &["label".into()]).unwrap();
+    (t.names, t.rows)
 }
 
 fn random_rbm(nv: usize, nh: usize, seed: u64) -> Rbm {
@@ -171,6 +156,11 @@ fn rbm_json_round_trips_and_rejects_bad_files() {
         parse_rbm("{\n  \"format\": 3 }"),
         Err(Error::Parse { line: 2, .. })
     ));
+    // 0/1 tables: other cells, and columns the header lacks, are errors
+    use pgmkit::data::binary::read_binary_csv;
+    assert!(read_binary_csv("a,b\n1,2\n".as_bytes(), None, &[]).is_err());
+    assert!(read_binary_csv("a,b\n1,0\n".as_bytes(), None, &["c".into()]).is_err());
+    assert!(read_binary_csv("a,b\n1,0\n".as_bytes(), Some(&["z".into()]), &[]).is_err());
     // a wide machine refuses the exact sum before allocating anything
     let wide = Rbm::zeros((0..40).map(|i| format!("v{i}")).collect(), 40).unwrap();
     assert!(matches!(wide.log_z_exact(), Err(Error::TooLarge { .. })));

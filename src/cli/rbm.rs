@@ -27,56 +27,17 @@ fn load(path: &Path) -> anyhow::Result<(Rbm, f64)> {
     Ok((rbm, t.elapsed().as_secs_f64()))
 }
 
-/// Rows of 0/1 values from a CSV: `columns` names the visible units in order (`None`: every
-/// column not in `ignore`); returns the rows, the names and the number of columns set aside.
+/// Rows of 0/1 values from a CSV ([`pgmkit::data::binary::read_binary_csv`]), errors naming the
+/// file: the rows, the names and the number of columns set aside.
 fn read_rows(
     path: &Path,
     columns: Option<&[String]>,
     ignore: &[String],
 ) -> anyhow::Result<(Vec<Vec<f64>>, Vec<String>, usize)> {
-    let mut r = csv::ReaderBuilder::new().from_reader(pgmkit::data::csv::open_maybe_gz(path)?);
-    let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
-    let names: Vec<String> = match columns {
-        Some(c) => c.to_vec(),
-        None => header
-            .iter()
-            .filter(|h| !ignore.contains(h))
-            .cloned()
-            .collect(),
-    };
-    for i in ignore {
-        if !header.contains(i) {
-            anyhow::bail!("--ignore {i}: {} has no such column", path.display());
-        }
-    }
-    let idx: Vec<usize> = names
-        .iter()
-        .map(|n| {
-            header.iter().position(|h| h == n).ok_or_else(|| {
-                anyhow::anyhow!("{}: no column for the visible unit '{n}'", path.display())
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let mut rows = Vec::new();
-    for (k, rec) in r.records().enumerate() {
-        let rec = rec?;
-        let row = idx
-            .iter()
-            .map(|&c| match rec.get(c).map(str::trim) {
-                Some("0") => Ok(0.0),
-                Some("1") => Ok(1.0),
-                other => Err(anyhow::anyhow!(
-                    "{} line {}, column {}: an RBM's visible units are 0 or 1, found {:?}",
-                    path.display(),
-                    k + 2,
-                    c + 1,
-                    other.unwrap_or("")
-                )),
-            })
-            .collect::<anyhow::Result<Vec<f64>>>()?;
-        rows.push(row);
-    }
-    Ok((rows, names, header.len() - idx.len()))
+    let r = pgmkit::data::csv::open_maybe_gz(path)?;
+    let t = pgmkit::data::binary::read_binary_csv(r, columns, ignore)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok((t.rows, t.names, t.ignored))
 }
 
 /// `pgmkit learn --rbm`.

@@ -25,6 +25,7 @@
 //! assert_eq!(d.column(wet)[2], MISSING);
 //! ```
 
+pub mod binary;
 pub mod csv;
 pub mod numeric;
 pub mod raw;

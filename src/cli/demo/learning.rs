@@ -23,24 +23,9 @@ const DIGITS_TEST: &str = include_str!("../../../tests/data/digits/digits_test.c
 /// Rows drawn from the grid to learn from, and to test on.
 const GRID_ROWS: usize = 20_000;
 
-fn digits(text: &str) -> (Vec<String>, Vec<Vec<f64>>) {
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let pixels = header.iter().filter(|h| h.starts_with('p')).count();
-    let rows = lines
-        .map(|l| {
-            l.split(',')
-                .take(pixels)
-                .map(|x| if x == "1" { 1.0 } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    (header[..pixels].to_vec(), rows)
+fn digits(text: &str) -> anyhow::Result<(Vec<String>, Vec<Vec<f64>>)> {
+    let t = pgmkit::data::binary::read_binary_csv(text.as_bytes(), None, &["label".into()])?;
+    Ok((t.names, t.rows))
 }
 
 pub(super) fn section(out: &mut dyn Write, timings: &mut Timings) -> anyhow::Result<()> {
@@ -119,8 +104,8 @@ pub(super) fn section(out: &mut dyn Write, timings: &mut Timings) -> anyhow::Res
         )?;
     }
 
-    let (names, train) = digits(DIGITS_TRAIN);
-    let (_, test) = digits(DIGITS_TEST);
+    let (names, train) = digits(DIGITS_TRAIN)?;
+    let (_, test) = digits(DIGITS_TEST)?;
     let opts = RbmTrainOptions {
         hidden: 20,
         epochs: 20,
