@@ -112,6 +112,23 @@ impl LogZEstimate {
         }
     }
 
+    /// The BDMC sandwich (kind [`EstimateKind::Sandwich`]): the forward AIS estimate `lower`
+    /// (a stochastic lower bound) with its standard error and ESS as the point estimate, and
+    /// the reverse estimate `upper` (a stochastic upper bound) with its standard error.
+    pub fn sandwich(lower: f64, lower_se: f64, ess: f64, upper: f64, upper_se: f64) -> Self {
+        LogZEstimate {
+            log_z: lower,
+            std_err: Some(lower_se),
+            lower: Some(lower),
+            upper: Some(upper),
+            ess: Some(ess),
+            kind: EstimateKind::Sandwich,
+            bound_kind: Some(BoundKind::Stochastic),
+            lower_std_err: Some(lower_se),
+            upper_std_err: Some(upper_se),
+        }
+    }
+
     /// log10 Z.
     pub fn log10_z(&self) -> f64 {
         num::ln_to_log10(self.log_z)

@@ -174,6 +174,46 @@ fn rbm_learn_logz_score_and_sample() {
     );
     assert_eq!(a["kind"], "stochastic");
     assert!((ze - za).abs() < 4.0 * se + 0.01, "{ze} vs {za} ± {se}");
+    // BDMC: a sandwich around the exact value (reverse runs from exact draws here), within
+    // its errors; few steps keep it quick
+    let b = json(&[
+        "logz",
+        &rbm,
+        "--method",
+        "bdmc",
+        "--steps",
+        "2000",
+        "--particles",
+        "64",
+        "--json",
+    ]);
+    assert_eq!(
+        (b["kind"].as_str(), b["starts"].as_str()),
+        (Some("sandwich"), Some("exact draws"))
+    );
+    let (lo, hi) = (b["lower"].as_f64().unwrap(), b["upper"].as_f64().unwrap());
+    let se = b["std_err"].as_f64().unwrap().max(1e-3);
+    assert!(
+        lo < ze + 4.0 * se && hi > ze - 4.0 * se,
+        "[{lo}, {hi}] vs {ze}"
+    );
+    assert!((b["gap"].as_f64().unwrap() - (hi - lo)).abs() < 1e-12);
+    let r = json(&[
+        "logz",
+        &rbm,
+        "--method",
+        "rais",
+        "--steps",
+        "500",
+        "--particles",
+        "16",
+        "--json",
+    ]);
+    assert_eq!(r["kind"], "upper_bound");
+    for bad in [["--kernel", "gibbs"], ["--particles", "0"]] {
+        let o = pgmkit(&["logz", &rbm, "--method", "ais", bad[0], bad[1]]);
+        assert!(!o.status.success() && !text(&o.stderr).contains("panick"));
+    }
     // the test score uses the exact log Z; the label column is ignored with a note
     let s = json(&["score", &rbm, "--data", test, "--json"]);
     assert_eq!(s["model_kind"], "rbm");

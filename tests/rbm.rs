@@ -2,7 +2,9 @@
 //! binarised digits, AIS log Z against the exact sum, the JSON format.
 
 use pgmkit::infer::exact::{log_z, ExactOptions};
-use pgmkit::infer::rbm::{rbm_ais, RbmAisOptions};
+use pgmkit::infer::rbm::{
+    rbm_ais, rbm_bdmc, rbm_reverse_ais, rbm_start_states, RbmAisOptions, StartStates,
+};
 use pgmkit::io::rbm_json::{parse_rbm, rbm_to_json};
 use pgmkit::learn::rbm::{train_rbm, RbmMethod, RbmTrainOptions};
 use pgmkit::model::rbm::Rbm;
@@ -130,6 +132,7 @@ fn cd_and_pcd_are_reproducible() {
                         particles: 16,
                         steps: Some(200),
                         seed: 1,
+                        ..Default::default()
                     },
                 )
                 .unwrap()
@@ -164,4 +167,94 @@ fn rbm_json_round_trips_and_rejects_bad_files() {
     // a wide machine refuses the exact sum before allocating anything
     let wide = Rbm::zeros((0..40).map(|i| format!("v{i}")).collect(), 40).unwrap();
     assert!(matches!(wide.log_z_exact(), Err(Error::TooLarge { .. })));
+}
+
+#[test]
+fn exact_draws_follow_the_exact_distribution() {
+    // a 4x3 machine (16 visible states): chi-square of 20,000 exact draws against p(v) at
+    // alpha = 0.001 (15 degrees of freedom: 37.70); both branches (hidden or visible smaller)
+    for (nv, nh) in [(4, 3), (4, 6)] {
+        let rbm = random_rbm(nv, nh, 7 + nh as u64);
+        let lz = rbm.log_z_exact().unwrap();
+        let n = 20_000;
+        let draws = rbm.exact_samples(n, 3).unwrap();
+        let mut counts = vec![0usize; 1 << nv];
+        for v in &draws {
+            counts[v
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| (x as usize) << i)
+                .sum::<usize>()] += 1;
+        }
+        let chi2: f64 = (0..1usize << nv)
+            .map(|s| {
+                let v: Vec<f64> = (0..nv).map(|i| ((s >> i) & 1) as f64).collect();
+                let e = n as f64 * (-rbm.free_energy(&v) - lz).exp();
+                (counts[s] as f64 - e).powi(2) / e
+            })
+            .sum();
+        assert!(chi2 < 37.70, "{nv}x{nh}: chi2 {chi2}");
+        // thread count does not change the draws
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(
+            one.install(|| rbm.exact_samples(50, 3).unwrap()),
+            draws[..50].to_vec()
+        );
+    }
+    let big = Rbm::zeros((0..30).map(|i| format!("v{i}")).collect(), 30).unwrap();
+    assert!(matches!(
+        big.exact_samples(1, 0),
+        Err(Error::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn reverse_ais_and_bdmc_bound_the_exact_log_z() {
+    // a strongly coupled 12x10 machine: forward below, reverse above (in expectation), both
+    // within 4 standard errors of the exact value; short paths keep the gap visible
+    let rbm = random_rbm(12, 10, 5);
+    let exact = rbm.log_z_exact().unwrap();
+    let base = vec![0.0; 12];
+    let opts = RbmAisOptions {
+        particles: 200,
+        steps: Some(300),
+        seed: 9,
+        ..Default::default()
+    };
+    let b = rbm_bdmc(&rbm, &base, &opts).unwrap();
+    assert_eq!(b.starts, StartStates::Exact);
+    let (f, r) = (&b.forward, &b.reverse);
+    assert!(
+        f.log_z < exact + 4.0 * f.std_err,
+        "forward {} vs {exact}",
+        f.log_z
+    );
+    assert!(
+        r.log_z > exact - 4.0 * r.std_err,
+        "reverse {} vs {exact}",
+        r.log_z
+    );
+    assert!((b.gap() - (r.log_z - f.log_z)).abs() < 1e-12);
+    assert_eq!(b.estimate().kind, pgmkit::infer::EstimateKind::Sandwich);
+    // a long path closes the sandwich
+    let long = RbmAisOptions {
+        steps: Some(5000),
+        ..opts.clone()
+    };
+    let b = rbm_bdmc(&rbm, &base, &long).unwrap();
+    assert!(b.gap().abs() < 0.05, "gap {}", b.gap());
+    assert!((b.forward.log_z - exact).abs() < 4.0 * b.forward.std_err + 1e-3);
+    // reverse AIS from given starts; Gibbs starts when exact draws do not fit
+    let (starts, kind) = rbm_start_states(&rbm, &base, 8, 10, 1).unwrap();
+    assert_eq!((starts.len(), kind), (8, StartStates::Exact));
+    let r = rbm_reverse_ais(&rbm, &base, &starts, &opts).unwrap();
+    assert!(r.reverse && r.log_weights.len() == 8);
+    assert!(rbm_reverse_ais(&rbm, &base, &[], &opts).is_err());
+    assert!(rbm_reverse_ais(&rbm, &base, &[vec![0.0; 3]], &opts).is_err());
+    let wide = random_rbm(24, 24, 2);
+    let (s, kind) = rbm_start_states(&wide, &[0.0; 24], 4, 20, 1).unwrap();
+    assert_eq!((s.len(), kind), (4, StartStates::Gibbs { sweeps: 20 }));
 }

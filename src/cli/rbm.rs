@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use pgmkit::infer::rbm::{rbm_ais, rbm_log_z, RbmAisOptions};
 use pgmkit::io::rbm_json::{read_rbm, write_rbm};
-use pgmkit::learn::rbm::{train_rbm, RbmMethod, RbmTrainOptions};
+use pgmkit::learn::rbm::{train_rbm_with_progress, RbmMethod, RbmTrainOptions};
 use pgmkit::model::rbm::Rbm;
 use pgmkit::score::score_rbm;
 
@@ -82,13 +82,18 @@ pub fn learn(
             .share(0.75),
         ..RbmTrainOptions::default()
     };
-    let t = train_rbm(names, &rows, &opts)?;
+    let bar = super::progress::Bar::new(global, opts.epochs as u64, "training the RBM", "epochs");
+    let tick = |k: u64| bar.inc(k);
+    let t = train_rbm_with_progress(names, &rows, &opts, Some(&tick));
+    bar.finish();
+    let t = t?;
     write_rbm(&t.rbm, &a.out)?;
     let lz = rbm_log_z(
         &t.rbm,
         &Rbm::base_rate_bias(&rows, t.rbm.num_visible()),
         &RbmAisOptions {
             seed: a.seed,
+            deadline: super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64)),
             ..Default::default()
         },
     )?;
@@ -137,32 +142,126 @@ pub fn learn(
     Ok(())
 }
 
-/// `pgmkit logz rbm.json`: exact (the sum over the smaller layer), ais (from a uniform base:
-/// `logz` has no data for a base-rate model), or auto.
+/// Start states drawn for the pilot that sets the base-rate model of `logz` (which has no
+/// data): their unit means give the base's visible biases.
+const PILOT_STATES: usize = 100;
+
+/// `pgmkit logz rbm.json`: exact (the sum over the smaller layer), ais, rais, bdmc, or auto.
+/// The annealing path starts from the base-rate model of draws of the machine itself (exact
+/// draws when the smaller layer is small, else Gibbs chains): `logz` has no data.
 pub fn logz(
     _global: &GlobalArgs,
     a: &super::logz::LogZArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     use pgmkit::infer::logz::LogZMethod;
+    use pgmkit::infer::rbm::{rbm_bdmc, rbm_reverse_ais, rbm_start_states, StartStates};
     let (rbm, load_s) = load(&a.query.model)?;
     let t = Instant::now();
-    let opts = RbmAisOptions {
-        particles: a.ais.particles.unwrap_or(100),
-        steps: a.ais.steps,
-        seed: a.run.seed,
+    for (flag, given) in [
+        ("--schedule", a.ais.schedule.is_some()),
+        ("--base", a.ais.base.is_some()),
+        ("--kernel", a.ais.kernel.is_some()),
+    ] {
+        if given {
+            anyhow::bail!(
+                "{flag} does not apply to an RBM (its path starts from the base-rate model and \
+                 moves by block Gibbs)"
+            );
+        }
+    }
+    let positive = |flag: &str, v: Option<usize>, d: usize| -> anyhow::Result<usize> {
+        match v {
+            Some(0) => anyhow::bail!("{flag} must be at least 1"),
+            Some(n) => Ok(n),
+            None => Ok(d),
+        }
     };
-    let uniform = vec![0.0; rbm.num_visible()];
-    let (est, what) = match a.method.0 {
-        LogZMethod::Exact => (
+    let d = RbmAisOptions::default();
+    let opts = RbmAisOptions {
+        particles: positive("--particles", a.ais.particles, d.particles)?,
+        steps: a
+            .ais
+            .steps
+            .map(|s| positive("--steps", Some(s), 1))
+            .transpose()?,
+        sweeps: positive("--sweeps", a.ais.sweeps, d.sweeps)?,
+        start_sweeps: positive("--start-sweeps", a.ais.start_sweeps, d.start_sweeps)?,
+        seed: a.run.seed,
+        deadline: super::command_deadline(a.iter.time_limit()),
+    };
+    let method = a.method.0;
+    let exact_fits = rbm.num_visible().min(rbm.num_hidden()) <= pgmkit::model::rbm::MAX_EXACT_UNITS;
+    let annealed = match method {
+        LogZMethod::Exact => false,
+        LogZMethod::Auto => !exact_fits,
+        LogZMethod::Ais | LogZMethod::Rais | LogZMethod::Bdmc => true,
+        m => anyhow::bail!(
+            "--method {}: an RBM takes exact, ais, rais, bdmc or auto",
+            m.name()
+        ),
+    };
+    let mut extra: Vec<(&str, serde_json::Value)> = Vec::new();
+    let starts_text = |k: StartStates| match k {
+        StartStates::Exact => "exact draws".to_string(),
+        StartStates::Gibbs { sweeps } => format!("block Gibbs chains of {sweeps} sweeps"),
+        _ => "draws".to_string(),
+    };
+    let (est, what) = if !annealed {
+        (
             pgmkit::estimate::LogZEstimate::exact(rbm.log_z_exact()?),
             "exact",
-        ),
-        LogZMethod::Ais => (rbm_ais(&rbm, &uniform, &opts)?.estimate(), "ais"),
-        LogZMethod::Auto => (rbm_log_z(&rbm, &uniform, &opts)?, "auto"),
-        m => anyhow::bail!("--method {}: an RBM takes exact, ais or auto", m.name()),
+        )
+    } else {
+        let uniform = vec![0.0; rbm.num_visible()];
+        let (pilot, pilot_kind) = rbm_start_states(
+            &rbm,
+            &uniform,
+            PILOT_STATES,
+            opts.start_sweeps,
+            opts.seed ^ 0x9E37_79B9_7F4A_7C15,
+        )?;
+        let base = Rbm::base_rate_bias(&pilot, rbm.num_visible());
+        extra.push((
+            "base",
+            format!("base rates of {PILOT_STATES} {}", starts_text(pilot_kind)).into(),
+        ));
+        match method {
+            LogZMethod::Rais => {
+                let (starts, kind) =
+                    rbm_start_states(&rbm, &base, opts.particles, opts.start_sweeps, opts.seed)?;
+                let r = rbm_reverse_ais(&rbm, &base, &starts, &opts)?;
+                extra.push(("starts", starts_text(kind).into()));
+                extra.push(("particles", r.log_weights.len().into()));
+                extra.push(("steps", r.steps.into()));
+                (r.estimate(), "rais")
+            }
+            LogZMethod::Bdmc => {
+                let r = rbm_bdmc(&rbm, &base, &opts)?;
+                extra.push(("starts", starts_text(r.starts).into()));
+                extra.push(("gap", super::score::json_f64(r.gap())));
+                extra.push(("particles", r.forward.log_weights.len().into()));
+                extra.push(("reversed", r.reverse.log_weights.len().into()));
+                extra.push(("steps", r.forward.steps.into()));
+                (r.estimate(), "bdmc")
+            }
+            _ => {
+                let r = rbm_ais(&rbm, &base, &opts)?;
+                extra.push(("particles", r.log_weights.len().into()));
+                extra.push(("steps", r.steps.into()));
+                (
+                    r.estimate(),
+                    if method == LogZMethod::Auto {
+                        "auto"
+                    } else {
+                        "ais"
+                    },
+                )
+            }
+        }
     };
     let secs = t.elapsed().as_secs_f64();
+    let opt = |x: Option<f64>| x.map_or(serde_json::Value::Null, super::score::json_f64);
     if a.run.json {
         let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
         let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
@@ -172,12 +271,13 @@ pub fn logz(
         push("log_z", super::score::json_f64(est.log_z));
         push("log10_z", super::score::json_f64(est.log10_z()));
         push("kind", serde_json::to_value(est.kind)?);
-        push(
-            "std_err",
-            est.std_err
-                .map_or(serde_json::Value::Null, super::score::json_f64),
-        );
+        push("std_err", opt(est.std_err));
+        push("lower", opt(est.lower));
+        push("upper", opt(est.upper));
         push("ess", est.ess.map_or(serde_json::Value::Null, Into::into));
+        for (k, v) in extra {
+            push(k, v);
+        }
         push("seconds", secs.into());
         push("load_seconds", load_s.into());
         return output::write_json(out, &m);
@@ -197,6 +297,15 @@ pub fn logz(
     match est.std_err {
         Some(se) => writeln!(out, "log Z       {:.10} ± {se:.6}", est.log_z)?,
         None => writeln!(out, "log Z       {:.10}", est.log_z)?,
+    }
+    if annealed {
+        if let (Some(lo), Some(hi)) = (est.lower, est.upper) {
+            writeln!(out, "sandwich    [{lo:.6}, {hi:.6}], width {:.6}", hi - lo)?;
+        }
+    }
+    for (k, v) in extra.iter().filter(|(k, _)| *k != "gap") {
+        let text = v.as_str().map_or(v.to_string(), str::to_string);
+        writeln!(out, "{:<12}{text}", k.replace('_', " "))?;
     }
     writeln!(out, "time        {}", output::duration(secs))?;
     Ok(())

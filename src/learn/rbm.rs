@@ -18,8 +18,10 @@ use std::time::Instant;
 use rand::Rng;
 
 use crate::error::{Error, Result};
-use crate::model::rbm::{dot, sigmoid, Rbm};
-use crate::rng::{chain_rng, EngineRng};
+use crate::model::rbm::{
+    add_product, bernoulli_in_place, layer_probabilities, transpose, transpose_into, Mat, Rbm,
+};
+use crate::rng::chain_rng;
 
 /// How the negative phase is sampled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,43 +94,6 @@ pub struct RbmTraining {
     pub seconds: f64,
 }
 
-/// `out[r][j] = σ(bias_j + W_j · x_r)` for the rows of `x` (`m x n`, row-major) and `W`
-/// (`k x n`, row-major): the hidden probabilities given visible rows.
-fn up(x: &[f64], n: usize, w: &[f64], bias: &[f64], out: &mut [f64]) {
-    let k = bias.len();
-    for (xr, or) in x.chunks_exact(n).zip(out.chunks_exact_mut(k)) {
-        for (j, o) in or.iter_mut().enumerate() {
-            *o = sigmoid(bias[j] + dot(&w[j * n..(j + 1) * n], xr));
-        }
-    }
-}
-
-/// `out[r][i] = σ(bias_i + Σ_j h_rj W_ji)` for 0/1 hidden rows `h` (`m x k`): the visible
-/// probabilities given hidden rows.
-fn down(h: &[f64], k: usize, w: &[f64], bias: &[f64], out: &mut [f64]) {
-    let n = bias.len();
-    for (hr, or) in h.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
-        or.copy_from_slice(bias);
-        for (j, &hj) in hr.iter().enumerate() {
-            if hj != 0.0 {
-                for (o, wi) in or.iter_mut().zip(&w[j * n..(j + 1) * n]) {
-                    *o += wi;
-                }
-            }
-        }
-        for o in or.iter_mut() {
-            *o = sigmoid(*o);
-        }
-    }
-}
-
-/// Bernoulli draws of probabilities, in place.
-fn bernoulli(p: &mut [f64], rng: &mut EngineRng) {
-    for x in p.iter_mut() {
-        *x = f64::from(u8::from(rng.random::<f64>() < *x));
-    }
-}
-
 /// Train an RBM over visible units `names` on `data` (rows of 0/1 values). Rows are visited
 /// in a fresh order each epoch (`chain_rng(seed, epoch)`); every draw comes from streams of the
 /// seed, so the result is reproducible.
@@ -139,6 +104,17 @@ pub fn train_rbm(
     names: Vec<String>,
     data: &[Vec<f64>],
     opts: &RbmTrainOptions,
+) -> Result<RbmTraining> {
+    train_rbm_with_progress(names, data, opts, None)
+}
+
+/// [`train_rbm`], calling `progress(1)` after every epoch (for a display; it never changes the
+/// result).
+pub fn train_rbm_with_progress(
+    names: Vec<String>,
+    data: &[Vec<f64>],
+    opts: &RbmTrainOptions,
+    progress: Option<crate::sample::chains::Progress<'_>>,
 ) -> Result<RbmTraining> {
     let t0 = Instant::now();
     let nv = names.len();
@@ -184,6 +160,8 @@ pub fn train_rbm(
     let mut w: Vec<f64> = (0..nh * nv)
         .map(|_| rand_distr::Distribution::sample(&normal, &mut rng))
         .collect();
+    // visible-major copy of the weights (the rows the hidden inputs sum)
+    let mut wt = transpose(&w, nh, nv);
     let mut b = vec![0.0; nv];
     let mut c = vec![0.0; nh];
     let (mut vw, mut vb, mut vc) = (vec![0.0; nh * nv], vec![0.0; nv], vec![0.0; nh]);
@@ -194,13 +172,20 @@ pub fn train_rbm(
         .collect();
     let mut order: Vec<usize> = (0..data.len()).collect();
     // buffers, reused by every batch
-    let mut v0 = vec![0.0; bsz * nv];
-    let mut ph0 = vec![0.0; bsz * nh];
+    // a batch's rows: data then negative rows (X, 2m x V), and their hidden probabilities,
+    // the negative ones negated (P, 2m x H), so that the weight gradient is one product Pᵀ X
+    let mut xs = vec![0.0; 2 * bsz * nv];
+    let mut ps = vec![0.0; 2 * bsz * nh];
     let mut h = vec![0.0; bsz * nh];
-    let mut vn = vec![0.0; bsz * nv];
-    let mut phn = vec![0.0; bsz * nh];
     let mut gw = vec![0.0; nh * nv];
+    // PCD: persistent chains (one per batch row, started at data rows) and their hidden states
     let mut hc = vec![0.0; bsz * nh];
+    let mut hp = vec![0.0; bsz * nh];
+    if opts.method == RbmMethod::Pcd {
+        let mut rng = chain_rng(opts.seed, u64::MAX - 1);
+        layer_probabilities(&chains, nv, &wt, &c, &mut hc);
+        bernoulli_in_place(&mut hc, &mut rng);
+    }
     let mut epochs = 0;
     let (mut aw, mut ab, mut ac) = (vec![0.0; nh * nv], vec![0.0; nv], vec![0.0; nh]);
     let mut averaged = 0usize;
@@ -217,71 +202,60 @@ pub fn train_rbm(
         for (bi, rows) in order.chunks(bsz).enumerate() {
             let m = rows.len();
             let mut grng = chain_rng(opts.seed, ((epoch as u64) << 32) | bi as u64 | (1 << 63));
+            let (xs, ps) = (&mut xs[..2 * m * nv], &mut ps[..2 * m * nh]);
+            let (v0, vn) = xs.split_at_mut(m * nv);
+            let (ph0, phn) = ps.split_at_mut(m * nh);
             for (r, &row) in rows.iter().enumerate() {
                 v0[r * nv..(r + 1) * nv].copy_from_slice(&data[row]);
             }
-            let (v0, ph0, h, vn, phn) = (
-                &v0[..m * nv],
-                &mut ph0[..m * nh],
-                &mut h[..m * nh],
-                &mut vn[..m * nv],
-                &mut phn[..m * nh],
-            );
-            up(v0, nv, &w, &c, ph0);
+            layer_probabilities(v0, nv, &wt, &c, ph0);
             match opts.method {
                 RbmMethod::Cd { k } => {
+                    let h = &mut h[..m * nh];
                     h.copy_from_slice(ph0);
-                    bernoulli(h, &mut grng);
+                    bernoulli_in_place(h, &mut grng);
                     for step in 0..k {
-                        down(h, nh, &w, &b, vn);
-                        bernoulli(vn, &mut grng);
-                        up(vn, nv, &w, &c, phn);
+                        layer_probabilities(h, nh, &w, &b, vn);
+                        bernoulli_in_place(vn, &mut grng);
+                        layer_probabilities(vn, nv, &wt, &c, phn);
                         if step + 1 < k {
                             h.copy_from_slice(phn);
-                            bernoulli(h, &mut grng);
+                            bernoulli_in_place(h, &mut grng);
                         }
                     }
                 }
                 RbmMethod::Pcd => {
-                    // every chain steps; a short last batch uses the first m of them
-                    up(&chains, nv, &w, &c, &mut hc);
-                    bernoulli(&mut hc, &mut grng);
-                    down(&hc, nh, &w, &b, &mut chains);
-                    bernoulli(&mut chains, &mut grng);
+                    // every chain steps (v | h, then the hidden probabilities and the next h);
+                    // a short last batch uses the first m of them
+                    layer_probabilities(&hc, nh, &w, &b, &mut chains);
+                    bernoulli_in_place(&mut chains, &mut grng);
+                    layer_probabilities(&chains, nv, &wt, &c, &mut hp);
                     vn.copy_from_slice(&chains[..m * nv]);
-                    up(vn, nv, &w, &c, phn);
+                    phn.copy_from_slice(&hp[..m * nh]);
+                    hc.copy_from_slice(&hp);
+                    bernoulli_in_place(&mut hc, &mut grng);
                 }
             }
             let scale = 1.0 / m as f64;
-            gw.iter_mut().for_each(|g| *g = 0.0);
-            for r in 0..m {
-                let (p0, pn) = (&ph0[r * nh..(r + 1) * nh], &phn[r * nh..(r + 1) * nh]);
-                let (x0, xn) = (&v0[r * nv..(r + 1) * nv], &vn[r * nv..(r + 1) * nv]);
-                for j in 0..nh {
-                    let g = &mut gw[j * nv..(j + 1) * nv];
-                    let (a, z) = (p0[j], pn[j]);
-                    for ((gi, &xi), &yi) in g.iter_mut().zip(x0).zip(xn) {
-                        *gi += a * xi - z * yi;
-                    }
-                }
-            }
-            for ((vwk, wk), gk) in vw.iter_mut().zip(w.iter_mut()).zip(&gw) {
-                *vwk = opts.momentum * *vwk + opts.rate * (gk * scale - opts.weight_decay * *wk);
-                *wk += *vwk;
-            }
             for i in 0..nv {
                 let g: f64 = (0..m).map(|r| v0[r * nv + i] - vn[r * nv + i]).sum::<f64>() * scale;
                 vb[i] = opts.momentum * vb[i] + opts.rate * g;
                 b[i] += vb[i];
             }
+            phn.iter_mut().for_each(|p| *p = -*p);
             for j in 0..nh {
-                let g: f64 = (0..m)
-                    .map(|r| ph0[r * nh + j] - phn[r * nh + j])
-                    .sum::<f64>()
-                    * scale;
+                let g: f64 = (0..2 * m).map(|r| ps[r * nh + j]).sum::<f64>() * scale;
                 vc[j] = opts.momentum * vc[j] + opts.rate * g;
                 c[j] += vc[j];
             }
+            // the weight gradient (H x V): P0ᵀ X0 - Pnᵀ Xn in one product
+            gw.iter_mut().for_each(|g| *g = 0.0);
+            add_product(Mat::transposed(ps, nh), 2 * m, xs, nv, &mut gw);
+            for ((vwk, wk), gk) in vw.iter_mut().zip(w.iter_mut()).zip(&gw) {
+                *vwk = opts.momentum * *vwk + opts.rate * (gk * scale - opts.weight_decay * *wk);
+                *wk += *vwk;
+            }
+            transpose_into(&w, nh, nv, &mut wt);
             if opts.average && 2 * epoch >= opts.epochs {
                 averaged += 1;
                 let k = 1.0 / averaged as f64;
@@ -295,6 +269,9 @@ pub fn train_rbm(
                     *a += (x - *a) * k;
                 }
             }
+        }
+        if let Some(p) = progress {
+            p(1);
         }
     }
     if averaged > 0 {

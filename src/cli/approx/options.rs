@@ -65,6 +65,11 @@ pub struct AisArgs {
     #[arg(long, value_name = "M")]
     pub sweeps: Option<usize>,
 
+    /// rais/bdmc on an RBM: block Gibbs sweeps of each chain that gives the reverse run a start
+    /// state, when exact draws do not fit [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub start_sweeps: Option<usize>,
+
     /// ais/rais/bdmc: spacing of the inverse temperatures [default: adaptive]
     #[arg(long, value_enum, value_name = "SPACING")]
     pub schedule: Option<ScheduleArg>,
@@ -89,6 +94,7 @@ impl AisArgs {
             ("--particles", self.particles.is_some()),
             ("--steps", self.steps.is_some()),
             ("--sweeps", self.sweeps.is_some()),
+            ("--start-sweeps", self.start_sweeps.is_some()),
             ("--schedule", self.schedule.is_some()),
             ("--base", self.base.is_some()),
             ("--kernel", self.kernel.is_some()),
@@ -104,6 +110,12 @@ impl AisArgs {
 
     /// The library options (checked), starting from `AisOptions::default()`.
     pub fn options(&self, seed: u64, time_limit: Option<Duration>) -> anyhow::Result<AisOptions> {
+        if self.start_sweeps.is_some() {
+            anyhow::bail!(
+                "--start-sweeps applies to RBMs (pgmkit-rbm JSON); a factor graph's reverse AIS \
+                 starts from exact draws"
+            );
+        }
         let d = AisOptions::default();
         let particles = at_least("--particles", self.particles.unwrap_or(d.particles), 2)?;
         let steps = at_least("--steps", self.steps.unwrap_or(d.steps), 1)?;

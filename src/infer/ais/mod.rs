@@ -48,7 +48,7 @@ mod exact_draws;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::infer::{BoundKind, EstimateKind, LogZEstimate};
+use crate::infer::LogZEstimate;
 use crate::limits::Deadline;
 use crate::model::FactorGraph;
 use crate::rng::chain_rng;
@@ -225,7 +225,7 @@ pub struct AisResult {
 
 impl AisResult {
     /// As a [`LogZEstimate`]: forward, a stochastic estimate; reverse, a stochastic upper
-    /// bound (`upper` with its standard error, [`BoundKind::Stochastic`]).
+    /// bound (`upper` with its standard error, [`crate::infer::BoundKind::Stochastic`]).
     pub fn estimate(&self) -> LogZEstimate {
         ais_estimate(self.log_z, self.std_err, self.ess, self.reverse)
     }
@@ -238,20 +238,16 @@ pub fn ais_estimate(log_z: f64, std_err: f64, ess: f64, reverse: bool) -> LogZEs
 }
 
 impl Bdmc {
-    /// As a [`LogZEstimate`] of kind [`EstimateKind::Sandwich`]: the forward estimate with its
+    /// As a [`LogZEstimate`] of kind [`crate::infer::EstimateKind::Sandwich`]: the forward estimate with its
     /// standard error, `lower` and `upper` the two stochastic bounds with theirs.
     pub fn estimate(&self) -> LogZEstimate {
-        LogZEstimate {
-            log_z: self.forward.log_z,
-            std_err: Some(self.forward.std_err),
-            lower: Some(self.lower),
-            upper: Some(self.upper),
-            ess: Some(self.forward.ess),
-            kind: EstimateKind::Sandwich,
-            bound_kind: Some(BoundKind::Stochastic),
-            lower_std_err: Some(self.forward.std_err),
-            upper_std_err: Some(self.reverse.std_err),
-        }
+        LogZEstimate::sandwich(
+            self.lower,
+            self.forward.std_err,
+            self.forward.ess,
+            self.upper,
+            self.reverse.std_err,
+        )
     }
 }
 

@@ -35,11 +35,76 @@ use crate::error::{Error, Result};
 use crate::model::{FactorGraph, FactorGraphBuilder};
 use crate::num;
 
+mod kernel;
+pub(crate) use kernel::{
+    add_product, add_rows, bernoulli_in_place, layer_probabilities, sigmoid_in_place, Mat,
+};
+
 /// The weight between unit `a` of the summed layer and unit `k` of the other.
 type Coupling<'a> = Box<dyn Fn(usize, usize) -> f64 + Sync + 'a>;
 
 /// Largest smaller layer [`Rbm::log_z_exact`] sums over (2^30 states).
 pub const MAX_EXACT_UNITS: usize = 30;
+
+/// Largest smaller layer [`Rbm::exact_samples`] draws from (its 2^22 terms held in memory).
+pub const MAX_EXACT_DRAW_UNITS: usize = 22;
+
+/// The exact sum over the smaller layer A (`m` units): `Σ_a exp(bias_A·a) Π_k (1 +
+/// exp(bias_B_k + Σ_a coupling(a, k)))`, in blocks that fix the high bits of `a` while a Gray
+/// code walks the low `block_bits` (fixed blocks: the same sums for any number of threads).
+struct LayerSum<'a> {
+    m: usize,
+    bias_a: &'a [f64],
+    bias_b: &'a [f64],
+    coupling: Coupling<'a>,
+    a_is_hidden: bool,
+    block_bits: usize,
+}
+
+impl LayerSum<'_> {
+    fn blocks(&self) -> u64 {
+        1u64 << (self.m - self.block_bits)
+    }
+
+    /// The state (bits of A) of term `idx` of the concatenated blocks.
+    fn state_of(&self, idx: u64) -> u64 {
+        let g = idx & ((1u64 << self.block_bits) - 1);
+        (idx >> self.block_bits << self.block_bits) | (g ^ (g >> 1))
+    }
+
+    /// The log terms of block `blk`, in Gray-code order. `O(2^block_bits * other)`.
+    fn block_terms(&self, blk: u64) -> Vec<f64> {
+        let (m, other) = (self.m, self.bias_b.len());
+        let high = blk << self.block_bits;
+        let mut state: Vec<bool> = (0..m).map(|a| (high >> a) & 1 == 1).collect();
+        let mut field: Vec<f64> = (0..other)
+            .map(|k| {
+                self.bias_b[k]
+                    + (0..m)
+                        .filter(|&a| state[a])
+                        .map(|a| (self.coupling)(a, k))
+                        .sum::<f64>()
+            })
+            .collect();
+        let mut lin: f64 = (0..m).filter(|&a| state[a]).map(|a| self.bias_a[a]).sum();
+        let term = |field: &[f64], lin: f64| -> f64 {
+            lin + field.iter().map(|&f| softplus(f)).sum::<f64>()
+        };
+        let mut terms = Vec::with_capacity(1 << self.block_bits);
+        terms.push(term(&field, lin));
+        for g in 1u64..(1u64 << self.block_bits) {
+            let a = g.trailing_zeros() as usize;
+            let sign = if state[a] { -1.0 } else { 1.0 };
+            state[a] = !state[a];
+            lin += sign * self.bias_a[a];
+            for (k, f) in field.iter_mut().enumerate() {
+                *f += sign * (self.coupling)(a, k);
+            }
+            terms.push(term(&field, lin));
+        }
+        terms
+    }
+}
 
 /// A restricted Boltzmann machine (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +114,36 @@ pub struct Rbm {
     c: Vec<f64>,
     /// `H x V`, row-major: `w[j * V + i]`
     w: Vec<f64>,
+    /// The same weights visible-major (`V x H`, `wt[i * H + j]`): the rows the hidden inputs
+    /// of a 0/1 visible state sum ([`add_rows`]).
+    wt: Vec<f64>,
+}
+
+/// The state of a block Gibbs chain: the visible state `v`, its hidden inputs `x = c + W v`,
+/// and scratch for the hidden state and the visible inputs.
+pub(crate) struct Chain {
+    /// Visible state (0/1).
+    pub v: Vec<f64>,
+    h: Vec<f64>,
+    /// Hidden inputs of `v`.
+    pub x: Vec<f64>,
+    u: Vec<f64>,
+}
+
+/// The transpose of a row-major `rows x cols` matrix.
+pub(crate) fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut t = vec![0.0; a.len()];
+    transpose_into(a, rows, cols, &mut t);
+    t
+}
+
+/// `t <- aᵀ` for a row-major `rows x cols` matrix `a`.
+pub(crate) fn transpose_into(a: &[f64], rows: usize, cols: usize, t: &mut [f64]) {
+    for (r, row) in a.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &x) in row.iter().enumerate() {
+            t[c * rows + r] = x;
+        }
+    }
 }
 
 /// `ln(1 + e^x)` without overflow.
@@ -59,25 +154,6 @@ pub(crate) fn softplus(x: f64) -> f64 {
     } else {
         num::ln_1p(num::exp(x))
     }
-}
-
-/// `a · b` with four independent sums (so that the compiler can use vector lanes).
-#[inline]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// The logistic function.
@@ -134,11 +210,13 @@ impl Rbm {
                 value: *x,
             });
         }
+        let wt = transpose(&w, hidden_bias.len(), v);
         Ok(Rbm {
             names,
             b: visible_bias,
             c: hidden_bias,
             w,
+            wt,
         })
     }
 
@@ -185,18 +263,15 @@ impl Rbm {
 
     /// The free energy `F(v)` of a visible state (0/1 values). `O(V H)`.
     pub fn free_energy(&self, v: &[f64]) -> f64 {
-        let nv = self.num_visible();
         let bv: f64 = self.b.iter().zip(v).map(|(b, x)| b * x).sum();
-        let hid: f64 = self
-            .c
-            .iter()
-            .enumerate()
-            .map(|(j, &cj)| {
-                let row = &self.w[j * nv..(j + 1) * nv];
-                softplus(cj + row.iter().zip(v).map(|(w, x)| w * x).sum::<f64>())
-            })
-            .sum();
-        -bv - hid
+        let mut x = vec![0.0; self.num_hidden()];
+        self.hidden_inputs(v, &mut x);
+        -bv - x.iter().map(|&xj| softplus(xj)).sum::<f64>()
+    }
+
+    /// The hidden inputs `x_j = c_j + W_j · v` of a visible state. `O(active V * H)`.
+    pub(crate) fn hidden_inputs(&self, v: &[f64], x: &mut [f64]) {
+        add_rows(&self.c, &self.wt, v, x);
     }
 
     /// Exact `ln Z`, summing over the smaller layer: `2^min(V, H)` terms, each `O(max(V, H))` by
@@ -204,6 +279,59 @@ impl Rbm {
     /// threads). Errors: [`Error::TooLarge`] when the smaller layer has more than
     /// [`MAX_EXACT_UNITS`] units.
     pub fn log_z_exact(&self) -> Result<f64> {
+        let sum = self.smaller_layer(MAX_EXACT_UNITS)?;
+        let per_block: Vec<f64> = (0..sum.blocks())
+            .into_par_iter()
+            .map(|blk| num::log_sum_exp(&sum.block_terms(blk)))
+            .collect();
+        Ok(num::log_sum_exp(&per_block))
+    }
+
+    /// `n` exact draws of the visible layer: the smaller layer's state from its marginal (all
+    /// `2^m` terms of [`Rbm::log_z_exact`], by inversion), then the visible units given it when
+    /// the smaller layer is the hidden one. Draw `k` uses `chain_rng(seed, k)`. Errors:
+    /// [`Error::TooLarge`] when the smaller layer has more than [`MAX_EXACT_DRAW_UNITS`] units.
+    /// `O(2^m max(V, H) + n (m + V H))`, memory `O(2^m)`.
+    pub fn exact_samples(&self, n: usize, seed: u64) -> Result<Vec<Vec<f64>>> {
+        let sum = self.smaller_layer(MAX_EXACT_DRAW_UNITS)?;
+        let terms: Vec<f64> = (0..sum.blocks())
+            .into_par_iter()
+            .flat_map_iter(|blk| sum.block_terms(blk))
+            .collect();
+        let (top, mut cum) = num::exp_shifted(&terms);
+        debug_assert!(top.is_finite());
+        for k in 1..cum.len() {
+            cum[k] += cum[k - 1];
+        }
+        let total = *cum.last().expect("at least one term");
+        let nv = self.num_visible();
+        Ok((0..n)
+            .into_par_iter()
+            .map(|k| {
+                let mut rng = crate::rng::chain_rng(seed, k as u64);
+                let u = num::uniform(&mut rng) * total;
+                let idx = cum.partition_point(|&c| c <= u).min(cum.len() - 1) as u64;
+                let state = sum.state_of(idx);
+                if sum.a_is_hidden {
+                    let h: Vec<f64> = (0..sum.m)
+                        .map(|j| f64::from(u8::from(state >> j & 1 == 1)))
+                        .collect();
+                    let mut p = vec![0.0; nv];
+                    add_rows(&self.b, &self.w, &h, &mut p);
+                    sigmoid_in_place(&mut p);
+                    bernoulli_in_place(&mut p, &mut rng);
+                    p
+                } else {
+                    (0..nv)
+                        .map(|i| f64::from(u8::from(state >> i & 1 == 1)))
+                        .collect()
+                }
+            })
+            .collect())
+    }
+
+    /// The layer the exact sum runs over (the smaller; the hidden one on a tie).
+    fn smaller_layer(&self, max_units: usize) -> Result<LayerSum<'_>> {
         let (nv, nh) = (self.num_visible(), self.num_hidden());
         // sum over layer A (m units) of exp(bias_A·a) Π_k (1 + exp(bias_B_k + (W a)_k))
         let (m, bias_a, bias_b, coupling): (usize, &[f64], &[f64], Coupling<'_>) = if nh <= nv {
@@ -221,56 +349,22 @@ impl Rbm {
                 Box::new(move |a: usize, k: usize| self.w[k * nv + a]),
             )
         };
-        if m > MAX_EXACT_UNITS {
+        if m > max_units {
             return Err(Error::TooLarge {
                 width: m,
                 largest_table: 2f64.powi(m as i32),
                 needed: 2f64.powi(m as i32),
-                limit: 2f64.powi(MAX_EXACT_UNITS as i32),
+                limit: 2f64.powi(max_units as i32),
             });
         }
-        let other = bias_b.len();
-        let total: u64 = 1u64 << m;
-        let block_bits = m.min(12);
-        let blocks = total >> block_bits;
-        let per_block: Vec<f64> = (0..blocks)
-            .into_par_iter()
-            .map(|blk| {
-                // the block fixes the high bits; a Gray code walks the low ones
-                let high = blk << block_bits;
-                let mut state = vec![false; m];
-                for (a, s) in state.iter_mut().enumerate() {
-                    *s = (high >> a) & 1 == 1;
-                }
-                let mut field: Vec<f64> = (0..other)
-                    .map(|k| {
-                        bias_b[k]
-                            + (0..m)
-                                .filter(|&a| state[a])
-                                .map(|a| coupling(a, k))
-                                .sum::<f64>()
-                    })
-                    .collect();
-                let mut lin: f64 = (0..m).filter(|&a| state[a]).map(|a| bias_a[a]).sum();
-                let term = |field: &[f64], lin: f64| -> f64 {
-                    lin + field.iter().map(|&f| softplus(f)).sum::<f64>()
-                };
-                let mut terms = Vec::with_capacity(1 << block_bits);
-                terms.push(term(&field, lin));
-                for g in 1u64..(1u64 << block_bits) {
-                    let a = g.trailing_zeros() as usize;
-                    let sign = if state[a] { -1.0 } else { 1.0 };
-                    state[a] = !state[a];
-                    lin += sign * bias_a[a];
-                    for (k, f) in field.iter_mut().enumerate() {
-                        *f += sign * coupling(a, k);
-                    }
-                    terms.push(term(&field, lin));
-                }
-                num::log_sum_exp(&terms)
-            })
-            .collect();
-        Ok(num::log_sum_exp(&per_block))
+        Ok(LayerSum {
+            m,
+            bias_a,
+            bias_b,
+            coupling,
+            a_is_hidden: nh <= nv,
+            block_bits: m.min(12),
+        })
     }
 
     /// The machine as a factor graph over its visible units (named as here) and hidden units
@@ -303,35 +397,47 @@ impl Rbm {
         b.build()
     }
 
-    /// One block Gibbs sweep at inverse temperature `beta` on the path from a base-rate model
-    /// (visible biases `base`) to this machine: `h_j | v ~ σ(β (c_j + W_j v))`, then
-    /// `v_i | h ~ σ((1-β) base_i + β (b_i + Σ_j h_j W_ji))` (with `beta = 1`, plain block Gibbs).
-    pub(crate) fn tempered_sweep<R: rand::Rng + ?Sized>(
+    /// A block Gibbs chain at visible state `v` (0/1 values of the right length).
+    pub(crate) fn chain(&self, v: Vec<f64>) -> Chain {
+        let (nv, nh) = (self.num_visible(), self.num_hidden());
+        let mut x = vec![0.0; nh];
+        self.hidden_inputs(&v, &mut x);
+        Chain {
+            v,
+            h: vec![0.0; nh],
+            x,
+            u: vec![0.0; nv],
+        }
+    }
+
+    /// One block Gibbs sweep of `ch` at inverse temperature `beta` on the path from a
+    /// base-rate model (visible biases `base`) to this machine: `h_j | v ~ σ(β x_j)` with the
+    /// hidden inputs `x = c + W v`, then `v_i | h ~ σ((1-β) base_i + β (b_i + Σ_j h_j W_ji))`
+    /// (with `beta = 1`, plain block Gibbs); the chain's hidden inputs follow the new `v`.
+    pub(crate) fn tempered_sweep<R: rand::RngCore + ?Sized>(
         &self,
-        v: &mut [f64],
-        h: &mut [f64],
+        ch: &mut Chain,
         beta: f64,
         base: &[f64],
         rng: &mut R,
     ) {
-        let nv = self.num_visible();
-        for (j, hj) in h.iter_mut().enumerate() {
-            let x = self.c[j] + dot(&self.w[j * nv..(j + 1) * nv], v);
-            *hj = f64::from(u8::from(rng.random::<f64>() < sigmoid(beta * x)));
+        let Chain { v, h, x, u } = ch;
+        for (hj, xj) in h.iter_mut().zip(x.iter()) {
+            *hj = beta * xj;
         }
-        // the visible inputs row by row (the weights are hidden-major)
-        let mut up = vec![0.0; nv];
-        for (j, &hj) in h.iter().enumerate() {
-            if hj != 0.0 {
-                for (u, w) in up.iter_mut().zip(&self.w[j * nv..(j + 1) * nv]) {
-                    *u += w;
-                }
+        sigmoid_in_place(h);
+        bernoulli_in_place(h, rng);
+        add_rows(&self.b, &self.w, h, u);
+        if beta != 1.0 {
+            for (ui, bi) in u.iter_mut().zip(base) {
+                *ui = (1.0 - beta) * bi + beta * *ui;
             }
         }
-        for (i, vi) in v.iter_mut().enumerate() {
-            let a = (1.0 - beta) * base[i] + beta * (self.b[i] + up[i]);
-            *vi = f64::from(u8::from(rng.random::<f64>() < sigmoid(a)));
+        sigmoid_in_place(u);
+        for (vi, p) in v.iter_mut().zip(u.iter()) {
+            *vi = f64::from(u8::from(num::uniform(rng) < *p));
         }
+        self.hidden_inputs(v, x);
     }
 
     /// `n` visible draws by block Gibbs (`h | v`, then `v | h`): `chains` chains from uniform
@@ -353,28 +459,25 @@ impl Rbm {
                 "Gibbs sampling needs at least one chain and a thinning of at least 1".into(),
             ));
         }
-        let (nv, nh) = (self.num_visible(), self.num_hidden());
+        let nv = self.num_visible();
         let per = n.div_ceil(chains);
         let rows: Vec<Vec<Vec<u8>>> = (0..chains)
             .into_par_iter()
             .map(|k| {
                 let mut rng = crate::rng::chain_rng(seed, k as u64);
-                let mut v: Vec<f64> = (0..nv)
+                let v: Vec<f64> = (0..nv)
                     .map(|_| f64::from(u8::from(rng.random::<bool>())))
                     .collect();
-                let mut h = vec![0.0; nh];
+                let mut ch = self.chain(v);
                 let mut out = Vec::with_capacity(per);
-                let mut sweep = |v: &mut Vec<f64>, rng: &mut crate::rng::EngineRng| {
-                    self.tempered_sweep(v, &mut h, 1.0, &self.b, rng);
-                };
                 for _ in 0..burn_in {
-                    sweep(&mut v, &mut rng);
+                    self.tempered_sweep(&mut ch, 1.0, &self.b, &mut rng);
                 }
                 while out.len() < per {
                     for _ in 0..thin {
-                        sweep(&mut v, &mut rng);
+                        self.tempered_sweep(&mut ch, 1.0, &self.b, &mut rng);
                     }
-                    out.push(v.iter().map(|&x| x as u8).collect());
+                    out.push(ch.v.iter().map(|&x| x as u8).collect());
                 }
                 out
             })
