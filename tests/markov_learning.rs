@@ -136,7 +136,11 @@ fn gradients_match_finite_differences() {
     let mixed = mixed_model();
     let mdata = samples(&mixed, 400, 3);
     let (mll, mtheta) = LogLinear::per_entry(&mixed);
-    for method in [MarkovMethod::Exact, MarkovMethod::PseudoLikelihood] {
+    for method in [
+        MarkovMethod::Exact,
+        MarkovMethod::PseudoLikelihood,
+        MarkovMethod::Composite,
+    ] {
         check_gradient(&ll, &data, &theta, method);
         check_gradient(&mll, &mdata, &mtheta, method);
     }
@@ -164,6 +168,7 @@ fn inverse_ising_recovers_a_4x5_grid() {
     for (method, tol) in [
         (MarkovMethod::Exact, 0.005),
         (MarkovMethod::PseudoLikelihood, 0.005),
+        (MarkovMethod::Composite, 0.005),
         (MarkovMethod::Pcd, 0.02),
     ] {
         let opts = MarkovLearnOptions {

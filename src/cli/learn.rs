@@ -26,6 +26,8 @@ pub enum LearnMethod {
     Exact,
     /// Maximum pseudo-likelihood (local conditionals; any size)
     Pl,
+    /// Maximum composite likelihood (each factor's scope given the rest; any size)
+    Cl,
     /// Stochastic maximum likelihood by persistent contrastive divergence (Gibbs chains; any
     /// size): --chains, --steps, --rate, --batch, --seed; with --rbm, PCD training of the RBM
     Pcd,
@@ -61,8 +63,33 @@ pub enum Params {
 pub struct LearnArgs {
     /// Model giving the factor scopes (.uai, .fg; a Bayesian network is learned as its factor
     /// graph); not with --rbm
-    #[arg(value_name = "MODEL", required_unless_present = "rbm")]
+    #[arg(value_name = "MODEL", required_unless_present_any = ["rbm", "structure"])]
     pub model: Option<PathBuf>,
+
+    /// Learn a Bayesian network's structure and parameters from the data alone (--score,
+    /// --max-parents, --tabu, --restarts, --seed, --ignore); LEARNED is .bif
+    #[arg(long, value_enum, value_name = "ALGO", conflicts_with_all = ["model", "rbm"])]
+    pub structure: Option<super::structure::StructureAlgo>,
+
+    /// --structure: the network score
+    #[arg(long, value_enum, default_value_t = super::structure::ScoreArg::Bic)]
+    pub score: super::structure::ScoreArg,
+
+    /// --structure: equivalent sample size of the BDeu score and of the parameters' BDeu prior
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub ess: f64,
+
+    /// --structure: most parents of a variable
+    #[arg(long, value_name = "K", default_value_t = 4)]
+    pub max_parents: usize,
+
+    /// --structure: non-improving tabu steps after a local optimum (0: plain greedy ascent)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub tabu: usize,
+
+    /// --structure: random restarts from the best network found
+    #[arg(long, value_name = "R", default_value_t = 0)]
+    pub restarts: usize,
 
     /// Train a restricted Boltzmann machine on 0/1 data instead (--hidden, --epochs, --method
     /// cd|pcd, --batch, --rate, --seed, --ignore); LEARNED is RBM JSON
@@ -178,6 +205,9 @@ struct LearnJson {
 }
 
 pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if a.structure.is_some() {
+        return super::structure::learn(global, a, out);
+    }
     let Some(model) = a.model.as_ref().filter(|_| !a.rbm) else {
         return super::rbm::learn(global, a, out);
     };
@@ -224,6 +254,7 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
     let method = match a.method.unwrap_or(LearnMethod::Pl) {
         LearnMethod::Exact => MarkovMethod::Exact,
         LearnMethod::Pl => MarkovMethod::PseudoLikelihood,
+        LearnMethod::Cl => MarkovMethod::Composite,
         LearnMethod::Pcd => MarkovMethod::Pcd,
         LearnMethod::Cd => anyhow::bail!("--method cd trains an RBM (with --rbm); use pcd"),
     };

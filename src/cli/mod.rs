@@ -30,6 +30,7 @@ mod progress;
 mod rbm;
 mod sample;
 mod score;
+mod structure;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -154,6 +154,110 @@ pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
     }
 }
 
+/// The variables of a CSV file (plain or gzip) read from the data alone, for learning a model
+/// without one: the header's names, and as the states of each column its distinct cell texts
+/// (exactly as written) other than `opts.missing_markers`, in numeric order when all are numbers, else in text
+/// order. Errors: as [`read_csv`] (with file, row and column), a column without any value
+/// ([`DataErrorKind::AllMissing`]), more than [`MAX_STATES`] states.
+pub fn discover_variables(path: &Path, opts: &CsvOptions) -> Result<Vec<Variable>> {
+    let r = open_maybe_gz(path)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(LineLimit::new(r, MAX_LINE_BYTES));
+    let with_path = |e: Error| match e {
+        Error::Io { source, .. } => Error::io(path, source),
+        e => e,
+    };
+    let mut header = csv::ByteRecord::new();
+    if !rdr
+        .read_byte_record(&mut header)
+        .map_err(|e| with_path(csv_error(e, 0)))?
+    {
+        return Err(data_err(None, None, None, DataErrorKind::Empty));
+    }
+    let names: Vec<String> = header
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).to_string())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (c, n) in names.iter().enumerate() {
+        if n.is_empty() || !seen.insert(n.as_str()) {
+            return Err(data_err(
+                Some(0),
+                Some(c + 1),
+                Some(n),
+                DataErrorKind::DuplicateColumn,
+            ));
+        }
+    }
+    let mut states: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); names.len()];
+    let mut rec = csv::ByteRecord::new();
+    let mut row = 0;
+    while rdr
+        .read_byte_record(&mut rec)
+        .map_err(|e| with_path(csv_error(e, row + 1)))?
+    {
+        row += 1;
+        if rec.len() != names.len() {
+            return Err(data_err(
+                Some(row),
+                None,
+                None,
+                DataErrorKind::RaggedRow {
+                    expected: names.len(),
+                    found: rec.len(),
+                },
+            ));
+        }
+        for (c, cell) in rec.iter().enumerate() {
+            let text = String::from_utf8_lossy(cell);
+            let text = text.as_ref();
+            if opts.missing_markers.iter().any(|m| m == text) {
+                continue;
+            }
+            if !states[c].contains(text) {
+                if states[c].len() >= MAX_STATES {
+                    return Err(data_err(
+                        None,
+                        Some(c + 1),
+                        Some(&names[c]),
+                        DataErrorKind::TooManyStates(MAX_STATES + 1),
+                    ));
+                }
+                states[c].insert(text.to_string());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .zip(states)
+        .enumerate()
+        .map(|(c, (name, set))| {
+            if set.is_empty() {
+                return Err(data_err(
+                    None,
+                    Some(c + 1),
+                    Some(&name),
+                    DataErrorKind::AllMissing,
+                ));
+            }
+            let mut st: Vec<String> = set.into_iter().collect();
+            let nums: Option<Vec<f64>> = st
+                .iter()
+                .map(|s| s.parse::<f64>().ok().filter(|x| x.is_finite()))
+                .collect();
+            if let Some(nums) = nums {
+                let mut idx: Vec<usize> = (0..st.len()).collect();
+                idx.sort_by(|&a, &b| nums[a].total_cmp(&nums[b]));
+                st = idx.into_iter().map(|i| st[i].clone()).collect();
+            }
+            Ok(Variable::new(name, st))
+        })
+        .collect()
+}
+
 /// Read a CSV file (plain or gzip) against the variables of a model.
 pub fn read_csv_path(path: &Path, vars: &[Variable], opts: &CsvOptions) -> Result<CsvTable> {
     let r = open_maybe_gz(path)?;

@@ -7,6 +7,7 @@ pub mod markov;
 pub mod mle;
 pub mod rbm;
 pub mod rows;
+pub mod structure;
 
 pub use em::{em, expected_counts, EmInit, EmOptions, EmResult};
 pub use mle::{family_counts, fit_complete, probs_from_counts, with_probs, Prior};

@@ -1,0 +1,156 @@
+//! `pgmkit learn --structure hc --data D.csv --out model.bif`: a Bayesian network's structure
+//! and parameters from a table alone. The work is the library's
+//! ([`pgmkit::learn::structure`]); this file reads the CSV (its variables discovered from the
+//! cells), calls the search and writes the network.
+
+use std::io::Write;
+use std::time::Instant;
+
+use pgmkit::data::csv::{discover_variables, read_csv_path};
+use pgmkit::learn::structure::{hill_climb, network, StructureOptions, StructureScore};
+use pgmkit::learn::Prior;
+use pgmkit::model::Model;
+
+use super::args::GlobalArgs;
+use super::output::{self, OrderedMap};
+
+/// Structure-search algorithms of `learn --structure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StructureAlgo {
+    /// Greedy hill climbing over arc additions, deletions and reversals, with a tabu list
+    /// (--tabu) and random restarts (--restarts)
+    Hc,
+}
+
+/// Network scores of `--score`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScoreArg {
+    /// Bayesian information criterion
+    Bic,
+    /// Akaike information criterion
+    Aic,
+    /// Bayesian Dirichlet equivalent uniform (--ess)
+    Bdeu,
+    /// Cooper & Herskovits' K2
+    K2,
+}
+
+/// `pgmkit learn --structure`.
+pub fn learn(
+    _global: &GlobalArgs,
+    a: &super::learn::LearnArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let format = pgmkit::io::ModelFormat::from_path(&a.out)?;
+    if format != pgmkit::io::ModelFormat::Bif {
+        anyhow::bail!(
+            "--out {}: a learned Bayesian network is written as .bif",
+            a.out.display()
+        );
+    }
+    pgmkit::io::outputs::check_outputs(
+        &[("the data", a.data.as_path())],
+        &[("--out", a.out.as_path())],
+    )?;
+    if !(a.ess > 0.0 && a.ess.is_finite()) {
+        anyhow::bail!("--ess must be positive, got {}", a.ess);
+    }
+    let t = Instant::now();
+    let ignore: Vec<String> = a
+        .ignore
+        .as_deref()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+        .unwrap_or_default();
+    let mut copts = a.csv.options(false);
+    copts.extra_columns = pgmkit::data::csv::ExtraColumns::PassThrough;
+    let mut vars =
+        discover_variables(&a.data, &copts).map_err(|e| super::args::file_error(&a.data, e))?;
+    if let Some(name) = ignore.iter().find(|n| !vars.iter().any(|v| &v.name == *n)) {
+        anyhow::bail!("--ignore {name}: the data has no such column");
+    }
+    vars.retain(|v| !ignore.contains(&v.name));
+    let table =
+        read_csv_path(&a.data, &vars, &copts).map_err(|e| super::args::file_error(&a.data, e))?;
+    let data = table.data;
+    let read_s = t.elapsed().as_secs_f64();
+    let score = match a.score {
+        ScoreArg::Bic => StructureScore::Bic,
+        ScoreArg::Aic => StructureScore::Aic,
+        ScoreArg::Bdeu => StructureScore::BDeu { ess: a.ess },
+        ScoreArg::K2 => StructureScore::K2,
+    };
+    let deadline = super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64));
+    let opts = StructureOptions {
+        score,
+        max_parents: a.max_parents,
+        tabu: a.tabu,
+        restarts: a.restarts,
+        seed: a.seed,
+        // the parameters are fitted after the search: the search gets 80% of the budget
+        deadline: deadline.share(0.8),
+        ..Default::default()
+    };
+    let fit = hill_climb(&data, &opts)?;
+    let t = Instant::now();
+    let bn = network(&vars, &fit.parents, &data, &Prior::BDeu(a.ess))?;
+    let fit_s = t.elapsed().as_secs_f64();
+    let arcs: usize = fit.parents.iter().map(Vec::len).sum();
+    pgmkit::io::save_model(&Model::Bayes(bn), &a.out)?;
+    if a.json {
+        let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
+        push("data", a.data.display().to_string().into());
+        push("out", a.out.display().to_string().into());
+        push("algorithm", "hc".into());
+        push("score_kind", score.name().into());
+        push("score", super::score::json_f64(fit.score));
+        push("variables", vars.len().into());
+        push("rows", data.num_rows().into());
+        push("missing_cells", data.num_missing().into());
+        push("arcs", arcs.into());
+        let list: Vec<serde_json::Value> = fit
+            .parents
+            .iter()
+            .enumerate()
+            .flat_map(|(v, ps)| {
+                let vars = &vars;
+                ps.iter().map(move |&p| {
+                    serde_json::Value::from(vec![vars[p].name.clone(), vars[v].name.clone()])
+                })
+            })
+            .collect();
+        push("arc_list", list.into());
+        push("steps", fit.steps.into());
+        push("restarts", fit.restarts.into());
+        push("families_scored", fit.families.into());
+        push("time_limited", fit.time_limited.into());
+        push("search_seconds", fit.seconds.into());
+        push("fit_seconds", fit_s.into());
+        push("read_seconds", read_s.into());
+        return output::write_json(out, &m);
+    }
+    writeln!(
+        out,
+        "learned a Bayesian network over {} variables from {} rows ({} missing cells): {arcs} arcs",
+        vars.len(),
+        data.num_rows(),
+        data.num_missing()
+    )?;
+    writeln!(
+        out,
+        "{} score {:.4} after {} moves ({} restarts, {} families scored) in {}{}",
+        score.name().to_uppercase(),
+        fit.score,
+        fit.steps,
+        fit.restarts,
+        fit.families,
+        output::duration(fit.seconds),
+        if fit.time_limited {
+            " (time limit reached)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out, "wrote {}", a.out.display())?;
+    Ok(())
+}
