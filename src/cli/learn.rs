@@ -275,7 +275,10 @@ pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::R
             ..PcdOptions::default()
         },
     };
-    let f = fit(&ll, &table.data, &start, &opts)?;
+    let bar = super::progress::Bar::spinner(global, &format!("learning by {}", method.name()));
+    let f = fit(&ll, &table.data, &start, &opts);
+    bar.finish();
+    let f = f?;
     let log_likelihood = if method == MarkovMethod::Exact {
         let exact = MarkovLearnOptions {
             l2: 0.0,

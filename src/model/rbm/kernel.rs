@@ -36,8 +36,9 @@ macro_rules! with_avx2 {
 }
 
 /// Rows of `b` at least this long are skipped when their coefficient is zero (sparse 0/1
-/// states); shorter ones are added whatever it is (branch-free). Adding `0 * row` changes no
-/// value, so both give the same sums.
+/// states) and streamed whole into the output row; shorter ones are added whatever their
+/// coefficient, in register blocks. Adding `0 * row` changes no value and each output sums its
+/// terms in the same order either way, so both give the same sums.
 const SPARSE_ROW: usize = 64;
 
 /// A matrix operand: its values and (row, column) strides.
@@ -76,10 +77,10 @@ const BLOCK: usize = 16;
 
 with_avx2! {
     /// `c += a b` with `a` `m x k` (any strides), `b` row-major `k x n` and `c` row-major `m x
-    /// n`, `m = c.len() / n`: each row of `c` gains `Σ_p a_rp b_p` in the order `p = 0..k`, in
-    /// blocks of 16 columns held in registers (no product is packed; the sizes here are a
-    /// batch of rows times a layer). `O(m k n)`; rows of `b` with a zero coefficient are
-    /// skipped when `n >= 64`.
+    /// n`, `m = c.len() / n`: each row of `c` gains `Σ_p a_rp b_p` in the order `p = 0..k`;
+    /// short rows (`n < 64`) in blocks of 16 columns held in registers, long ones by streaming
+    /// the rows of `b` with a non-zero coefficient (no product is packed; the sizes here are a
+    /// batch of rows times a layer). `O(m k n)`, `O(m * active * n)` for long rows.
     ///
     /// Panics when an operand is smaller than its dimensions say (a bug of the caller).
     pub(crate) fn add_product(a: Mat<'_>, k: usize, b: &[f64], n: usize, c: &mut [f64]) {
@@ -87,23 +88,42 @@ with_avx2! {
             return;
         }
         assert!(b.len() >= k * n, "product operand too small");
-        let sparse = n >= SPARSE_ROW;
+        if n >= SPARSE_ROW {
+            // long rows: stream the rows of the non-zero coefficients (gathered without a
+            // branch, so that 0/1 states cost no mispredictions) whole into `cr` (in L1)
+            let mut active = vec![(0usize, 0.0f64); k];
+            for (r, cr) in c.chunks_exact_mut(n).enumerate() {
+                let mut used = 0;
+                for p in 0..k {
+                    let s = a.data[r * a.rs + p * a.cs];
+                    active[used] = (p, s);
+                    used += usize::from(s != 0.0);
+                }
+                for &(p, s) in &active[..used] {
+                    for (x, y) in cr.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                        *x += s * y;
+                    }
+                }
+            }
+            return;
+        }
         for (r, cr) in c.chunks_exact_mut(n).enumerate() {
             let coef = |p: usize| a.data[r * a.rs + p * a.cs];
             let mut jb = 0;
             while jb < n {
                 jb += match n - jb {
-                    w if w >= BLOCK => block::<BLOCK>(&coef, k, b, n, jb, cr, sparse),
-                    w if w >= 8 => block::<8>(&coef, k, b, n, jb, cr, sparse),
-                    w if w >= 4 => block::<4>(&coef, k, b, n, jb, cr, sparse),
-                    _ => block::<1>(&coef, k, b, n, jb, cr, sparse),
+                    w if w >= BLOCK => block::<BLOCK>(&coef, k, b, n, jb, cr),
+                    w if w >= 8 => block::<8>(&coef, k, b, n, jb, cr),
+                    w if w >= 4 => block::<4>(&coef, k, b, n, jb, cr),
+                    _ => block::<1>(&coef, k, b, n, jb, cr),
                 };
             }
         }
     }
 }
 
-/// Columns `jb..jb + W` of one row `cr` of [`add_product`], accumulated in `W` registers.
+/// Columns `jb..jb + W` of one row `cr` of [`add_product`], accumulated in `W` registers over
+/// the coefficients `coef(p)`, `p = 0..k`, in order.
 #[inline(always)]
 fn block<const W: usize>(
     coef: &impl Fn(usize) -> f64,
@@ -112,14 +132,10 @@ fn block<const W: usize>(
     n: usize,
     jb: usize,
     cr: &mut [f64],
-    sparse: bool,
 ) -> usize {
     let mut acc: [f64; W] = cr[jb..jb + W].try_into().expect("a block");
     for p in 0..k {
         let s = coef(p);
-        if sparse && s == 0.0 {
-            continue;
-        }
         let row: &[f64; W] = b[p * n + jb..p * n + jb + W].try_into().expect("a block");
         for t in 0..W {
             acc[t] += s * row[t];
@@ -127,6 +143,34 @@ fn block<const W: usize>(
     }
     cr[jb..jb + W].copy_from_slice(&acc);
     W
+}
+
+with_avx2! {
+    /// `out[j] = bias[j] + rows_j · x` for the rows of `rows` (`bias.len()` rows of `x.len()`
+    /// values): one layer's inputs as dot products over a row-major weight matrix, each in 16
+    /// independent sums (vector lanes). Reads the matrix once, in order: the choice for
+    /// matrices too large for the cache to hold two layouts.
+    pub(crate) fn dot_rows(bias: &[f64], rows: &[f64], x: &[f64], out: &mut [f64]) {
+        let n = x.len();
+        for ((o, &b0), row) in out.iter_mut().zip(bias).zip(rows.chunks_exact(n.max(1))) {
+            let mut acc = [0.0f64; BLOCK];
+            let (rc, xc) = (row.chunks_exact(BLOCK), x.chunks_exact(BLOCK));
+            let tail: f64 = rc.remainder().iter().zip(xc.remainder()).map(|(a, b)| a * b).sum();
+            for (r, v) in rc.zip(xc) {
+                for t in 0..BLOCK {
+                    acc[t] += r[t] * v[t];
+                }
+            }
+            let mut w = BLOCK;
+            while w > 1 {
+                w /= 2;
+                for t in 0..w {
+                    acc[t] += acc[t + w];
+                }
+            }
+            *o = b0 + (acc[0] + tail);
+        }
+    }
 }
 
 /// `out = bias + Σ_k state[k] * rows[k]`, where `rows` holds `state.len()` rows of
@@ -254,6 +298,24 @@ mod tests {
                 (s - want).abs() <= 1e-15 * want.max(1e-300),
                 "{x}: {s} vs {want}"
             );
+        }
+    }
+
+    #[test]
+    fn dot_rows_are_dot_products() {
+        let (n, k) = (37, 3);
+        let rows: Vec<f64> = (0..n * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let x: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        let mut out = vec![0.0; k];
+        dot_rows(&[0.5, -1.0, 2.0], &rows, &x, &mut out);
+        for j in 0..k {
+            let want: f64 = [0.5, -1.0, 2.0][j]
+                + rows[j * n..(j + 1) * n]
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>();
+            assert!((out[j] - want).abs() < 1e-12);
         }
     }
 

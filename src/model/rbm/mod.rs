@@ -37,11 +37,15 @@ use crate::num;
 
 mod kernel;
 pub(crate) use kernel::{
-    add_product, add_rows, bernoulli_in_place, layer_probabilities, sigmoid_in_place, Mat,
+    add_product, add_rows, bernoulli_in_place, dot_rows, layer_probabilities, sigmoid_in_place, Mat,
 };
 
 /// The weight between unit `a` of the summed layer and unit `k` of the other.
 type Coupling<'a> = Box<dyn Fn(usize, usize) -> f64 + Sync + 'a>;
+
+/// Weights above which a machine keeps one layout only (the hidden inputs then come from dot
+/// products): 2^16 weights, 512 KiB.
+pub const LARGE_WEIGHTS: usize = 1 << 16;
 
 /// Largest smaller layer [`Rbm::log_z_exact`] sums over (2^30 states).
 pub const MAX_EXACT_UNITS: usize = 30;
@@ -115,7 +119,7 @@ pub struct Rbm {
     /// `H x V`, row-major: `w[j * V + i]`
     w: Vec<f64>,
     /// The same weights visible-major (`V x H`, `wt[i * H + j]`): the rows the hidden inputs
-    /// of a 0/1 visible state sum ([`add_rows`]).
+    /// of a 0/1 visible state sum ([`add_rows`]); empty above [`LARGE_WEIGHTS`] weights.
     wt: Vec<f64>,
 }
 
@@ -210,7 +214,11 @@ impl Rbm {
                 value: *x,
             });
         }
-        let wt = transpose(&w, hidden_bias.len(), v);
+        let wt = if w.len() > LARGE_WEIGHTS {
+            Vec::new()
+        } else {
+            transpose(&w, hidden_bias.len(), v)
+        };
         Ok(Rbm {
             names,
             b: visible_bias,
@@ -269,9 +277,16 @@ impl Rbm {
         -bv - x.iter().map(|&xj| softplus(xj)).sum::<f64>()
     }
 
-    /// The hidden inputs `x_j = c_j + W_j · v` of a visible state. `O(active V * H)`.
+    /// The hidden inputs `x_j = c_j + W_j · v` of a visible state: sums of the active rows of
+    /// the visible-major copy of the weights (`O(active V * H)`), or, for machines of more than
+    /// [`LARGE_WEIGHTS`] weights (where two copies would not stay in the cache), dot products
+    /// over the hidden-major weights (`O(V H)`).
     pub(crate) fn hidden_inputs(&self, v: &[f64], x: &mut [f64]) {
-        add_rows(&self.c, &self.wt, v, x);
+        if self.wt.is_empty() {
+            dot_rows(&self.c, &self.w, v, x);
+        } else {
+            add_rows(&self.c, &self.wt, v, x);
+        }
     }
 
     /// Exact `ln Z`, summing over the smaller layer: `2^min(V, H)` terms, each `O(max(V, H))` by
