@@ -53,6 +53,7 @@
 //! README shows both, and `ARCHITECTURE.md` maps the house.
 #![warn(missing_docs)]
 
+pub mod classify;
 pub mod data;
 pub mod diagnostics;
 pub mod error;

@@ -63,13 +63,22 @@ pub enum Params {
 pub struct LearnArgs {
     /// Model giving the factor scopes (.uai, .fg; a Bayesian network is learned as its factor
     /// graph); not with --rbm
-    #[arg(value_name = "MODEL", required_unless_present_any = ["rbm", "structure"])]
+    #[arg(value_name = "MODEL", required_unless_present_any = ["rbm", "structure", "classifier"])]
     pub model: Option<PathBuf>,
 
     /// Learn a Bayesian network's structure and parameters from the data alone (--score,
     /// --max-parents, --tabu, --restarts, --seed, --ignore); LEARNED is .bif
     #[arg(long, value_enum, value_name = "ALGO", conflicts_with_all = ["model", "rbm"])]
     pub structure: Option<super::structure::StructureAlgo>,
+
+    /// Learn a generative classifier of --target from the data alone: nb (naive Bayes) or tan
+    /// (tree-augmented naive Bayes); LEARNED is .bif (use it with `pgmkit classify`)
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with_all = ["model", "rbm", "structure"], requires = "target")]
+    pub classifier: Option<super::structure::ClassifierArg>,
+
+    /// --classifier: the class variable (a column of the data)
+    #[arg(long, value_name = "VAR")]
+    pub target: Option<String>,
 
     /// --structure: the network score
     #[arg(long, value_enum, default_value_t = super::structure::ScoreArg::Bic)]
@@ -205,7 +214,7 @@ struct LearnJson {
 }
 
 pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    if a.structure.is_some() {
+    if a.structure.is_some() || a.classifier.is_some() {
         return super::structure::learn(global, a, out);
     }
     let Some(model) = a.model.as_ref().filter(|_| !a.rbm) else {

@@ -13,6 +13,7 @@
 
 mod approx;
 mod args;
+mod classify;
 mod convert;
 mod data_args;
 mod demo;
@@ -121,6 +122,9 @@ enum Command {
     /// maximum likelihood, pseudo-likelihood or PCD (L2 / L1 penalties), or an RBM (--rbm) by
     /// CD-k or PCD
     Learn(learn::LearnArgs),
+    /// Classify the rows of a CSV with a Bayesian network: the posterior of --target given
+    /// each row's other cells, accuracy, log loss, confusion matrix, ROC AUC
+    Classify(classify::ClassifyArgs),
     /// Run the built-in demo on the ALARM network (what `pgmkit` with no arguments does)
     Demo,
 }
@@ -191,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Kl(a)) => kl::run(&cli.global, &a, &mut out),
         Some(Command::EvalImpute(a)) => eval_impute::run(&cli.global, &a, &mut out),
         Some(Command::Learn(a)) => learn::run(&cli.global, &a, &mut out),
+        Some(Command::Classify(a)) => classify::run(&cli.global, &a, &mut out),
     }?;
     out.flush()?;
     Ok(())

@@ -7,7 +7,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use pgmkit::data::csv::{discover_variables, read_csv_path};
-use pgmkit::learn::structure::{hill_climb, network, StructureOptions, StructureScore};
+use pgmkit::learn::structure::{
+    chow_liu, hill_climb, naive_bayes, network, structure_score, tan, StructureFit,
+    StructureOptions, StructureScore,
+};
 use pgmkit::learn::Prior;
 use pgmkit::model::Model;
 
@@ -20,6 +23,17 @@ pub enum StructureAlgo {
     /// Greedy hill climbing over arc additions, deletions and reversals, with a tabu list
     /// (--tabu) and random restarts (--restarts)
     Hc,
+    /// The Chow-Liu tree (maximum mutual-information spanning tree, rooted at the first column)
+    ChowLiu,
+}
+
+/// Generative classifiers of `learn --classifier`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifierArg {
+    /// Naive Bayes: the target is the only parent of every other variable
+    Nb,
+    /// Tree-augmented naive Bayes: naive Bayes plus a conditional mutual-information tree
+    Tan,
 }
 
 /// Network scores of `--score`.
@@ -90,7 +104,41 @@ pub fn learn(
         deadline: deadline.share(0.8),
         ..Default::default()
     };
-    let fit = hill_climb(&data, &opts)?;
+    let t = Instant::now();
+    let (algorithm, fit) = match (a.structure, a.classifier) {
+        (Some(StructureAlgo::Hc), _) => ("hc", hill_climb(&data, &opts)?),
+        (algo, cls) => {
+            let parents = match (algo, cls) {
+                (Some(_), _) => chow_liu(&data, 0)?,
+                (None, cls) => {
+                    let name = a.target.as_deref().unwrap_or_default();
+                    let Some(target) = vars.iter().position(|v| v.name == name) else {
+                        anyhow::bail!("--target {name}: the data has no such column");
+                    };
+                    if cls == Some(ClassifierArg::Tan) {
+                        tan(&data, target)?
+                    } else {
+                        naive_bayes(vars.len(), target)
+                    }
+                }
+            };
+            let name = match (algo, cls) {
+                (Some(_), _) => "chow-liu",
+                (None, Some(ClassifierArg::Tan)) => "tan",
+                _ => "nb",
+            };
+            let fit = StructureFit {
+                score: structure_score(&data, &parents, score)?,
+                parents,
+                steps: 0,
+                restarts: 0,
+                families: vars.len(),
+                time_limited: false,
+                seconds: t.elapsed().as_secs_f64(),
+            };
+            (name, fit)
+        }
+    };
     let t = Instant::now();
     let bn = network(&vars, &fit.parents, &data, &Prior::BDeu(a.ess))?;
     let fit_s = t.elapsed().as_secs_f64();
@@ -101,7 +149,7 @@ pub fn learn(
         let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
         push("data", a.data.display().to_string().into());
         push("out", a.out.display().to_string().into());
-        push("algorithm", "hc".into());
+        push("algorithm", algorithm.into());
         push("score_kind", score.name().into());
         push("score", super::score::json_f64(fit.score));
         push("variables", vars.len().into());
@@ -136,21 +184,31 @@ pub fn learn(
         data.num_rows(),
         data.num_missing()
     )?;
-    writeln!(
-        out,
-        "{} score {:.4} after {} moves ({} restarts, {} families scored) in {}{}",
-        score.name().to_uppercase(),
-        fit.score,
-        fit.steps,
-        fit.restarts,
-        fit.families,
-        output::duration(fit.seconds),
-        if fit.time_limited {
-            " (time limit reached)"
-        } else {
-            ""
-        }
-    )?;
+    if algorithm == "hc" {
+        writeln!(
+            out,
+            "{} score {:.4} after {} moves ({} restarts, {} families scored) in {}{}",
+            score.name().to_uppercase(),
+            fit.score,
+            fit.steps,
+            fit.restarts,
+            fit.families,
+            output::duration(fit.seconds),
+            if fit.time_limited {
+                " (time limit reached)"
+            } else {
+                ""
+            }
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{algorithm}: {} score {:.4}, structure in {}",
+            score.name().to_uppercase(),
+            fit.score,
+            output::duration(fit.seconds)
+        )?;
+    }
     writeln!(out, "wrote {}", a.out.display())?;
     Ok(())
 }

@@ -34,8 +34,10 @@
 //! ```
 
 mod score;
+mod trees;
 
 pub use score::{ln_gamma, StructureScore};
+pub use trees::{chow_liu, mutual_information, naive_bayes, tan};
 
 use std::time::Instant;
 
