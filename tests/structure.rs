@@ -49,6 +49,8 @@ fn hill_climbing_on_alarm_reaches_the_true_score() {
     let (data, truth) = alarm();
     assert_eq!(truth.iter().map(Vec::len).sum::<usize>(), 46);
     let true_bic = structure_score(&data, &truth, StructureScore::Bic).unwrap();
+    let empty = structure_score(&data, &vec![Vec::new(); 37], StructureScore::Bic).unwrap();
+    let mut last = empty;
     eprintln!("| search | BIC | vs true | SHD | arcs | moves | families | seconds |");
     eprintln!("| true DAG | {true_bic:.1} | 0 | 0 | 46 | | | |");
     for (name, opts) in [
@@ -56,17 +58,20 @@ fn hill_climbing_on_alarm_reaches_the_true_score() {
             "greedy",
             StructureOptions {
                 tabu: 0,
+                restarts: 0,
                 ..Default::default()
             },
         ),
-        ("tabu 10", StructureOptions::default()),
         (
-            "tabu 10 + 5 restarts",
+            "tabu 10",
             StructureOptions {
-                restarts: 5,
-                seed: 3,
+                restarts: 0,
                 ..Default::default()
             },
+        ),
+        (
+            "defaults (tabu 10, 10 restarts)",
+            StructureOptions::default(),
         ),
     ] {
         let f = hill_climb(&data, &opts).unwrap();
@@ -87,6 +92,24 @@ fn hill_climbing_on_alarm_reaches_the_true_score() {
             f.score
         );
         assert!(d <= 40, "{name}: SHD {d}");
+        // the search never ends below where it started, and each stronger setting keeps the
+        // best network of the weaker one's path (the same first climb)
+        assert!(f.score >= last - 1e-6, "{name}: {} below {last}", f.score);
+        last = f.score;
+        assert!(
+            (structure_score(&data, &f.parents, StructureScore::Bic).unwrap() - f.score).abs()
+                < 1e-6
+        );
+        if name.starts_with("defaults") {
+            // the restarts leave the greedy optimum's basin: within 0.5% (measured -0.14%;
+            // other state orders of the same data reach above the true DAG's BIC)
+            assert!(
+                f.score > true_bic - 0.005 * true_bic.abs(),
+                "{} vs {true_bic}",
+                f.score
+            );
+            assert!(d <= 25, "SHD {d}");
+        }
     }
 }
 
@@ -181,11 +204,10 @@ fn learned_network_fits_and_scores() {
     )
     .unwrap();
     let g = hill_climb(&t.data, &StructureOptions::default()).unwrap();
-    // state order differs (discovered states are sorted), the structure does not
-    assert_eq!(
-        g.parents.iter().map(Vec::len).sum::<usize>(),
-        f.parents.iter().map(Vec::len).sum::<usize>()
-    );
+    // state order differs (discovered states are sorted), so ties break differently and the
+    // searches end in different optima of similar score
+    let rel = (g.score - f.score).abs() / f.score.abs();
+    assert!(rel < 0.01, "{} vs {}", g.score, f.score);
     let bn = network(&vars, &g.parents, &t.data, &Prior::BDeu(1.0)).unwrap();
     assert_eq!(bn.num_vars(), 37);
 }

@@ -97,8 +97,13 @@ pub struct LearnArgs {
     pub tabu: usize,
 
     /// --structure: random restarts from the best network found
-    #[arg(long, value_name = "R", default_value_t = 0)]
+    #[arg(long, value_name = "R", default_value_t = 10)]
     pub restarts: usize,
+
+    /// --structure: random moves that perturb the best network before each restart [default:
+    /// twice the number of variables]
+    #[arg(long, value_name = "N")]
+    pub perturb: Option<usize>,
 
     /// Train a restricted Boltzmann machine on 0/1 data instead (--hidden, --epochs, --method
     /// cd|pcd, --batch, --rate, --seed, --ignore); LEARNED is RBM JSON

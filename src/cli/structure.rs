@@ -99,6 +99,7 @@ pub fn learn(
         max_parents: a.max_parents,
         tabu: a.tabu,
         restarts: a.restarts,
+        perturb: a.perturb,
         seed: a.seed,
         // the parameters are fitted after the search: the search gets 80% of the budget
         deadline: deadline.share(0.8),

@@ -60,9 +60,11 @@ pub struct StructureOptions {
     /// last `tabu` moves (default 10; 0 is plain greedy ascent).
     pub tabu: usize,
     /// Random restarts from the best network, each perturbed by `perturb` random moves
-    /// (default 0).
+    /// (default 10).
     pub restarts: usize,
-    /// Random moves of a restart's perturbation (default: a tenth of the variables, at least 2).
+    /// Random moves of a restart's perturbation (default: twice the number of variables, at
+    /// least 4): large enough to leave the basin of the best network, whose wrong orientations
+    /// greedy moves cannot undo one at a time.
     pub perturb: Option<usize>,
     /// Arcs `(from, to)` never added.
     pub forbidden: Vec<(usize, usize)>,
@@ -83,7 +85,7 @@ impl Default for StructureOptions {
             score: StructureScore::Bic,
             max_parents: 4,
             tabu: 10,
-            restarts: 0,
+            restarts: 10,
             perturb: None,
             forbidden: Vec::new(),
             required: Vec::new(),
@@ -307,20 +309,81 @@ fn all_moves(n: usize) -> Vec<Move> {
     out
 }
 
-/// The best legal move not in `banned`, with its delta (first in order on ties).
+/// Whether move `m` applies to `d` at all (before constraints and cycles): its arc is absent
+/// (add) or present (delete, reverse).
+fn applicable(d: &Dag, m: Move) -> bool {
+    match m {
+        Move::Add(u, v) => u != v && !d.parents[v].contains(&u),
+        Move::Delete(u, v) | Move::Reverse(u, v) => d.parents[v].contains(&u),
+    }
+}
+
+/// The gain of every move (`-inf` where it does not apply), kept up to date by recomputing
+/// only the moves whose families a step changed: a step costs O(n) score lookups, not O(n²).
+struct Gains {
+    n: usize,
+    g: Vec<f64>,
+}
+
+impl Gains {
+    fn index(n: usize, m: Move) -> usize {
+        let (u, v, k) = match m {
+            Move::Add(u, v) => (u, v, 0),
+            Move::Delete(u, v) => (u, v, 1),
+            Move::Reverse(u, v) => (u, v, 2),
+        };
+        (u * n + v) * 3 + k
+    }
+
+    fn of(d: &Dag, m: Move, s: &Scorer<'_>) -> f64 {
+        if applicable(d, m) {
+            delta(d, m, s)
+        } else {
+            f64::NEG_INFINITY
+        }
+    }
+
+    fn new(d: &Dag, moves: &[Move], s: &Scorer<'_>) -> Gains {
+        let n = d.parents.len();
+        let mut g = vec![f64::NEG_INFINITY; 3 * n * n];
+        let vals: Vec<f64> = moves.par_iter().map(|&m| Gains::of(d, m, s)).collect();
+        for (&m, x) in moves.iter().zip(vals) {
+            g[Gains::index(n, m)] = x;
+        }
+        Gains { n, g }
+    }
+
+    /// Recompute the moves that involve a family of `touched`.
+    fn update(&mut self, d: &Dag, touched: &[usize], s: &Scorer<'_>) {
+        let n = self.n;
+        let mut redo: Vec<Move> = Vec::new();
+        for &w in touched {
+            for u in (0..n).filter(|&u| u != w) {
+                redo.extend([Move::Add(u, w), Move::Delete(u, w), Move::Reverse(u, w)]);
+                redo.push(Move::Reverse(w, u));
+            }
+        }
+        let vals: Vec<f64> = redo.par_iter().map(|&m| Gains::of(d, m, s)).collect();
+        for (m, x) in redo.into_iter().zip(vals) {
+            self.g[Gains::index(n, m)] = x;
+        }
+    }
+}
+
+/// The best legal move not in `banned`, with its gain (first in order on ties).
 fn best_move(
     d: &Dag,
     moves: &[Move],
+    gains: &Gains,
     rules: &Rules,
     banned: &[Move],
-    s: &Scorer<'_>,
 ) -> Option<(Move, f64)> {
+    let n = d.parents.len();
     moves
         .par_iter()
         .enumerate()
-        .filter(|(_, m)| rules.legal(d, **m) && !banned.contains(m))
-        .map(|(i, m)| (i, *m, delta(d, *m, s)))
-        .filter(|x| x.2.is_finite())
+        .map(|(i, m)| (i, *m, gains.g[Gains::index(n, *m)]))
+        .filter(|(_, m, g)| g.is_finite() && rules.legal(d, *m) && !banned.contains(m))
         .reduce_with(|a, b| {
             if b.2 > a.2 || (b.2 == a.2 && b.0 < a.0) {
                 b
@@ -347,11 +410,12 @@ fn climb(
     let mut best = d.clone();
     let mut recent: Vec<Move> = Vec::new();
     let mut patience = tabu;
+    let mut gains = Gains::new(&d, moves, s);
     loop {
         if deadline.passed() {
             return (best, true);
         }
-        let Some((m, gain)) = best_move(&d, moves, rules, &recent, s) else {
+        let Some((m, gain)) = best_move(&d, moves, &gains, rules, &recent) else {
             break;
         };
         if gain <= MIN_GAIN {
@@ -361,6 +425,7 @@ fn climb(
             patience -= 1;
         }
         d.apply(m, s);
+        gains.update(&d, &touched(m), s);
         *steps += 1;
         if tabu > 0 {
             recent.push(m.inverse());
@@ -449,7 +514,7 @@ pub fn hill_climb(data: &Dataset, opts: &StructureOptions) -> Result<StructureFi
         opts.deadline,
         &mut steps,
     );
-    let perturb = opts.perturb.unwrap_or((n / 10).max(2));
+    let perturb = opts.perturb.unwrap_or((2 * n).max(4));
     let mut restarts = 0;
     for r in 0..opts.restarts {
         if cut || opts.deadline.passed() {
