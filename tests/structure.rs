@@ -365,3 +365,45 @@ fn classify_a_binary_target_with_holes() {
     assert_eq!(r1.probs, r.probs);
     data.set(0, target, None);
 }
+
+#[test]
+fn pc_stable_on_alarm() {
+    use pgmkit::learn::structure::{pc_stable, PcOptions};
+    let (data, truth) = alarm();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| pc_stable(&data, &PcOptions::default()).unwrap())
+    };
+    let (f, g) = (run(2), run(1));
+    assert_eq!(f, g);
+    let dag = f.dag.clone().unwrap();
+    let d = shd(&truth, &dag);
+    let skeleton = |p: &[Vec<usize>]| -> std::collections::BTreeSet<(usize, usize)> {
+        p.iter()
+            .enumerate()
+            .flat_map(|(v, ps)| ps.iter().map(move |&u| (u.min(v), u.max(v))))
+            .collect()
+    };
+    let (ts, fs) = (skeleton(&truth), skeleton(&dag));
+    let missing = ts.difference(&fs).count();
+    let extra = fs.difference(&ts).count();
+    eprintln!(
+        "PC-stable: {} arcs + {} undirected edges, {} tests; DAG SHD {d}, skeleton: {missing} missing, {extra} extra",
+        f.arcs.len(),
+        f.edges.len(),
+        f.tests
+    );
+    assert!(missing + extra <= 12, "skeleton off by {missing} + {extra}");
+    assert!(d <= 30, "SHD {d}");
+    assert!(pc_stable(
+        &data,
+        &PcOptions {
+            alpha: 1.5,
+            ..Default::default()
+        }
+    )
+    .is_err());
+}

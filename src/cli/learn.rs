@@ -80,6 +80,10 @@ pub struct LearnArgs {
     #[arg(long, value_name = "VAR")]
     pub target: Option<String>,
 
+    /// --structure pc: significance level of the G² independence tests
+    #[arg(long, value_name = "A", default_value_t = 0.05)]
+    pub alpha: f64,
+
     /// --structure: the network score
     #[arg(long, value_enum, default_value_t = super::structure::ScoreArg::Bic)]
     pub score: super::structure::ScoreArg,

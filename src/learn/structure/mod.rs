@@ -33,9 +33,11 @@
 //! assert_eq!(fit.parents[0].len() + fit.parents[1].len(), 1);
 //! ```
 
+mod pc;
 mod score;
 mod trees;
 
+pub use pc::{chi2_p_value, ci_test, pc_stable, pc_with, CiTest, PcFit, PcOptions};
 pub use score::{ln_gamma, StructureScore};
 pub use trees::{chow_liu, mutual_information, naive_bayes, tan};
 
