@@ -233,6 +233,40 @@ fn cli_learns_a_structure_from_a_csv() {
     );
     assert_eq!(j["score_kind"], "bic");
     assert!(j["arcs"].as_u64().unwrap() >= 40);
+    // required and forbidden arcs by name; PC lists the CPDAG's undirected edges
+    let c = json(&[
+        "learn",
+        "--structure",
+        "hc",
+        "--restarts",
+        "0",
+        "--require",
+        "HR->CO",
+        "--forbid",
+        "LVFAILURE->HISTORY",
+        "--data",
+        ALARM_ROWS,
+        "--out",
+        &out,
+        "--json",
+    ]);
+    let arcs = c["arc_list"].as_array().unwrap();
+    assert!(arcs.iter().any(|a| a[0] == "HR" && a[1] == "CO"));
+    assert!(!arcs
+        .iter()
+        .any(|a| a[0] == "LVFAILURE" && a[1] == "HISTORY"));
+    let p = json(&[
+        "learn",
+        "--structure",
+        "pc",
+        "--data",
+        ALARM_ROWS,
+        "--out",
+        &out,
+        "--json",
+    ]);
+    assert_eq!(p["algorithm"], "pc");
+    assert!(p["undirected_edges"].is_array());
     // the written network loads and answers a query
     let m = json(&["logz", &out, "--json"]);
     assert!(m["log_z"].as_f64().unwrap().abs() < 1e-9);

@@ -80,6 +80,14 @@ pub struct LearnArgs {
     #[arg(long, value_name = "VAR")]
     pub target: Option<String>,
 
+    /// --structure hc: arcs never added, e.g. "A->B,C->D"
+    #[arg(long, value_name = "ARCS")]
+    pub forbid: Option<String>,
+
+    /// --structure hc: arcs always present, e.g. "A->B"
+    #[arg(long, value_name = "ARCS")]
+    pub require: Option<String>,
+
     /// --structure pc: significance level of the G² independence tests
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     pub alpha: f64,

@@ -98,12 +98,40 @@ pub fn learn(
         ScoreArg::K2 => StructureScore::K2,
     };
     let deadline = super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64));
+    let arcs_of = |flag: &str, text: &Option<String>| -> anyhow::Result<Vec<(usize, usize)>> {
+        let Some(text) = text else {
+            return Ok(Vec::new());
+        };
+        text.split(',')
+            .filter(|x| !x.trim().is_empty())
+            .map(|item| {
+                let Some((u, v)) = item.split_once("->") else {
+                    anyhow::bail!("{flag} {item}: write an arc as FROM->TO");
+                };
+                let find = |name: &str| {
+                    vars.iter()
+                        .position(|x| x.name == name.trim())
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("{flag} {item}: no column '{}'", name.trim())
+                        })
+                };
+                Ok((find(u)?, find(v)?))
+            })
+            .collect()
+    };
+    let forbidden = arcs_of("--forbid", &a.forbid)?;
+    let required = arcs_of("--require", &a.require)?;
+    if (!forbidden.is_empty() || !required.is_empty()) && a.structure != Some(StructureAlgo::Hc) {
+        anyhow::bail!("--forbid and --require apply to --structure hc");
+    }
     let opts = StructureOptions {
         score,
         max_parents: a.max_parents,
         tabu: a.tabu,
         restarts: a.restarts,
         perturb: a.perturb,
+        forbidden,
+        required,
         seed: a.seed,
         // the parameters are fitted after the search: the search gets 80% of the budget
         deadline: deadline.share(0.8),
