@@ -33,83 +33,9 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 // ---------------------------------------------------------------------------------------------
 // statistics helpers
 
-/// ln Gamma(x) for x > 0 (Lanczos, g = 7, n = 9; relative error ~1e-15).
-fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = C[0];
-    let t = x + G + 0.5;
-    for (i, c) in C.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
-/// Regularised upper incomplete gamma Q(a, x) = Gamma(a, x) / Gamma(a) (Numerical Recipes:
-/// series for x < a + 1, Lentz continued fraction otherwise).
-fn gamma_q(a: f64, x: f64) -> f64 {
-    assert!(a > 0.0 && x >= 0.0);
-    if x == 0.0 {
-        return 1.0;
-    }
-    let lnpre = a * x.ln() - x - ln_gamma(a);
-    if x < a + 1.0 {
-        let (mut ap, mut sum, mut del) = (a, 1.0 / a, 1.0 / a);
-        for _ in 0..10_000 {
-            ap += 1.0;
-            del *= x / ap;
-            sum += del;
-            if del.abs() < sum.abs() * 1e-16 {
-                break;
-            }
-        }
-        1.0 - sum * lnpre.exp()
-    } else {
-        let tiny = 1e-300;
-        let mut b = x + 1.0 - a;
-        let mut c = 1.0 / tiny;
-        let mut d = 1.0 / b;
-        let mut h = d;
-        for i in 1..10_000 {
-            let an = -(i as f64) * (i as f64 - a);
-            b += 2.0;
-            d = an * d + b;
-            if d.abs() < tiny {
-                d = tiny;
-            }
-            c = b + an / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
-            d = 1.0 / d;
-            let del = d * c;
-            h *= del;
-            if (del - 1.0).abs() < 1e-16 {
-                break;
-            }
-        }
-        lnpre.exp() * h
-    }
-}
-
-/// Upper tail P(X >= x) of a chi-square variable with `df` degrees of freedom.
+/// Upper tail P(X >= x) of a chi-square variable with `df` degrees of freedom (the library's).
 fn chi2_sf(x: f64, df: usize) -> f64 {
-    gamma_q(df as f64 / 2.0, x / 2.0)
+    pgmkit::num::chi2_p_value(x, df as f64)
 }
 
 #[test]

@@ -37,8 +37,9 @@ mod pc;
 mod score;
 mod trees;
 
-pub use pc::{chi2_p_value, ci_test, pc_stable, pc_with, CiTest, PcFit, PcOptions};
-pub use score::{ln_gamma, StructureScore};
+pub use crate::num::{chi2_p_value, ln_gamma};
+pub use pc::{ci_test, pc_stable, pc_with, CiTest, PcFit, PcOptions};
+pub use score::StructureScore;
 pub use trees::{chow_liu, mutual_information, naive_bayes, tan};
 
 use std::time::Instant;

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use crate::data::{Dataset, MISSING};
 use crate::error::{Error, Result};
 use crate::limits::Deadline;
+use crate::num::chi2_p_value;
 
 /// The independence test statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,61 +66,6 @@ pub struct PcFit {
     pub tests: usize,
     /// Whether the deadline cut the search short.
     pub time_limited: bool,
-}
-
-/// `ln Γ(a)` regularised upper incomplete gamma `Q(a, x)` (series or continued fraction).
-fn gamma_q(a: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 1.0;
-    }
-    let ln_pre = -x + a * x.ln() - super::ln_gamma(a);
-    if x < a + 1.0 {
-        // series for P
-        let (mut sum, mut term, mut ap) = (1.0 / a, 1.0 / a, a);
-        for _ in 0..1000 {
-            ap += 1.0;
-            term *= x / ap;
-            sum += term;
-            if term.abs() < sum.abs() * 1e-15 {
-                break;
-            }
-        }
-        (1.0 - sum * ln_pre.exp()).max(0.0)
-    } else {
-        // Lentz's continued fraction for Q
-        let tiny = 1e-300;
-        let mut b = x + 1.0 - a;
-        let mut c = 1.0 / tiny;
-        let mut d = 1.0 / b;
-        let mut h = d;
-        for i in 1..1000 {
-            let an = -(i as f64) * (i as f64 - a);
-            b += 2.0;
-            d = an * d + b;
-            if d.abs() < tiny {
-                d = tiny;
-            }
-            c = b + an / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
-            d = 1.0 / d;
-            let del = d * c;
-            h *= del;
-            if (del - 1.0).abs() < 1e-15 {
-                break;
-            }
-        }
-        (ln_pre.exp() * h).clamp(0.0, 1.0)
-    }
-}
-
-/// The p-value of a χ² statistic with `df` degrees of freedom.
-pub fn chi2_p_value(stat: f64, df: f64) -> f64 {
-    if df <= 0.0 {
-        return 1.0;
-    }
-    gamma_q(df / 2.0, stat / 2.0)
 }
 
 /// The p-value of the test of `X_a ⊥ X_b | X_s` on the rows complete on the variables
