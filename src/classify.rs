@@ -163,6 +163,56 @@ fn binary_auc(rows: &[(Option<usize>, Vec<f64>)]) -> Option<f64> {
     Some((rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64)
 }
 
+/// The adjusted Rand index of two partitions of the same items (Hubert & Arabie 1985): 1 for
+/// the same partition up to relabelling, about 0 for independent ones. Labels are any
+/// integers; O(n + a b) for `a` and `b` distinct labels. Two partitions that are both a single
+/// cluster (or both all singletons) give 1.
+///
+/// ```
+/// use pgmkit::classify::adjusted_rand_index;
+/// assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[5, 5, 2, 2]), 1.0);
+/// assert!(adjusted_rand_index(&[0, 0, 1, 1], &[0, 1, 0, 1]) < 0.0);
+/// ```
+pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> f64 {
+    assert_eq!(a.len(), b.len(), "two labellings of the same items");
+    let relabel = |x: &[usize]| -> (Vec<usize>, usize) {
+        let mut seen = std::collections::HashMap::new();
+        let codes = x
+            .iter()
+            .map(|&l| {
+                let k = seen.len();
+                *seen.entry(l).or_insert(k)
+            })
+            .collect();
+        (codes, seen.len())
+    };
+    let (ca, na) = relabel(a);
+    let (cb, nb) = relabel(b);
+    let mut table = vec![0u64; na * nb];
+    for (&x, &y) in ca.iter().zip(&cb) {
+        table[x * nb + y] += 1;
+    }
+    let pairs = |n: u64| (n * n.saturating_sub(1)) as f64 / 2.0;
+    let index: f64 = table.iter().map(|&n| pairs(n)).sum();
+    let rows: f64 = (0..na)
+        .map(|i| pairs(table[i * nb..(i + 1) * nb].iter().sum()))
+        .sum();
+    let cols: f64 = (0..nb)
+        .map(|j| pairs((0..na).map(|i| table[i * nb + j]).sum()))
+        .sum();
+    let total = pairs(a.len() as u64);
+    let expected = if total > 0.0 {
+        rows * cols / total
+    } else {
+        0.0
+    };
+    let max = 0.5 * (rows + cols);
+    if max == expected {
+        return 1.0;
+    }
+    (index - expected) / (max - expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

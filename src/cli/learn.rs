@@ -63,7 +63,7 @@ pub enum Params {
 pub struct LearnArgs {
     /// Model giving the factor scopes (.uai, .fg; a Bayesian network is learned as its factor
     /// graph); not with --rbm
-    #[arg(value_name = "MODEL", required_unless_present_any = ["rbm", "structure", "classifier"])]
+    #[arg(value_name = "MODEL", required_unless_present_any = ["rbm", "structure", "classifier", "latent"])]
     pub model: Option<PathBuf>,
 
     /// Learn a Bayesian network's structure and parameters from the data alone (--score,
@@ -75,6 +75,27 @@ pub struct LearnArgs {
     /// (tree-augmented naive Bayes); LEARNED is .bif (use it with `pgmkit classify`)
     #[arg(long, value_enum, value_name = "KIND", conflicts_with_all = ["model", "rbm", "structure"], requires = "target")]
     pub classifier: Option<super::structure::ClassifierArg>,
+
+    /// Fit a latent class model from the data alone: a hidden root with K states (or `auto`: K
+    /// chosen by BIC up to --max-classes) over every column, by EM with --restarts random
+    /// starts; LEARNED is .bif, its first variable the latent class
+    #[arg(long, value_name = "K|auto", conflicts_with_all = ["model", "rbm", "structure", "classifier"])]
+    pub latent: Option<String>,
+
+    /// --latent auto: the largest number of classes tried
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub max_classes: usize,
+
+    /// --latent: write p(class | row) of every row (CSV: row, one column per class, the most
+    /// probable class)
+    #[arg(long, value_name = "FILE.csv", requires = "latent")]
+    pub posteriors: Option<PathBuf>,
+
+    /// --structure, --classifier, --latent: Dirichlet pseudo-count added to every CPT cell of the
+    /// written network [default: none (maximum likelihood) for --structure and --latent, 1
+    /// (Laplace) for --classifier]
+    #[arg(long, value_name = "ALPHA")]
+    pub prior_count: Option<f64>,
 
     /// --classifier: the class variable (a column of the data)
     #[arg(long, value_name = "VAR")]
@@ -96,7 +117,7 @@ pub struct LearnArgs {
     #[arg(long, value_enum, default_value_t = super::structure::ScoreArg::Bic)]
     pub score: super::structure::ScoreArg,
 
-    /// --structure: equivalent sample size of the BDeu score and of the parameters' BDeu prior
+    /// --structure: equivalent sample size of the BDeu score
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub ess: f64,
 
@@ -108,7 +129,8 @@ pub struct LearnArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub tabu: usize,
 
-    /// --structure: random restarts from the best network found
+    /// --structure: random restarts from the best network found; --latent: extra random EM
+    /// starts
     #[arg(long, value_name = "R", default_value_t = 10)]
     pub restarts: usize,
 
@@ -231,6 +253,9 @@ struct LearnJson {
 }
 
 pub fn run(global: &GlobalArgs, a: &LearnArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if a.latent.is_some() {
+        return super::structure::latent(global, a, out);
+    }
     if a.structure.is_some() || a.classifier.is_some() {
         return super::structure::learn(global, a, out);
     }

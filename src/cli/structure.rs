@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use pgmkit::data::csv::{discover_variables, read_csv_path};
+use pgmkit::learn::latent::{latent_class, latent_class_auto, LatentOptions};
 use pgmkit::learn::structure::{
     chow_liu, hill_climb, naive_bayes, network, pc_stable, structure_score, tan, PcOptions,
     StructureFit, StructureOptions, StructureScore,
@@ -21,7 +22,8 @@ use super::output::{self, OrderedMap};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StructureAlgo {
     /// Greedy hill climbing over arc additions, deletions and reversals, with a tabu list
-    /// (--tabu) and random restarts (--restarts)
+    /// (--tabu) and random restarts (--restarts); `tabu` is the same search
+    #[value(alias = "tabu")]
     Hc,
     /// The Chow-Liu tree (maximum mutual-information spanning tree, rooted at the first column)
     ChowLiu,
@@ -53,26 +55,11 @@ pub enum ScoreArg {
     K2,
 }
 
-/// `pgmkit learn --structure`.
-pub fn learn(
-    _global: &GlobalArgs,
+/// The table of `--data`: its variables discovered from the cells (less `--ignore`), the
+/// rows, and the seconds it took.
+fn read_table(
     a: &super::learn::LearnArgs,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let format = pgmkit::io::ModelFormat::from_path(&a.out)?;
-    if format != pgmkit::io::ModelFormat::Bif {
-        anyhow::bail!(
-            "--out {}: a learned Bayesian network is written as .bif",
-            a.out.display()
-        );
-    }
-    pgmkit::io::outputs::check_outputs(
-        &[("the data", a.data.as_path())],
-        &[("--out", a.out.as_path())],
-    )?;
-    if !(a.ess > 0.0 && a.ess.is_finite()) {
-        anyhow::bail!("--ess must be positive, got {}", a.ess);
-    }
+) -> anyhow::Result<(Vec<pgmkit::Variable>, pgmkit::data::Dataset, f64)> {
     let t = Instant::now();
     let ignore: Vec<String> = a
         .ignore
@@ -89,8 +76,208 @@ pub fn learn(
     vars.retain(|v| !ignore.contains(&v.name));
     let table =
         read_csv_path(&a.data, &vars, &copts).map_err(|e| super::args::file_error(&a.data, e))?;
-    let data = table.data;
-    let read_s = t.elapsed().as_secs_f64();
+    Ok((vars, table.data, t.elapsed().as_secs_f64()))
+}
+
+/// The CPTs' prior: `--prior-count`, else `default` pseudo-counts (0: maximum likelihood).
+fn prior_of(a: &super::learn::LearnArgs, default: f64) -> anyhow::Result<Prior> {
+    match a.prior_count {
+        Some(x) if !(x.is_finite() && x >= 0.0) => {
+            anyhow::bail!("--prior-count must be a finite number >= 0, got {x}")
+        }
+        Some(x) if x > 0.0 => Ok(Prior::Dirichlet(x)),
+        Some(_) => Ok(Prior::None),
+        None if default > 0.0 => Ok(Prior::Dirichlet(default)),
+        None => Ok(Prior::None),
+    }
+}
+
+/// Check that `--out` is a .bif path distinct from the data.
+fn check_bif_out(
+    a: &super::learn::LearnArgs,
+    extra: &[(&str, &std::path::Path)],
+) -> anyhow::Result<()> {
+    let format = pgmkit::io::ModelFormat::from_path(&a.out)?;
+    if format != pgmkit::io::ModelFormat::Bif {
+        anyhow::bail!(
+            "--out {}: a learned Bayesian network is written as .bif",
+            a.out.display()
+        );
+    }
+    let mut outs = vec![("--out", a.out.as_path())];
+    outs.extend_from_slice(extra);
+    pgmkit::io::outputs::check_outputs(&[("the data", a.data.as_path())], &outs)?;
+    Ok(())
+}
+
+/// `pgmkit learn --latent K|auto`: a latent class model ([`pgmkit::learn::latent`]).
+pub fn latent(
+    global: &GlobalArgs,
+    a: &super::learn::LearnArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let spec = a.latent.as_deref().unwrap_or_default().trim();
+    let classes: Option<usize> = if spec.eq_ignore_ascii_case("auto") {
+        None
+    } else {
+        match spec.parse::<usize>() {
+            Ok(k) if k >= 1 => Some(k),
+            _ => anyhow::bail!("--latent takes a number of classes >= 1 or `auto`, got '{spec}'"),
+        }
+    };
+    if classes.is_none() && a.max_classes == 0 {
+        anyhow::bail!("--max-classes must be at least 1");
+    }
+    let extra: Vec<(&str, &std::path::Path)> = a
+        .posteriors
+        .iter()
+        .map(|p| ("--posteriors", p.as_path()))
+        .collect();
+    check_bif_out(a, &extra)?;
+    let prior = prior_of(a, 0.0)?;
+    let (vars, data, read_s) = read_table(a)?;
+    let deadline = super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64));
+    let mut stop = pgmkit::stop::StopRule::new(200, 1e-6);
+    if let Some(left) = deadline.remaining() {
+        stop = stop.with_max_time(left);
+    }
+    let opts = LatentOptions {
+        classes: classes.unwrap_or(1),
+        em: pgmkit::learn::EmOptions {
+            stop,
+            prior,
+            restarts: a.restarts,
+            seed: a.seed,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let bar = super::progress::Bar::new(
+        global,
+        classes.map_or(a.max_classes, |_| 1) as u64,
+        "latent classes",
+        "fits",
+    );
+    let (fit, tried) = match classes {
+        Some(_) => {
+            let f = latent_class(&vars, &data, &opts)?;
+            let tried = vec![(f.classes, f.bic)];
+            (f, tried)
+        }
+        None => latent_class_auto(&vars, &data, a.max_classes, &opts)?,
+    };
+    bar.finish();
+    let fit_s = t.elapsed().as_secs_f64();
+    let mut staged = pgmkit::io::outputs::Staged::new();
+    let text = pgmkit::io::model_text(&Model::Bayes(fit.model.clone()), &a.out)?;
+    staged.write(&a.out, |w| {
+        w.write_all(text.as_bytes())
+            .map_err(|e| pgmkit::Error::io(&a.out, e))
+    })?;
+    let z = fit.assignments();
+    let states = &fit.model.vars()[0].states;
+    if let Some(p) = &a.posteriors {
+        staged.write(p, |w| {
+            let mut line = String::from("row");
+            for s in states {
+                line.push(',');
+                line.push_str(s);
+            }
+            line.push_str(",class\n");
+            w.write_all(line.as_bytes())
+                .map_err(|e| pgmkit::Error::io(p, e))?;
+            for (r, (probs, &k)) in fit.posteriors.iter().zip(&z).enumerate() {
+                let mut line = (r + 1).to_string();
+                for x in probs {
+                    line.push_str(&format!(",{x}"));
+                }
+                line.push(',');
+                line.push_str(&states[k]);
+                line.push('\n');
+                w.write_all(line.as_bytes())
+                    .map_err(|e| pgmkit::Error::io(p, e))?;
+            }
+            Ok(())
+        })?;
+    }
+    staged.commit()?;
+    let mut sizes = vec![0usize; fit.classes];
+    for &k in &z {
+        sizes[k] += 1;
+    }
+    if a.json {
+        let mut m: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        let mut push = |k: &str, v: serde_json::Value| m.0.push((k.to_string(), v));
+        push("data", a.data.display().to_string().into());
+        push("out", a.out.display().to_string().into());
+        push("algorithm", "latent-class".into());
+        push("classes", fit.classes.into());
+        push("log_likelihood", super::score::json_f64(fit.log_lik));
+        push("bic", super::score::json_f64(fit.bic));
+        push("free_params", fit.free_params.into());
+        push("iterations", fit.iterations.into());
+        push("class_sizes", sizes.clone().into());
+        let by: Vec<serde_json::Value> = tried
+            .iter()
+            .map(|&(k, b)| serde_json::json!([k, super::score::json_f64(b)]))
+            .collect();
+        push("bic_by_classes", by.into());
+        push("variables", vars.len().into());
+        push("rows", data.num_rows().into());
+        push("missing_cells", data.num_missing().into());
+        push("fit_seconds", fit_s.into());
+        push("read_seconds", read_s.into());
+        return output::write_json(out, &m);
+    }
+    writeln!(
+        out,
+        "latent class model: {} classes over {} variables from {} rows ({} missing cells)",
+        fit.classes,
+        vars.len(),
+        data.num_rows(),
+        data.num_missing()
+    )?;
+    if tried.len() > 1 {
+        let list: Vec<String> = tried
+            .iter()
+            .map(|(k, b)| format!("K={k}: {b:.2}"))
+            .collect();
+        writeln!(out, "BIC by number of classes: {}", list.join(", "))?;
+    }
+    writeln!(
+        out,
+        "log-likelihood {:.4}, BIC {:.4} ({} free parameters), {} EM iterations, {}",
+        fit.log_lik,
+        fit.bic,
+        fit.free_params,
+        fit.iterations,
+        output::duration(fit_s)
+    )?;
+    let sz: Vec<String> = states
+        .iter()
+        .zip(&sizes)
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    writeln!(out, "rows by most probable class: {}", sz.join(", "))?;
+    writeln!(out, "wrote {}", a.out.display())?;
+    if let Some(p) = &a.posteriors {
+        writeln!(out, "wrote {}", p.display())?;
+    }
+    Ok(())
+}
+
+/// `pgmkit learn --structure`.
+pub fn learn(
+    _global: &GlobalArgs,
+    a: &super::learn::LearnArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    check_bif_out(a, &[])?;
+    if !(a.ess > 0.0 && a.ess.is_finite()) {
+        anyhow::bail!("--ess must be positive, got {}", a.ess);
+    }
+    let (vars, data, read_s) = read_table(a)?;
     let score = match a.score {
         ScoreArg::Bic => StructureScore::Bic,
         ScoreArg::Aic => StructureScore::Aic,
@@ -204,7 +391,8 @@ pub fn learn(
         }
     };
     let t = Instant::now();
-    let bn = network(&vars, &fit.parents, &data, &Prior::BDeu(a.ess))?;
+    let prior = prior_of(a, if a.classifier.is_some() { 1.0 } else { 0.0 })?;
+    let bn = network(&vars, &fit.parents, &data, &prior)?;
     let fit_s = t.elapsed().as_secs_f64();
     let arcs: usize = fit.parents.iter().map(Vec::len).sum();
     pgmkit::io::save_model(&Model::Bayes(bn), &a.out)?;

@@ -3,6 +3,7 @@
 //! per-row exact inference they share with scoring and imputation ([`rows`]).
 
 pub mod em;
+pub mod latent;
 pub mod markov;
 pub mod mle;
 pub mod rbm;

@@ -35,11 +35,13 @@
 
 mod pc;
 mod score;
+mod sem;
 mod trees;
 
 pub use crate::num::{chi2_p_value, ln_gamma};
 pub use pc::{ci_test, pc_stable, pc_with, CiTest, PcFit, PcOptions};
 pub use score::StructureScore;
+pub use sem::{structural_em, SemFit, SemOptions};
 pub use trees::{chow_liu, mutual_information, naive_bayes, tan};
 
 use std::time::Instant;
@@ -76,6 +78,9 @@ pub struct StructureOptions {
     /// Tier of each variable (empty: none): an arc may go from a tier to the same or a later
     /// one only (a temporal order).
     pub tiers: Vec<usize>,
+    /// The network the first climb starts from (`start[v]`: the parents of v; empty: the
+    /// empty network). It must be acyclic and within the constraints.
+    pub start: Vec<Vec<usize>>,
     /// Seed of the restarts' perturbations.
     pub seed: u64,
     /// Deadline: no step starts after it (the best network so far is returned).
@@ -93,6 +98,7 @@ impl Default for StructureOptions {
             forbidden: Vec::new(),
             required: Vec::new(),
             tiers: Vec::new(),
+            start: Vec::new(),
             seed: 0,
             deadline: Deadline::NONE,
         }
@@ -449,6 +455,16 @@ fn climb(
 /// breaks a tier, required arcs with a cycle, tiers of the wrong length, a BDeu sample size
 /// that is not positive.
 pub fn hill_climb(data: &Dataset, opts: &StructureOptions) -> Result<StructureFit> {
+    hill_climb_weighted(data, 1.0, opts)
+}
+
+/// [`hill_climb`] with every row counted `weight` times (a stack of `M` completions of one
+/// table is scored as that table with weight `1 / M`).
+pub(crate) fn hill_climb_weighted(
+    data: &Dataset,
+    weight: f64,
+    opts: &StructureOptions,
+) -> Result<StructureFit> {
     let t0 = Instant::now();
     let n = data.num_vars();
     if data.num_rows() == 0 {
@@ -479,9 +495,30 @@ pub fn hill_climb(data: &Dataset, opts: &StructureOptions) -> Result<StructureFi
         required: opts.required.iter().copied().collect(),
         tiers: opts.tiers.clone(),
     };
-    let s = Scorer::new(data, opts.score);
+    let s = Scorer::new(data, opts.score).with_weight(weight);
     let moves = all_moves(n);
     let mut start = Dag::empty(&s);
+    if !opts.start.is_empty() {
+        crate::error::check_dim("start parents (one list per variable)", n, opts.start.len())?;
+        for (v, ps) in opts.start.iter().enumerate() {
+            for &u in ps {
+                if u >= n || u == v {
+                    return Err(Error::InvalidArgument(format!(
+                        "start arc ({u}, {v}) does not join two distinct variables of {n}"
+                    )));
+                }
+                if start.parents[v].contains(&u) {
+                    continue;
+                }
+                if start.has_desc(v, u) {
+                    return Err(Error::InvalidArgument(
+                        "the start network has a cycle".into(),
+                    ));
+                }
+                start.apply(Move::Add(u, v), &s);
+            }
+        }
+    }
     for &(u, v) in &opts.required {
         if !rules.arc_allowed(u, v) {
             return Err(Error::InvalidArgument(format!(
@@ -502,9 +539,12 @@ pub fn hill_climb(data: &Dataset, opts: &StructureOptions) -> Result<StructureFi
         .required
         .iter()
         .any(|&(_, v)| start.parents[v].len() > opts.max_parents)
+        || start.parents.iter().any(|ps| ps.len() > opts.max_parents)
     {
         return Err(Error::InvalidArgument(
-            "the required arcs give a variable more parents than --max-parents".into(),
+            "the required arcs or the start network give a variable more parents than \
+             --max-parents"
+                .into(),
         ));
     }
     let mut steps = 0;
@@ -616,6 +656,24 @@ pub fn network(
     data: &Dataset,
     prior: &crate::learn::Prior,
 ) -> Result<crate::BayesNet> {
+    let skeleton = skeleton(vars, parents)?;
+    if data.num_missing() == 0 {
+        crate::learn::fit_complete(&skeleton, data, prior)
+    } else {
+        let opts = crate::learn::EmOptions {
+            prior: *prior,
+            ..Default::default()
+        };
+        Ok(crate::learn::em(&skeleton, data, &opts, None)?.model)
+    }
+}
+
+/// The network of a structure with uniform CPTs (the shape [`network`] and
+/// [`structural_em`] fit). Errors: a CPT larger than [`MAX_CPT_ENTRIES`], a cycle.
+pub(crate) fn skeleton(
+    vars: &[crate::Variable],
+    parents: &[Vec<usize>],
+) -> Result<crate::BayesNet> {
     crate::error::check_dim("parent lists (one per variable)", vars.len(), parents.len())?;
     let mut b = crate::BayesNetBuilder::new();
     let ids: Vec<crate::VarId> = vars
@@ -642,14 +700,5 @@ pub fn network(
         let pids: Vec<crate::VarId> = ps.iter().map(|&p| ids[p]).collect();
         b.set_cpd(ids[v], &pids, vec![1.0 / r as f64; size])?;
     }
-    let skeleton = b.build()?;
-    if data.num_missing() == 0 {
-        crate::learn::fit_complete(&skeleton, data, prior)
-    } else {
-        let opts = crate::learn::EmOptions {
-            prior: *prior,
-            ..Default::default()
-        };
-        Ok(crate::learn::em(&skeleton, data, &opts, None)?.model)
-    }
+    b.build()
 }

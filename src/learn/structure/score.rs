@@ -50,6 +50,7 @@ pub(crate) struct Scorer<'a> {
     cols: &'a [Vec<u16>],
     cards: Vec<usize>,
     score: StructureScore,
+    weight: f64,
     cache: Mutex<HashMap<(usize, Vec<usize>), f64>>,
 }
 
@@ -59,8 +60,15 @@ impl<'a> Scorer<'a> {
             cols: data.columns(),
             cards: data.cards().to_vec(),
             score,
+            weight: 1.0,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Count every row `weight` times.
+    pub(crate) fn with_weight(mut self, weight: f64) -> Self {
+        self.weight = weight;
+        self
     }
 
     /// Number of variables.
@@ -180,6 +188,12 @@ impl<'a> Scorer<'a> {
                 groups.last_mut().expect("a group").1 = flat.len();
                 i = k;
             }
+        }
+        if self.weight != 1.0 {
+            for x in &mut flat {
+                *x *= self.weight;
+            }
+            n *= self.weight;
         }
         let groups: Vec<&[f64]> = groups.iter().map(|&(a, b)| &flat[a..b]).collect();
         let free = q as f64 * (r as f64 - 1.0);
