@@ -138,7 +138,7 @@ pub fn impute(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyho
             );
         }
     }
-    let g = load(&a.model)?;
+    let g = load(a.model.as_deref().expect("a Gaussian model file"))?;
     let names = g.file.names.clone();
     let t = Instant::now();
     let table = read_table(&a.data, &a.csv, &names)?;

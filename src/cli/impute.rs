@@ -23,6 +23,7 @@ use pgmkit::data::csv::write_completed;
 use pgmkit::impute::{impute, ImpossibleRows, ImputeMethod, ImputeOptions};
 use pgmkit::io::outputs::Staged;
 use pgmkit::learn::em;
+use pgmkit::learn::structure::{structural_em, SemOptions, StructureOptions};
 
 use super::args::{self, GlobalArgs};
 use super::data_args::{numbered, CsvArgs, EmArgs, Learn};
@@ -43,9 +44,10 @@ pub enum MethodArg {
 #[derive(Debug, Args)]
 pub struct ImputeArgs {
     /// Model file (.bif or UAI BAYES; or a Gaussian model .json): the structure, and the
-    /// parameters unless --learn em
+    /// parameters unless --learn em. Without one, a discrete Bayesian network (structure and
+    /// parameters) is learned from IN.csv by structural EM, its states read from the cells
     #[arg(value_name = "MODEL")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
 
     /// Data with missing cells: CSV (or .csv.gz), header = variable names, cells = state names
     /// (numbers for a Gaussian model)
@@ -73,13 +75,17 @@ pub struct ImputeArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub posteriors: Option<PathBuf>,
 
-    /// Save the model used (after --learn em) as BIF
+    /// Save the model used (after --learn em, or the one learned without MODEL) as BIF
     #[arg(long, value_name = "FILE.bif")]
     pub save_model: Option<PathBuf>,
 
     /// Seed of the draws (and of EM's random restarts)
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
+
+    /// Without MODEL: columns that are not modelled (written back unchanged), comma-separated
+    #[arg(long, value_name = "COLS")]
+    pub ignore: Option<String>,
 
     /// Leave the holes of rows with probability zero empty (reported on stderr) instead of failing
     #[arg(long)]
@@ -93,8 +99,14 @@ pub struct ImputeArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    if super::gaussian::is_gaussian(&a.model) {
+    if a.model.as_deref().is_some_and(super::gaussian::is_gaussian) {
         return super::gaussian_data::impute(global, a, out);
+    }
+    if a.ignore.is_some() && a.model.is_some() {
+        anyhow::bail!(
+            "--ignore applies without MODEL (with one, columns that are not model variables are \
+             passed through unchanged)"
+        );
     }
     let (multiple, method) = resolve_method(a)?;
     let method = match method {
@@ -105,14 +117,77 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     if let Some(p) = &a.save_model {
         pgmkit::io::ModelFormat::from_path(p).map_err(|e| args::file_error(p, e))?;
     }
-    let loaded = args::load(&a.model, global)?;
-    let bn = args::require_bayes(&loaded, "impute", "a .bif model")?;
-    let t = Instant::now();
-    let table = a.csv.read(&a.data, bn, true)?;
-    let read_s = t.elapsed().as_secs_f64();
     let mut learned = None;
     let mut em_summary = None;
-    if a.learn == Some(Learn::Em) {
+    let mut sem_summary = None;
+    let mut identifiers: Vec<String> = Vec::new();
+    let sem_model;
+    let loaded;
+    let (bn, table, read_s) = match &a.model {
+        Some(path) => {
+            loaded = args::load(path, global)?;
+            let bn = args::require_bayes(&loaded, "impute", "a .bif model")?;
+            let t = Instant::now();
+            let table = a.csv.read(&a.data, bn, true)?;
+            (bn, table, t.elapsed().as_secs_f64())
+        }
+        None => {
+            let t = Instant::now();
+            let copts = a.csv.options(true);
+            let mut vars = pgmkit::data::csv::discover_variables(&a.data, &copts)
+                .map_err(|e| args::file_error(&a.data, e))?;
+            let ignore: Vec<&str> = a
+                .ignore
+                .as_deref()
+                .map(|s| s.split(',').map(str::trim).collect())
+                .unwrap_or_default();
+            if let Some(name) = ignore.iter().find(|n| !vars.iter().any(|v| v.name == **n)) {
+                anyhow::bail!("--ignore {name}: the data has no such column");
+            }
+            vars.retain(|v| !ignore.contains(&v.name.as_str()));
+            let mut table = pgmkit::data::csv::read_csv_path(&a.data, &vars, &copts)
+                .map_err(|e| args::file_error(&a.data, e))?;
+            // a column with a different value in every row is an identifier, not a variable
+            let rows = table.data.num_rows();
+            let ids: Vec<String> = vars
+                .iter()
+                .filter(|v| rows >= 20 && v.card() == rows)
+                .map(|v| v.name.clone())
+                .collect();
+            if !ids.is_empty() {
+                vars.retain(|v| !ids.contains(&v.name));
+                table = pgmkit::data::csv::read_csv_path(&a.data, &vars, &copts)
+                    .map_err(|e| args::file_error(&a.data, e))?;
+                identifiers = ids;
+            }
+            let read_s = t.elapsed().as_secs_f64();
+            let deadline =
+                super::command_deadline(a.em.time_limit.map(std::time::Duration::from_secs_f64));
+            let mut em_opts = a.em.options(a.seed)?;
+            // the search and EM get 80% of the budget, imputation the rest
+            let budget = deadline.share(0.8);
+            if let Some(left) = budget.remaining() {
+                em_opts.stop = em_opts.stop.with_max_time(left);
+            }
+            let opts = SemOptions {
+                search: StructureOptions {
+                    seed: a.seed,
+                    deadline: budget,
+                    ..Default::default()
+                },
+                em: em_opts,
+                ..Default::default()
+            };
+            let bar = Bar::spinner(global, "structural EM");
+            let fit = structural_em(&vars, &table.data, &opts);
+            bar.finish();
+            let fit = fit?;
+            sem_model = fit.model.clone();
+            sem_summary = Some(fit);
+            (&sem_model, table, read_s)
+        }
+    };
+    if a.learn == Some(Learn::Em) && a.model.is_some() {
         let opts = a.em.options(a.seed)?;
         let bar = Bar::new(global, opts.stop.max_iters as u64, "EM", "iterations");
         let t = Instant::now();
@@ -203,6 +278,34 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
         table.data.num_missing(),
         a.data.display()
     )?;
+    if !identifiers.is_empty() {
+        writeln!(
+            out,
+            "column(s) {} hold a different value in every row: kept as identifiers, not modelled",
+            identifiers.join(", ")
+        )?;
+    }
+    if let Some(f) = &sem_summary {
+        let arcs: usize = f.parents.iter().map(Vec::len).sum();
+        writeln!(
+            out,
+            "structural EM: {arcs} arcs after {} iteration(s) (arcs changed: {}), observed-data \
+             log-likelihood {:.6}, {}{}",
+            f.iterations,
+            f.changes
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.log_lik,
+            output::duration(f.seconds),
+            if f.time_limited {
+                " (time limit reached)"
+            } else {
+                ""
+            }
+        )?;
+    }
     if let Some((conv, ll, s, evals)) = em_summary {
         writeln!(
             out,
@@ -266,13 +369,11 @@ pub fn check_outputs(a: &ImputeArgs, multiple: usize) -> anyhow::Result<Vec<Path
     if let Some(p) = &a.save_model {
         outs.push(("--save-model", p));
     }
-    pgmkit::io::outputs::check_outputs(
-        &[
-            ("the model", a.model.as_path()),
-            ("the data", a.data.as_path()),
-        ],
-        &outs,
-    )?;
+    let mut inputs = vec![("the data", a.data.as_path())];
+    if let Some(m) = &a.model {
+        inputs.push(("the model", m.as_path()));
+    }
+    pgmkit::io::outputs::check_outputs(&inputs, &outs)?;
     Ok(paths)
 }
 
