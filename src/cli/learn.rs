@@ -71,8 +71,8 @@ pub struct LearnArgs {
     #[arg(long, value_enum, value_name = "ALGO", conflicts_with_all = ["model", "rbm"])]
     pub structure: Option<super::structure::StructureAlgo>,
 
-    /// Learn a generative classifier of --target from the data alone: nb (naive Bayes) or tan
-    /// (tree-augmented naive Bayes); LEARNED is .bif (use it with `pgmkit classify`)
+    /// Learn a generative classifier of --target from the data alone: nb (naive Bayes), tan or
+    /// stan (selective tree-augmented naive Bayes); LEARNED is .bif (use it with `pgmkit classify`)
     #[arg(long, value_enum, value_name = "KIND", conflicts_with_all = ["model", "rbm", "structure"], requires = "target")]
     pub classifier: Option<super::structure::ClassifierArg>,
 

@@ -42,7 +42,7 @@ pub use crate::num::{chi2_p_value, ln_gamma};
 pub use pc::{ci_test, pc_stable, pc_with, CiTest, PcFit, PcOptions};
 pub use score::StructureScore;
 pub use sem::{structural_em, SemFit, SemOptions};
-pub use trees::{chow_liu, mutual_information, naive_bayes, tan};
+pub use trees::{chow_liu, mutual_information, naive_bayes, selective_tan, tan};
 
 use std::time::Instant;
 
