@@ -4,6 +4,7 @@
 
 mod gaussian;
 mod learning;
+mod structure;
 
 use std::io::Write;
 use std::time::Instant;
@@ -92,6 +93,7 @@ pub fn run(global: &GlobalArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     grid_section(global, out, &mut timings)?;
     gaussian::section(out, &mut timings)?;
     learning::section(out, &mut timings)?;
+    structure::section(out, &bn, &mut timings)?;
     footer(out, &timings)?;
     Ok(())
 }
