@@ -134,8 +134,8 @@ pub struct LearnArgs {
     #[arg(long, value_name = "R", default_value_t = 10)]
     pub restarts: usize,
 
-    /// --structure: random moves that perturb the best network before each restart [default:
-    /// twice the number of variables]
+    /// --structure: random arc reversals and deletions that perturb the best network before
+    /// each restart [default: the number of variables, at least 10]
     #[arg(long, value_name = "N")]
     pub perturb: Option<usize>,
 

@@ -329,6 +329,7 @@ pub fn learn(
     };
     let t = Instant::now();
     let mut cpdag_edges: Option<Vec<(usize, usize)>> = None;
+    let mut consistent: Option<bool> = None;
     let (algorithm, fit) = match (a.structure, a.classifier) {
         (Some(StructureAlgo::Hc), _) => ("hc", hill_climb(&data, &opts)?),
         (Some(StructureAlgo::Pc), _) => {
@@ -343,13 +344,9 @@ pub fn learn(
                     ..Default::default()
                 },
             )?;
-            let Some(parents) = pc.dag.clone() else {
-                anyhow::bail!(
-                    "the independence tests gave a CPDAG with no consistent DAG (conflicting \
-                     v-structures); try another --alpha"
-                );
-            };
+            let parents = pc.dag.clone();
             cpdag_edges = Some(pc.edges.clone());
+            consistent = Some(pc.consistent);
             let fit = StructureFit {
                 score: structure_score(&data, &parents, score)?,
                 parents,
@@ -431,6 +428,9 @@ pub fn learn(
                 .collect();
             push("undirected_edges", e.into());
         }
+        if let Some(c) = consistent {
+            push("consistent_extension", c.into());
+        }
         push("steps", fit.steps.into());
         push("restarts", fit.restarts.into());
         push("families_scored", fit.families.into());
@@ -470,6 +470,14 @@ pub fn learn(
             score.name().to_uppercase(),
             fit.score,
             output::duration(fit.seconds)
+        )?;
+    }
+    if consistent == Some(false) {
+        writeln!(
+            out,
+            "note: the independence tests gave conflicting v-structures, so the CPDAG has no \
+             consistent DAG; the written DAG orients every edge, keeping the CPDAG's arcs where \
+             they form no cycle"
         )?;
     }
     writeln!(out, "wrote {}", a.out.display())?;

@@ -43,7 +43,10 @@ pub(super) fn section(
     bn: &BayesNet,
     timings: &mut Timings,
 ) -> anyhow::Result<()> {
-    heading(out, "From a table to a model: structure, classifiers, latent classes")?;
+    heading(
+        out,
+        "From a table to a model: structure, classifiers, latent classes",
+    )?;
     let truth = parents(bn);
     let data = Dataset::from_samples(&forward_sample(bn, ROWS, SEED + 7)?);
     let true_bic = structure_score(&data, &truth, StructureScore::Bic)?;
@@ -74,7 +77,8 @@ pub(super) fn section(
             },
         )
     })?;
-    if let Some(dag) = &pc.dag {
+    {
+        let dag = &pc.dag;
         writeln!(
             out,
             "  PC-stable (G² tests at alpha 0.01): {} edges ({} left undirected), DAG SHD {}, {} \

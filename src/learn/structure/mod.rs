@@ -7,8 +7,8 @@
 //! (ties to the first in a fixed order), so the result depends on the seed only, never on the
 //! number of threads. Once no move improves the score, up to `tabu` further steps take the
 //! best move that does not undo one of the last `tabu` moves, and the best network seen is
-//! kept; each restart perturbs that network by random moves (from `chain_rng(seed, restart)`)
-//! and climbs again.
+//! kept; each restart perturbs that network by random arc reversals and deletions (from
+//! `chain_rng(seed, restart)`) and climbs again.
 //!
 //! Complexity per step: O(n²) candidate moves, each O(1) after its two families are cached
 //! (a family costs O(N log N) the first time, N rows); reachability is kept as bit sets,
@@ -67,9 +67,9 @@ pub struct StructureOptions {
     /// Random restarts from the best network, each perturbed by `perturb` random moves
     /// (default 10).
     pub restarts: usize,
-    /// Random moves of a restart's perturbation (default: twice the number of variables, at
-    /// least 4): large enough to leave the basin of the best network, whose wrong orientations
-    /// greedy moves cannot undo one at a time.
+    /// Random arc reversals and deletions of a restart's perturbation (default: the number of
+    /// variables, at least 10): enough to leave the basin of the best network, whose wrong
+    /// orientations greedy moves cannot undo one at a time.
     pub perturb: Option<usize>,
     /// Arcs `(from, to)` never added.
     pub forbidden: Vec<(usize, usize)>,
@@ -557,7 +557,7 @@ pub(crate) fn hill_climb_weighted(
         opts.deadline,
         &mut steps,
     );
-    let perturb = opts.perturb.unwrap_or((2 * n).max(4));
+    let perturb = opts.perturb.unwrap_or(n.max(10));
     let mut restarts = 0;
     for r in 0..opts.restarts {
         if cut || opts.deadline.passed() {
@@ -568,10 +568,11 @@ pub(crate) fn hill_climb_weighted(
         let mut rng = chain_rng(opts.seed, r as u64);
         let mut d = best.clone();
         for _ in 0..perturb {
+            // reversals and deletions only: additions the climb would just delete again
             let legal: Vec<Move> = moves
                 .iter()
                 .copied()
-                .filter(|m| rules.legal(&d, *m))
+                .filter(|m| !matches!(m, Move::Add(..)) && rules.legal(&d, *m))
                 .collect();
             if legal.is_empty() {
                 break;

@@ -59,9 +59,13 @@ pub struct PcFit {
     pub arcs: Vec<(usize, usize)>,
     /// Undirected edges of the CPDAG `(a, b)` with `a < b`, sorted.
     pub edges: Vec<(usize, usize)>,
-    /// A DAG in the equivalence class (sorted parents of each variable); `None` when the
-    /// CPDAG has no consistent extension (conflicting test results).
-    pub dag: Option<Vec<Vec<usize>>>,
+    /// A DAG over the skeleton (sorted parents of each variable): a consistent extension of
+    /// the CPDAG (the same skeleton and v-structures) when `consistent`.
+    pub dag: Vec<Vec<usize>>,
+    /// Whether `dag` is a consistent extension. When conflicting test results leave the
+    /// CPDAG with none, `dag` still orients every edge (arcs of the CPDAG kept where they
+    /// form no cycle), at the price of v-structures the CPDAG does not have.
+    pub consistent: bool,
     /// Independence tests run.
     pub tests: usize,
     /// Whether the deadline cut the search short.
@@ -286,11 +290,12 @@ pub fn pc_with(
             }
         }
     }
-    let dag = extend(n, &arcs, &edges);
+    let (dag, consistent) = extend(n, &arcs, &edges);
     PcFit {
         arcs,
         edges,
         dag,
+        consistent,
         tests,
         time_limited,
     }
@@ -298,8 +303,10 @@ pub fn pc_with(
 
 /// A DAG extension of a CPDAG (Dor & Tarsi 1992): repeatedly remove a sink of the directed
 /// part whose undirected neighbours are adjacent to all its other neighbours, orienting its
-/// undirected edges into it. `None` when no extension exists.
-fn extend(n: usize, arcs: &[(usize, usize)], edges: &[(usize, usize)]) -> Option<Vec<Vec<usize>>> {
+/// undirected edges into it. When no such sink is left (no extension exists), the first sink
+/// of the directed part is taken anyway, or, in a directed cycle, the first vertex with its
+/// outgoing arcs turned around; the flag says whether the result is a consistent extension.
+fn extend(n: usize, arcs: &[(usize, usize)], edges: &[(usize, usize)]) -> (Vec<Vec<usize>>, bool) {
     let mut parents = vec![Vec::new(); n];
     let mut out: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     let mut inn: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
@@ -320,8 +327,9 @@ fn extend(n: usize, arcs: &[(usize, usize)], edges: &[(usize, usize)]) -> Option
                     und: &[BTreeSet<usize>]| {
         out[x].contains(&y) || inn[x].contains(&y) || und[x].contains(&y)
     };
+    let mut consistent = true;
     while !alive.is_empty() {
-        let pick = alive.iter().copied().find(|&x| {
+        let good = alive.iter().copied().find(|&x| {
             out[x].is_empty()
                 && und[x].iter().all(|&y| {
                     inn[x]
@@ -329,7 +337,26 @@ fn extend(n: usize, arcs: &[(usize, usize)], edges: &[(usize, usize)]) -> Option
                         .chain(und[x].iter())
                         .all(|&z| z == y || adjacent(y, z, &out, &inn, &und))
                 })
-        })?;
+        });
+        let pick = match good {
+            Some(x) => x,
+            None => {
+                consistent = false;
+                let x = alive
+                    .iter()
+                    .copied()
+                    .find(|&x| out[x].is_empty())
+                    .unwrap_or_else(|| *alive.first().expect("a vertex left"));
+                // its outgoing arcs (a directed cycle) become parents
+                for &c in out[x].clone().iter() {
+                    inn[c].remove(&x);
+                    inn[x].insert(c);
+                    out[c].insert(x);
+                }
+                out[x].clear();
+                x
+            }
+        };
         for &p in &inn[pick] {
             parents[pick].push(p);
         }
@@ -347,7 +374,7 @@ fn extend(n: usize, arcs: &[(usize, usize)], edges: &[(usize, usize)]) -> Option
     for ps in &mut parents {
         ps.sort_unstable();
     }
-    Some(parents)
+    (parents, consistent)
 }
 
 /// PC-stable on `data` (see the module docs). Errors: no rows, `alpha` outside (0, 1).
@@ -464,7 +491,8 @@ mod tests {
         arcs.sort_unstable();
         assert_eq!(fit.arcs, arcs);
         assert_eq!(fit.edges, vec![(0, 1), (2, 3), (2, 4)]);
-        let dag = fit.dag.unwrap();
+        assert!(fit.consistent);
+        let dag = fit.dag;
         assert_eq!(dag.iter().map(Vec::len).sum::<usize>(), 8);
         for (a, b) in arcs {
             assert!(dag[b].contains(&a));
