@@ -6,6 +6,13 @@
 //! Each level `l` tests every adjacent pair against the subsets of size `l` of the adjacency
 //! sets fixed at the start of the level, in parallel; removals take effect at the end of the
 //! level, so the skeleton does not depend on the variable order or on the thread count.
+//!
+//! The separating set of a removed pair is the union of all the sets of that size that
+//! separate it, from both sides (as causal-learn's PC-stable): an unshielded triple `a - k - b`
+//! is a collider only when no separating set holds `k`, which makes fewer, more reliable
+//! v-structures than the first set found. Triples are oriented in lexicographic order, never
+//! against an arc already out of the middle; when conflicts leave the CPDAG without a
+//! consistent extension, [`PcFit::dag`] still orients every edge (see [`PcFit::consistent`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -200,21 +207,23 @@ pub fn pc_with(
         {
             break;
         }
-        // for each pair: the first separating set found (from i's side, then j's)
+        // for each pair: the union of every separating set of this size, from both sides (a
+        // collider needs its middle outside all of them; as causal-learn)
         let found: Vec<(usize, Option<Vec<usize>>)> = pairs
             .par_iter()
             .map(|&(i, j)| {
                 let mut count = 0;
+                let mut all: Option<BTreeSet<usize>> = None;
                 for (x, y) in [(i, j), (j, i)] {
                     let others: Vec<usize> = fixed[x].iter().copied().filter(|&v| v != y).collect();
                     for s in subsets(&others, l) {
                         count += 1;
                         if indep(i, j, &s) {
-                            return (count, Some(s));
+                            all.get_or_insert_with(BTreeSet::new).extend(s);
                         }
                     }
                 }
-                (count, None)
+                (count, all.map(|a| a.into_iter().collect()))
             })
             .collect();
         for (&(i, j), (count, sep)) in pairs.iter().zip(found) {
@@ -230,15 +239,16 @@ pub fn pc_with(
     // orientation: v-structures, then Meek's rules R1-R3
     let mut dir = vec![vec![false; n]; n]; // dir[a][b]: a -> b
     let is_adj = |a: usize, b: usize, adj: &[BTreeSet<usize>]| adj[a].contains(&b);
-    for k in 0..n {
-        let nb: Vec<usize> = adj[k].iter().copied().collect();
-        for (x, &i) in nb.iter().enumerate() {
-            for &j in &nb[x + 1..] {
+    // unshielded triples i - k - j (i < j) in lexicographic order of (i, k, j); a collider
+    // is not oriented against an arc already out of k (existing colliders first)
+    for i in 0..n {
+        for &k in &adj[i] {
+            for &j in adj[k].iter().filter(|&&j| j > i) {
                 if is_adj(i, j, &adj) {
                     continue;
                 }
-                let key = (i.min(j), i.max(j));
-                if !sepset.get(&key).is_some_and(|s| s.contains(&k)) && !dir[k][i] && !dir[k][j] {
+                if !sepset.get(&(i, j)).is_some_and(|s| s.contains(&k)) && !dir[k][i] && !dir[k][j]
+                {
                     dir[i][k] = true;
                     dir[j][k] = true;
                 }
