@@ -355,7 +355,11 @@ impl Gains {
     fn new(d: &Dag, moves: &[Move], s: &Scorer<'_>) -> Gains {
         let n = d.parents.len();
         let mut g = vec![f64::NEG_INFINITY; 3 * n * n];
-        let vals: Vec<f64> = moves.par_iter().map(|&m| Gains::of(d, m, s)).collect();
+        let vals: Vec<f64> = moves
+            .par_iter()
+            .with_min_len(64)
+            .map(|&m| Gains::of(d, m, s))
+            .collect();
         for (&m, x) in moves.iter().zip(vals) {
             g[Gains::index(n, m)] = x;
         }
@@ -372,7 +376,12 @@ impl Gains {
                 redo.push(Move::Reverse(w, u));
             }
         }
-        let vals: Vec<f64> = redo.par_iter().map(|&m| Gains::of(d, m, s)).collect();
+        // cached gains are cheap: only long lists are worth splitting
+        let vals: Vec<f64> = redo
+            .par_iter()
+            .with_min_len(32)
+            .map(|&m| Gains::of(d, m, s))
+            .collect();
         for (m, x) in redo.into_iter().zip(vals) {
             self.g[Gains::index(n, m)] = x;
         }
@@ -390,6 +399,7 @@ fn best_move(
     let n = d.parents.len();
     moves
         .par_iter()
+        .with_min_len(2048)
         .enumerate()
         .map(|(i, m)| (i, *m, gains.g[Gains::index(n, *m)]))
         .filter(|(_, m, g)| g.is_finite() && rules.legal(d, *m) && !banned.contains(m))
