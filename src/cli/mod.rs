@@ -25,6 +25,7 @@ mod info;
 mod kl;
 mod learn;
 mod logz;
+mod map;
 mod marginals;
 mod output;
 mod progress;
@@ -122,6 +123,9 @@ enum Command {
     /// maximum likelihood, pseudo-likelihood or PCD (L2 / L1 penalties), or an RBM (--rbm) by
     /// CD-k or PCD
     Learn(learn::LearnArgs),
+    /// The most probable explanation: the joint state of every unobserved variable that
+    /// maximises the model's probability given the evidence (exact max-product)
+    Map(map::MapArgs),
     /// Classify the rows of a CSV with a Bayesian network: the posterior of --target given
     /// each row's other cells, accuracy, log loss, confusion matrix, ROC AUC
     Classify(classify::ClassifyArgs),
@@ -188,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Info(a)) => info::run(&cli.global, &a, &mut out),
         Some(Command::LogZ(a)) => logz::run(&cli.global, &a, &mut out),
         Some(Command::Marginals(a)) => marginals::run(&cli.global, &a, &mut out),
+        Some(Command::Map(a)) => map::run(&cli.global, &a, &mut out),
         Some(Command::Sample(a)) => sample::run(&cli.global, &a, &mut out),
         Some(Command::Convert(a)) => convert::run(&cli.global, &a, &mut out),
         Some(Command::Impute(a)) => impute::run(&cli.global, &a, &mut out),

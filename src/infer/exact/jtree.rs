@@ -583,3 +583,104 @@ pub(crate) fn homes(t: &Tree, nvars: usize) -> Vec<usize> {
     }
     best.into_iter().map(|(_, i)| i).collect()
 }
+
+/// Max-product on the tree: the collect pass with maxima instead of sums (every upward message
+/// kept), then a downward decode, each clique choosing the best states of its own variables
+/// given its separator's (ties to the first in table order). Returns the state of every local
+/// variable and ln of the largest unnormalised product (with `p.log_const`).
+pub(crate) fn max_product(p: &Problem, t: &Tree) -> Result<(Vec<usize>, f64)> {
+    let nn = t.nodes.len();
+    let mut msgs: Vec<Option<(Vec<f64>, f64)>> = (0..nn).map(|_| None).collect();
+    let mut log_max = p.log_const;
+    for &i in &t.post {
+        let node = &t.nodes[i];
+        let comb = combined_factor(node, p);
+        if comb.as_ref().is_some_and(|c| c.3 == f64::NEG_INFINITY) {
+            return Err(Error::ZeroProbabilityEvidence);
+        }
+        let (inputs, scale) = clique_inputs(node, &comb, &msgs, &t.nodes);
+        let mut msg = vec![0.0; node.sep_size()];
+        let st = crate::factor::index::strides(&node.cards[..node.sep_len]);
+        let amap: Vec<usize> = (0..node.vars.len())
+            .map(|k| if k < node.sep_len { st[k] } else { 0 })
+            .collect();
+        kernel::run_fold(
+            &node.cards,
+            &inputs,
+            None,
+            Some((&mut msg, &amap)),
+            kernel::Fold::Max,
+        );
+        drop(inputs);
+        let ms = kernel::normalize_max(&mut msg);
+        if ms.is_nan() {
+            return Err(Error::InvalidModel(
+                "numerical failure (NaN or infinity) during elimination".into(),
+            ));
+        }
+        if ms == f64::NEG_INFINITY {
+            return Err(Error::ZeroProbabilityEvidence);
+        }
+        if node.parent.is_none() {
+            log_max += scale + ms;
+        }
+        msgs[i] = Some((msg, scale + ms));
+    }
+    if !log_max.is_finite() {
+        return Err(Error::ZeroProbabilityEvidence);
+    }
+    // decode, pre-order: the separator's states are known from the parent
+    let nv = p.cards.len();
+    let mut state = vec![usize::MAX; nv];
+    for &i in t.post.iter().rev() {
+        let node = &t.nodes[i];
+        let comb = combined_factor(node, p);
+        let (inputs, _) = clique_inputs(node, &comb, &msgs, &t.nodes);
+        let sep_vals: Vec<usize> = node.vars[..node.sep_len]
+            .iter()
+            .map(|&v| state[v as usize])
+            .collect();
+        debug_assert!(
+            sep_vals.iter().all(|&s| s != usize::MAX),
+            "separator decoded"
+        );
+        let rest = &node.cards[node.sep_len..];
+        let count: usize = rest.iter().product();
+        // each input's offset of a joint index: sum over dims of state * input stride
+        let mut best = (f64::NEG_INFINITY, 0usize);
+        let mut ctr = vec![0usize; rest.len()];
+        for r in 0..count {
+            if r > 0 {
+                let mut k = rest.len();
+                while k > 0 {
+                    k -= 1;
+                    ctr[k] += 1;
+                    if ctr[k] < rest[k] {
+                        break;
+                    }
+                    ctr[k] = 0;
+                }
+            }
+            let mut val = 1.0;
+            for inp in &inputs {
+                let mut off = 0;
+                for (k, &s) in sep_vals.iter().enumerate() {
+                    off += s * inp.map[k];
+                }
+                for (k, &s) in ctr.iter().enumerate() {
+                    off += s * inp.map[node.sep_len + k];
+                }
+                val *= inp.vals[off];
+            }
+            if val > best.0 {
+                best = (val, r);
+            }
+        }
+        let mut r = best.1;
+        for k in (0..rest.len()).rev() {
+            state[node.vars[node.sep_len + k] as usize] = r % rest[k];
+            r /= rest[k];
+        }
+    }
+    Ok((state, log_max))
+}

@@ -23,6 +23,15 @@ pub(crate) struct Input<'a> {
     pub map: Vec<usize>,
 }
 
+/// How the kernel folds products into its accumulator.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fold {
+    /// Add (sum-product).
+    Sum,
+    /// Keep the largest (max-product; the accumulator starts at 0).
+    Max,
+}
+
 /// Run the kernel. `write`, if given, receives the product at every joint entry (its length is the
 /// joint size). `acc`, if given, is `(out, map)`: the product is added into `out` at the index
 /// given by `map`.
@@ -31,6 +40,17 @@ pub(crate) fn run(
     inputs: &[Input<'_>],
     write: Option<&mut [f64]>,
     acc: Option<(&mut [f64], &[usize])>,
+) {
+    run_fold(cards, inputs, write, acc, Fold::Sum)
+}
+
+/// [`run`] with the accumulator folded by `fold` (max-product for [`Fold::Max`]).
+pub(crate) fn run_fold(
+    cards: &[usize],
+    inputs: &[Input<'_>],
+    write: Option<&mut [f64]>,
+    acc: Option<(&mut [f64], &[usize])>,
+    fold: Fold,
 ) {
     let d = cards.len();
     let total: usize = cards.iter().product();
@@ -122,8 +142,15 @@ pub(crate) fn run(
                     w[s..s + block].copy_from_slice(&tmp);
                 }
                 if let (Some(a), Some(aoff)) = (aout.as_deref_mut(), acc_off.as_ref()) {
-                    for (t, &of) in tmp.iter().zip(aoff) {
-                        a[abase + of] += *t;
+                    if fold == Fold::Sum {
+                        for (t, &of) in tmp.iter().zip(aoff) {
+                            a[abase + of] += *t;
+                        }
+                    } else {
+                        for (t, &of) in tmp.iter().zip(aoff) {
+                            let x = &mut a[abase + of];
+                            *x = x.max(*t);
+                        }
                     }
                 }
                 // advance outer odometer
@@ -227,13 +254,17 @@ pub(crate) fn run(
     }
     if let Some(out) = acc_out {
         // fixed-order reduction: deterministic for any thread count
+        let f = |o: &mut f64, x: &f64| match fold {
+            Fold::Sum => *o += *x,
+            Fold::Max => *o = o.max(*x),
+        };
         for p in &partial {
             if out.len() >= PAR_MIN {
                 out.par_iter_mut()
                     .zip(p.par_iter())
-                    .for_each(|(o, x)| *o += *x);
+                    .for_each(|(o, x)| f(o, x));
             } else {
-                out.iter_mut().zip(p).for_each(|(o, x)| *o += *x);
+                out.iter_mut().zip(p).for_each(|(o, x)| f(o, x));
             }
         }
     }
