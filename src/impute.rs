@@ -35,6 +35,9 @@ pub enum ImputeMethod {
     Mode,
     /// One exact joint draw from `p(missing | observed)` per row and imputation.
     Sample,
+    /// The joint MAP completion of each row: the most probable combination of its missing cells
+    /// given its observed ones (never an impossible combination, unlike per-cell modes).
+    Map,
 }
 
 /// What to do with a row whose observed cells have probability zero.
@@ -138,7 +141,7 @@ pub fn impute(
             "the number of imputations must be at least 1".into(),
         ));
     }
-    if opts.imputations > 1 && opts.method == ImputeMethod::Mode {
+    if opts.imputations > 1 && opts.method != ImputeMethod::Sample {
         return Err(Error::InvalidArgument(
             "multiple imputation needs the sample method (the mode is the same every time)".into(),
         ));
@@ -197,6 +200,13 @@ pub fn impute(
                                 }
                             }
                             vs.push(best as u16);
+                        }
+                    }
+                    ImputeMethod::Map => {
+                        draw.copy_from_slice(&row);
+                        post.joint_mode(&eng, &mut draw)?;
+                        for (vs, &v) in vals.iter_mut().zip(&missing) {
+                            vs.push(draw[v as usize]);
                         }
                     }
                     ImputeMethod::Sample => {

@@ -4,6 +4,8 @@
 //! - `--method mode` (default for one imputation): every missing cell gets its own posterior
 //!   mode (per-cell mode, not a joint MAP);
 //! - `--method sample`: every row gets one exact joint draw from p(missing | observed);
+//! - `--method map`: every row gets its joint MAP completion (the most probable combination of
+//!   its missing cells; never an impossible one);
 //! - `--multiple M` (implies sample): M completed datasets, written to `OUT_1.csv` ... `OUT_M.csv`
 //!   (the number goes before the extension), each a coherent joint draw for every row.
 //!
@@ -38,6 +40,9 @@ pub enum MethodArg {
     Mode,
     /// One exact joint draw of the row's missing cells from p(missing | observed)
     Sample,
+    /// The joint MAP completion of each row: the most probable combination of its missing
+    /// cells (never an impossible one); for a Gaussian model the conditional mean, as mode
+    Map,
 }
 
 /// Arguments of `pgmkit impute`.
@@ -112,6 +117,7 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     let method = match method {
         MethodArg::Mode => ImputeMethod::Mode,
         MethodArg::Sample => ImputeMethod::Sample,
+        MethodArg::Map => ImputeMethod::Map,
     };
     let paths = check_outputs(a, multiple)?;
     if let Some(p) = &a.save_model {
@@ -326,6 +332,7 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
         match method {
             ImputeMethod::Mode => "per-cell posterior mode",
             ImputeMethod::Sample => "exact joint draws",
+            ImputeMethod::Map => "joint MAP completion",
         },
         &paths,
         read_s,
@@ -347,7 +354,7 @@ pub fn resolve_method(a: &ImputeArgs) -> anyhow::Result<(usize, MethodArg)> {
         );
     }
     let method = match (a.method, multiple) {
-        (Some(MethodArg::Mode), m) if m > 1 => anyhow::bail!(
+        (Some(MethodArg::Mode | MethodArg::Map), m) if m > 1 => anyhow::bail!(
             "--multiple {m} needs --method sample (the single-imputation value is the same every time)"
         ),
         (Some(m), _) => m,
