@@ -286,12 +286,12 @@ fn impute_map_fills_each_row_with_its_joint_map_completion() {
         for r in 0..holey.num_rows() {
             let mut ev = Evidence::new(n);
             let mut x = vec![0usize; n];
-            for i in 0..n {
+            for (i, xi) in x.iter_mut().enumerate() {
                 let v = VarId(i as u32);
                 if let Some(s) = holey.get(r, v) {
                     ev.set(bn.vars(), v, s).unwrap();
                 }
-                x[i] = done.get(r, v).unwrap();
+                *xi = done.get(r, v).unwrap();
             }
             let value: f64 = factors.iter().map(|f| f.log_value(&x)).sum();
             assert!(value.is_finite(), "{name} row {r}: impossible completion");
