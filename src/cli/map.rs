@@ -17,7 +17,10 @@ use super::output::{self, OrderedMap};
 pub enum MapMethod {
     /// Exact max-product on the junction tree (the memory guard of exact inference applies)
     Exact,
-    /// The best method for the model (today: exact)
+    /// Any size: an upper bound from the dual of the LP relaxation (MPLP) and the best
+    /// assignment decoded from it plus iterated conditional modes, with the gap between them
+    Dual,
+    /// Exact when the junction tree fits in --memory-limit, else dual
     Auto,
 }
 
@@ -38,6 +41,14 @@ pub struct MapArgs {
     /// other unobserved ones; exact, one sum-product pass per configuration of the query
     #[arg(long = "query", value_name = "VARS")]
     pub query_vars: Option<String>,
+
+    /// dual: wall-clock budget in seconds for the whole command
+    #[arg(long, value_name = "SECONDS", value_parser = super::args::parse_seconds)]
+    pub time_limit: Option<f64>,
+
+    /// dual: most sweeps of the dual updates
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_sweeps: usize,
 
     /// Print JSON: assignment (variable -> state), log_value (natural log of the unnormalised
     /// probability at it; for a Bayesian network ln P(x, e)), log10_value, log_probability (ln
@@ -67,6 +78,23 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
             Some(ids)
         }
     };
+    let use_dual = match a.method {
+        MapMethod::Dual => true,
+        MapMethod::Exact => false,
+        MapMethod::Auto => {
+            query.is_none()
+                && matches!(
+                    exact::plan(&loaded.model.to_factor_graph(), &ev, &opts),
+                    Ok(s) if 8.0 * s.max_clique_entries > opts.memory_limit
+                )
+        }
+    };
+    if use_dual {
+        if query.is_some() {
+            anyhow::bail!("--query (marginal MAP) is exact only: use --method exact");
+        }
+        return dual(global, a, &loaded.model, &vars, &ev, out);
+    }
     let t = Instant::now();
     let (m, log_norm): (Mpe, f64) = match (&loaded.model, &query) {
         (model, Some(q)) => {
@@ -160,6 +188,97 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
             "  {} = {}",
             vars[i].name, vars[i].states[m.assignment[i]]
         )?;
+    }
+    Ok(())
+}
+
+/// `map --method dual` (or `auto` on a model too wide for the junction tree).
+fn dual(
+    global: &GlobalArgs,
+    a: &MapArgs,
+    model: &Model,
+    vars: &[pgmkit::Variable],
+    ev: &pgmkit::Evidence,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use pgmkit::infer::map::{map_dual, DualOptions};
+    let deadline = super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64));
+    let fg = model.to_factor_graph();
+    let r = map_dual(
+        &fg,
+        ev,
+        &DualOptions {
+            max_sweeps: a.max_sweeps,
+            deadline,
+            ..Default::default()
+        },
+    )?;
+    let free: Vec<usize> = (0..vars.len())
+        .filter(|&i| ev.get(pgmkit::VarId(i as u32)).is_none())
+        .collect();
+    let ln10 = std::f64::consts::LN_10;
+    if a.json {
+        let mut assignment: OrderedMap<String> = OrderedMap(Vec::new());
+        for &i in &free {
+            assignment.0.push((
+                vars[i].name.clone(),
+                vars[i].states[r.assignment[i]].clone(),
+            ));
+        }
+        let mut j: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        let mut push = |k: &str, v: serde_json::Value| j.0.push((k.to_string(), v));
+        push("model", a.query.model.display().to_string().into());
+        push("method", "dual".into());
+        push("kind", "mpe".into());
+        push("assignment", serde_json::to_value(&assignment)?);
+        push("log_value", super::score::json_f64(r.log_value));
+        push("log10_value", super::score::json_f64(r.log_value / ln10));
+        push("upper_bound", super::score::json_f64(r.upper_bound));
+        push(
+            "log10_upper_bound",
+            super::score::json_f64(r.upper_bound / ln10),
+        );
+        push("gap", super::score::json_f64(r.gap));
+        push("optimal", r.optimal.into());
+        push("sweeps", r.sweeps.into());
+        push("time_limited", r.time_limited.into());
+        push("variables", vars.len().into());
+        push("evidence_variables", ev.iter().count().into());
+        push("seconds", r.seconds.into());
+        return output::write_json(out, &j);
+    }
+    if global.quiet {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "MAP by the LP dual (MPLP, {} sweeps{}) and decoding + ICM, {}:",
+        r.sweeps,
+        if r.time_limited {
+            ", time limit reached"
+        } else {
+            ""
+        },
+        output::duration(r.seconds)
+    )?;
+    writeln!(
+        out,
+        "  ln value {:.6} (log10 {:.6}); upper bound {:.6}; gap {:.6} nats{}",
+        r.log_value,
+        r.log_value / ln10,
+        r.upper_bound,
+        r.gap,
+        if r.optimal { " (optimal)" } else { "" }
+    )?;
+    for &i in free.iter().take(50) {
+        writeln!(
+            out,
+            "  {} = {}",
+            vars[i].name, vars[i].states[r.assignment[i]]
+        )?;
+    }
+    if free.len() > 50 {
+        writeln!(out, "  ... ({} more; --json lists all)", free.len() - 50)?;
     }
     Ok(())
 }

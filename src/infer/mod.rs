@@ -8,6 +8,7 @@
 pub mod ais;
 pub mod exact;
 pub mod logz;
+pub mod map;
 pub mod marginals;
 pub mod rbm;
 pub mod variational;
