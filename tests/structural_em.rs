@@ -8,10 +8,10 @@ use pgmkit::data::csv::{read_csv_path, CsvOptions};
 use pgmkit::data::Dataset;
 use pgmkit::impute::{evaluate, EvalOptions};
 use pgmkit::io::{bif::parse_bif, read_text, LoadOptions};
-use pgmkit::learn::structure::{shd, structural_em, SemOptions};
+use pgmkit::learn::structure::{parents_of, shd, structural_em, SemOptions};
 use pgmkit::learn::{em, EmOptions};
 use pgmkit::sample::ancestral::forward_sample;
-use pgmkit::{BayesNet, VarId};
+use pgmkit::BayesNet;
 
 fn net(name: &str) -> BayesNet {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/bif/{name}.bif"));
@@ -31,20 +31,6 @@ fn complete(name: &str, bn: &BayesNet) -> Dataset {
     }
 }
 
-fn parents(bn: &BayesNet) -> Vec<Vec<usize>> {
-    (0..bn.num_vars())
-        .map(|v| {
-            let mut ps: Vec<usize> = bn
-                .parents(VarId(v as u32))
-                .iter()
-                .map(|p| p.index())
-                .collect();
-            ps.sort_unstable();
-            ps
-        })
-        .collect()
-}
-
 fn check(name: &str) {
     let truth = net(name);
     let full = complete(name, &truth);
@@ -62,7 +48,7 @@ fn check(name: &str) {
          structure {:.4}, column mode {:.4})",
         fit.iterations,
         fit.changes,
-        shd(&fit.parents, &parents(&truth)),
+        shd(&fit.parents, &parents_of(&truth)),
         fit.log_lik,
         known.log_lik,
         b.accuracy,

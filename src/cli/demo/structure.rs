@@ -9,12 +9,12 @@ use pgmkit::data::Dataset;
 use pgmkit::impute::{evaluate, EvalOptions};
 use pgmkit::learn::latent::{latent_class_auto, LatentOptions};
 use pgmkit::learn::structure::{
-    hill_climb, network, pc_stable, selective_tan, shd, structural_em, structure_score, tan,
-    PcOptions, SemOptions, StructureOptions, StructureScore,
+    hill_climb, network, parents_of, pc_stable, selective_tan, shd, structural_em, structure_score,
+    tan, PcOptions, SemOptions, StructureOptions, StructureScore,
 };
 use pgmkit::learn::{em, EmOptions, Prior};
 use pgmkit::sample::ancestral::forward_sample;
-use pgmkit::{BayesNet, BayesNetBuilder, VarId};
+use pgmkit::{BayesNet, BayesNetBuilder};
 
 use super::{heading, Timings, SEED};
 use crate::cli::output;
@@ -23,20 +23,6 @@ use crate::cli::output;
 const ROWS: usize = 10_000;
 /// Rows of the holey table of structural EM (a fifth of the cells hidden).
 const HOLEY_ROWS: usize = 5_000;
-
-fn parents(bn: &BayesNet) -> Vec<Vec<usize>> {
-    (0..bn.num_vars())
-        .map(|v| {
-            let mut ps: Vec<usize> = bn
-                .parents(VarId(v as u32))
-                .iter()
-                .map(|p| p.index())
-                .collect();
-            ps.sort_unstable();
-            ps
-        })
-        .collect()
-}
 
 pub(super) fn section(
     out: &mut dyn Write,
@@ -47,7 +33,7 @@ pub(super) fn section(
         out,
         "From a table to a model: structure, classifiers, latent classes",
     )?;
-    let truth = parents(bn);
+    let truth = parents_of(bn);
     let data = Dataset::from_samples(&forward_sample(bn, ROWS, SEED + 7)?);
     let true_bic = structure_score(&data, &truth, StructureScore::Bic)?;
     writeln!(

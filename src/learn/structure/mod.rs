@@ -607,6 +607,22 @@ pub(crate) fn hill_climb_weighted(
     })
 }
 
+/// The parent lists of a network's structure (`parents[v]`: sorted parents of v), the form
+/// [`shd`], [`structure_score`] and [`network`] take.
+pub fn parents_of(bn: &crate::BayesNet) -> Vec<Vec<usize>> {
+    (0..bn.num_vars())
+        .map(|v| {
+            let mut ps: Vec<usize> = bn
+                .parents(crate::VarId(v as u32))
+                .iter()
+                .map(|p| p.index())
+                .collect();
+            ps.sort_unstable();
+            ps
+        })
+        .collect()
+}
+
 /// The score of a given DAG (`parents[v]`: the parents of v) on `data`.
 pub fn structure_score(
     data: &Dataset,
