@@ -305,7 +305,11 @@ pub fn learn(
                             anyhow::anyhow!("{flag} {item}: no column '{}'", name.trim())
                         })
                 };
-                Ok((find(u)?, find(v)?))
+                let (a, b) = (find(u)?, find(v)?);
+                if a == b {
+                    anyhow::bail!("{flag} {item}: an arc joins two different columns");
+                }
+                Ok((a, b))
             })
             .collect()
     };
