@@ -42,6 +42,11 @@ pub struct MapArgs {
     #[arg(long = "query", value_name = "VARS")]
     pub query_vars: Option<String>,
 
+    /// Also compute ln P(x | e) for a Markov network (one more exact pass for its log Z; a
+    /// Bayesian network always gets it, from ln P(e))
+    #[arg(long)]
+    pub probability: bool,
+
     /// dual: wall-clock budget in seconds for the whole command
     #[arg(long, value_name = "SECONDS", value_parser = super::args::parse_seconds)]
     pub time_limit: Option<f64>,
@@ -52,7 +57,8 @@ pub struct MapArgs {
 
     /// Print JSON: assignment (variable -> state), log_value (natural log of the unnormalised
     /// probability at it; for a Bayesian network ln P(x, e)), log10_value, log_probability (ln
-    /// P(x | e)), upper_bound, gap, optimal, method, seconds
+    /// P(x | e); null for a Markov network without --probability), upper_bound, gap, optimal,
+    /// method, seconds
     #[arg(long)]
     pub json: bool,
 }
@@ -96,21 +102,30 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
         return dual(global, a, &loaded.model, &vars, &ev, out);
     }
     let t = Instant::now();
-    let (m, log_norm): (Mpe, f64) = match (&loaded.model, &query) {
-        (model, Some(q)) => {
-            let fg = model.to_factor_graph();
-            (
-                exact::marginal_map(&fg, &ev, q, &opts)?,
-                exact::log_z(&fg, &ev, &opts)?.log_z,
-            )
-        }
+    let (m, log_norm): (Mpe, Option<f64>) = match (&loaded.model, &query) {
+        (Model::Bayes(bn), Some(q)) => (
+            exact::marginal_map(&bn.to_factor_graph(), &ev, q, &opts)?,
+            Some(exact::bn_log_evidence(bn, &ev, &opts)?.log_z),
+        ),
+        (Model::Markov(fg), Some(q)) => (
+            exact::marginal_map(fg, &ev, q, &opts)?,
+            if a.probability {
+                Some(exact::log_z(fg, &ev, &opts)?.log_z)
+            } else {
+                None
+            },
+        ),
         (Model::Bayes(bn), None) => (
             exact::bn_mpe(bn, &ev, &opts)?,
-            exact::bn_log_evidence(bn, &ev, &opts)?.log_z,
+            Some(exact::bn_log_evidence(bn, &ev, &opts)?.log_z),
         ),
         (Model::Markov(fg), None) => (
             exact::mpe(fg, &ev, &opts)?,
-            exact::log_z(fg, &ev, &opts)?.log_z,
+            if a.probability {
+                Some(exact::log_z(fg, &ev, &opts)?.log_z)
+            } else {
+                None
+            },
         ),
     };
     let seconds = t.elapsed().as_secs_f64();
@@ -147,7 +162,9 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
         push("log10_value", super::score::json_f64(log10));
         push(
             "log_probability",
-            super::score::json_f64(m.log_value - log_norm),
+            log_norm.map_or(serde_json::Value::Null, |z| {
+                super::score::json_f64(m.log_value - z)
+            }),
         );
         push("upper_bound", super::score::json_f64(m.log_value));
         push("gap", 0.0.into());
@@ -175,13 +192,20 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
             output::duration(seconds)
         )?;
     }
-    writeln!(
-        out,
-        "  ln value {:.6} (log10 {:.6}); ln P(assignment | evidence) {:.6}",
-        m.log_value,
-        log10,
-        m.log_value - log_norm
-    )?;
+    match log_norm {
+        Some(z) => writeln!(
+            out,
+            "  ln value {:.6} (log10 {:.6}); ln P(assignment | evidence) {:.6}",
+            m.log_value,
+            log10,
+            m.log_value - z
+        )?,
+        None => writeln!(
+            out,
+            "  ln value {:.6} (log10 {:.6}) (--probability adds ln P(assignment | evidence))",
+            m.log_value, log10
+        )?,
+    }
     for &i in &free {
         writeln!(
             out,

@@ -646,32 +646,24 @@ pub(crate) fn max_product(p: &Problem, t: &Tree) -> Result<(Vec<usize>, f64)> {
         );
         let rest = &node.cards[node.sep_len..];
         let count: usize = rest.iter().product();
-        // each input's offset of a joint index: sum over dims of state * input stride
+        // the clique entries that agree with the separator, as one table over the rest (the
+        // separator leads the layout): the kernel over the rest, each input shifted to the
+        // separator's states
+        let sl = node.sep_len;
+        let sub: Vec<Input<'_>> = inputs
+            .iter()
+            .map(|inp| {
+                let base: usize = sep_vals.iter().zip(&inp.map).map(|(&s, &m)| s * m).sum();
+                Input {
+                    vals: &inp.vals[base..],
+                    map: inp.map[sl..].to_vec(),
+                }
+            })
+            .collect();
+        let mut tab = vec![0.0; count];
+        kernel::run(rest, &sub, Some(&mut tab), None);
         let mut best = (f64::NEG_INFINITY, 0usize);
-        let mut ctr = vec![0usize; rest.len()];
-        for r in 0..count {
-            if r > 0 {
-                let mut k = rest.len();
-                while k > 0 {
-                    k -= 1;
-                    ctr[k] += 1;
-                    if ctr[k] < rest[k] {
-                        break;
-                    }
-                    ctr[k] = 0;
-                }
-            }
-            let mut val = 1.0;
-            for inp in &inputs {
-                let mut off = 0;
-                for (k, &s) in sep_vals.iter().enumerate() {
-                    off += s * inp.map[k];
-                }
-                for (k, &s) in ctr.iter().enumerate() {
-                    off += s * inp.map[node.sep_len + k];
-                }
-                val *= inp.vals[off];
-            }
+        for (r, &val) in tab.iter().enumerate() {
             if val > best.0 {
                 best = (val, r);
             }

@@ -264,8 +264,8 @@ pub struct Mpe {
 }
 
 /// Exact MPE of a factor graph under evidence, by max-product on the junction tree of the
-/// engine's elimination order (the same plan and memory guard as [`log_z`]; every upward
-/// message is kept for the decode, as for [`marginals`]). Ties go to the first state in table
+/// engine's elimination order (the same plan and memory guard as [`log_z`], whose bound
+/// already counts every upward message, kept here for the decode). Ties go to the first state in table
 /// order, so the answer is deterministic. Errors: [`Error::TooLarge`] before allocating,
 /// [`Error::ZeroProbabilityEvidence`] when every assignment has value 0.
 ///
@@ -305,7 +305,8 @@ fn mpe_of(
 ) -> Result<Mpe> {
     let p = Problem::new(cards, factors, ev)?;
     let t = Tree::build(&p, opts);
-    t.check_memory(true, opts)?;
+    // one clique at a time plus every upward message (kept for the decode)
+    t.check_memory(false, opts)?;
     let (local_state, log_max) = max_product(&p, &t)?;
     let assignment: Vec<usize> = (0..cards.len())
         .map(|g| {
