@@ -5,7 +5,8 @@ Instances: every `exact-verified` UAI 2014 instance listed in docs/exact-conform
 .evid evidence (files from tests/data/uai/, else /work/shared/data/uai/; an empty .evid, or one
 that is just `0`, means no evidence).
 
-  pgmkit    `pgmkit map INSTANCE.uai -e INSTANCE.uai.evid --json --memory-limit 8` in a child
+  pgmkit    `pgmkit map INSTANCE.uai -e INSTANCE.uai.evid --method exact --json --memory-limit 8`
+            (exact max-product; `auto` would fall back to the MPLP dual method) in a child
             process under a wall-clock timeout (--timeout, default 120 s). "pgmkit s" is its
             JSON's `seconds` (inference only), "pgmkit wall" the wall clock of the whole process
             (start-up, parsing, inference, printing). An exact engine refusal (TooLarge / "too
@@ -151,7 +152,8 @@ def find_files(name):
 
 
 def run_pgmkit(binary, uai, evid, timeout, threads):
-    cmd = [binary, "map", uai, "--json", "--memory-limit", "8", "--progress", "none"]
+    cmd = [binary, "map", uai, "--method", "exact", "--json", "--memory-limit", "8",
+           "--progress", "none"]
     if evid:
         cmd += ["-e", evid]
     if threads:
@@ -348,7 +350,7 @@ def main():
         pg = run_pgmkit(a.pgmkit, uai, evid, a.timeout, a.threads)
         row = {"instance": name, "vars": nvars, "width": width, "evidence": len(evidence),
                "pg_status": pg["status"], "pg_wall": pg["wall"], "pg_seconds": pg.get("seconds"),
-               "pg_log10": pg.get("log10_value"), "pg_recomputed": None, "pg_error": pg.get("error")}
+               "pg_method": pg.get("method"), "pg_log10": pg.get("log10_value"), "pg_recomputed": None, "pg_error": pg.get("error")}
         if "assignment" in pg:
             row["pg_recomputed"] = log10_value(model, evidence, pgmkit_assignment(pg, n, evidence))
             row["pg_self_diff"] = row["pg_recomputed"] - pg["log10_value"]
