@@ -4,9 +4,18 @@
 Mutates seed files of every input format (.bif, .uai, .evid, .fg, Gaussian BN .json, GMRF
 .json, RBM .json, categorical .csv, numeric .csv), picks hostile option values (huge counts, negatives,
 NaN, inf, empty or malformed evidence, long strings), and runs the subcommands (info, logz
-with every --method, marginals, sample, convert, score, impute, kl, eval-impute) one at a time,
-each in a fresh temporary directory under `ulimit -v` (4 GB of address space by default) and a
-wall-clock timeout (10 s by default).
+with every --method, marginals, sample, convert, score, impute, kl, eval-impute, map, classify,
+learn) one at a time, each in a fresh temporary directory under `ulimit -v` (4 GB of address
+space by default) and a wall-clock timeout (10 s by default).
+
+The data-only commands get their own format, `datacsv`: CSVs sampled from the BIF seeds (with
+holes), turned hostile now and then (ragged rows, all-empty columns, a column of unique ids,
+columns with thousands of states, an empty file, a header only, very wide or long tables,
+quoting, BOM/CRLF, gzip), fed to `impute` without a model (structural EM), `learn --structure
+hc|tabu|pc|chow-liu`, `learn --classifier nb|tan|stan --target`, `learn --latent K|auto` and
+`classify`. `map` (with impossible evidence and --query lists holding unknown, duplicate or
+observed names) runs on every discrete model seed, `impute MODEL --method map|mode|sample` on the
+Bayesian networks. Data-only cases usually pass --time-limit so that they end.
 
 Outcomes:
   ok        exit 0
@@ -17,12 +26,23 @@ Outcomes:
   timeout   killed after the timeout; 'timeout-budget' when the command asked for a huge
             amount of work (e.g. --samples 18446744073709551615), which may be legitimate
   odd-exit  any other exit status, or exit 1/2 without an error message
+  no-output exit 0 but an output file the command was asked for (--out, --posteriors,
+            --save-model, --per-row, convert's target) is missing or empty, or nothing on
+            stdout from a command that prints its result (map, classify, logz, ...)
+  clobbered an input file changed (unless it was also named as an output and the run
+            succeeded: then it is the overwrite that was asked for)
+  bad-json  exit 0 with --json, but stdout is not one JSON document
+  over-time-limit  a run given a sane --time-limit T (<= 5 s) of a command it bounds (learn
+            --structure/--classifier/--latent, impute without a model, map by dual) ended after
+            more than 2 T + 2 s
 A run whose peak resident memory exceeds 2 GiB is also counted as 'bigmem'.
 
 Every case that is neither ok nor error (and every bigmem case) is saved under the output
 directory: the input files, cmd.sh (re-runs it with the same limits), stdout, stderr and
 info.json. A summary table of runs per format and outcome, and the distinct causes (panic
-location, abort message), is printed at the end and written to summary.txt.
+location, abort message), is printed at the end and written to summary.txt, with runs per
+subcommand (learn and impute split by mode: --structure, --classifier, --latent, --rbm; impute
+without a model, impute MODEL --method map).
 
 Standard library only. Usage:
   python3 fuzz/cli_fuzz.py [--binary target/release/pgmkit] [--duration 600] [--seed 0]
@@ -83,7 +103,8 @@ SYNTAX_TOKENS = [
 # options whose value is an amount of work: a timeout with a huge value here may be legitimate
 BUDGET_OPTIONS = {"--samples", "--particles", "--steps", "--sweeps", "--chains", "--burn-in",
                   "--thin", "--max-iters", "--n", "--multiple", "--restarts", "--gibbs-sweeps",
-                  "--time-limit", "--enum-limit", "--memory-limit", "--outliers"}
+                  "--time-limit", "--enum-limit", "--memory-limit", "--outliers", "--tabu",
+                  "--perturb", "--max-classes", "--max-parents", "--latent", "--max-sweeps"}
 
 # ----------------------------------------------------------------------------------------------
 # Inline seeds
@@ -125,7 +146,8 @@ class Seed:
 
 
 FORMAT_EXT = {"bif": ".bif", "uai": ".uai", "evid": ".evid", "fg": ".fg", "gbn": ".json",
-              "gmrf": ".json", "csv": ".csv", "numcsv": ".csv", "rbm": ".json"}
+              "gmrf": ".json", "csv": ".csv", "numcsv": ".csv", "rbm": ".json",
+              "datacsv": ".csv"}
 
 
 def run_quiet(args, cwd):
@@ -192,7 +214,192 @@ def build_seeds(binary, work):
             seeds.append(Seed("numcsv", name + " sample", out, model, "model.json"))
     seeds.append(Seed("numcsv", "tiny rows (inline)", TINY_ROWS.encode(), TINY_GBN.encode(),
                       "model.json"))
+    # data-only commands (impute without a model, learn --structure/--classifier/--latent,
+    # classify): complete samples of the BIF seeds; holes and hostility are added per case
+    for f, rows in [("asia.bif", "120"), ("cancer.bif", "80"), ("earthquake.bif", "60"),
+                    ("survey.bif", "100"), ("sachs.bif", "150"), ("alarm.bif", "200"),
+                    ("asia.bif", "3")]:
+        rc, out = run_quiet([binary, "-q", "sample", os.path.join(DATA, "bif", f), "--n", rows,
+                             "--seed", "3"], work)
+        if rc == 0 and out:
+            seeds.append(Seed("datacsv", f"{f} sample {rows} rows", out,
+                              read_data("bif/" + f), "model.bif"))
+    seeds.append(Seed("datacsv", "asia rows (inline)", ASIA_ROWS.encode(), asia, "model.bif"))
+    seeds.append(Seed("datacsv", "alarm_10k head", head, read_data("bif/alarm.bif"),
+                      "model.bif"))
+    # classifiers learned by pgmkit itself, as BIF seeds (for classify, map, ...)
+    rc, out = run_quiet([binary, "-q", "sample", os.path.join(DATA, "bif/asia.bif"), "--n",
+                         "300", "--seed", "4"], work)
+    if rc == 0 and out:
+        with open(os.path.join(work, "train.csv"), "wb") as f:
+            f.write(out)
+        for kind in ["nb", "tan", "stan"]:
+            dest = os.path.join(work, f"asia-{kind}.bif")
+            rc, _ = run_quiet([binary, "-q", "learn", "--classifier", kind, "--target", "lung",
+                               "--data", os.path.join(work, "train.csv"), "--out", dest], work)
+            if rc == 0 and os.path.exists(dest):
+                with open(dest, "rb") as f:
+                    seeds.append(Seed("bif", f"asia {kind} of lung (learned)", f.read()))
     return seeds
+
+
+# ----------------------------------------------------------------------------------------------
+# Hostile tables (the data-only commands)
+# ----------------------------------------------------------------------------------------------
+
+def parse_rows(data):
+    """Header and rows of a simple CSV seed (no quoted commas in the seeds)."""
+    lines = [l for l in data.decode(errors="replace").replace("\r", "").split("\n") if l != ""]
+    if not lines:
+        return [], []
+    return lines[0].split(","), [l.split(",") for l in lines[1:]]
+
+
+def to_csv(header, rows, sep=",", eol="\n"):
+    return (eol.join(sep.join(r) for r in [header] + rows) + eol).encode()
+
+
+def punch_holes(rng, rows, rate=None):
+    """Blank out cells at random (the missing markers of --missing's default)."""
+    rate = rate if rate is not None else rng.choice([0.02, 0.1, 0.2, 0.3, 0.6, 0.95])
+    marks = rng.choice([[""], [""], ["NA"], ["", "NA", "?", "NaN"]])
+    return [[rng.choice(marks) if rng.random() < rate else c for c in r] for r in rows], rate
+
+
+def hostile_table(rng, header, rows):
+    """One hostile transformation of a table: (bytes, description, heavy)."""
+    h, rs = list(header), [list(r) for r in rows]
+    ncol = max(1, len(h))
+    k = rng.choice(["empty", "header-only", "header-no-eol", "one-row", "ragged", "ragged",
+                    "empty-col", "empty-col", "id-col", "id-col", "huge-states",
+                    "huge-states", "many-rows", "wide", "constant", "dup-header",
+                    "empty-header-name", "one-col", "all-missing", "crlf-bom", "quoted",
+                    "long-cell", "junk", "numeric", "unique-cells", "spaces", "tabs",
+                    "one-state-per-col", "no-header-rows-blank", "many-cols-one-row"])
+    heavy = False
+    if k == "empty":
+        return b"", k, False
+    if k == "header-only":
+        return to_csv(h, []), k, False
+    if k == "header-no-eol":
+        return ",".join(h).encode(), k, False
+    if k == "one-row":
+        rs = rs[:1]
+    elif k == "ragged":
+        for r in rs:
+            x = rng.random()
+            if x < 0.2 and r:
+                del r[rng.randrange(len(r)):]
+            elif x < 0.4:
+                r.extend(rng.choice(["yes", "no", "", "extra"]) for _ in range(rng.randrange(1, 4)))
+    elif k == "empty-col":
+        at = rng.randrange(len(h) + 1)
+        mark = rng.choice(["", "NA", "?"])
+        h.insert(at, rng.choice(["empty", "blank"]))
+        for r in rs:
+            r.insert(at, mark)
+    elif k == "id-col":
+        at = rng.choice([0, len(h)])
+        h.insert(at, "id")
+        style = rng.choice(["int", "str", "float"])
+        for i, r in enumerate(rs):
+            r.insert(at, str(i + 1) if style == "int" else
+                     (f"row-{i:06d}-{rng.randrange(10 ** 9)}" if style == "str" else
+                      repr(rng.random())))
+    elif k in ("huge-states", "many-rows"):
+        n = rng.choice([1000, 3000, 6000]) if k == "huge-states" else rng.choice([20000, 60000])
+        base = rs or [["x"] * ncol]
+        rs = [list(base[i % len(base)]) for i in range(n)]
+        heavy = True
+        if k == "huge-states":
+            span = rng.choice([n, n, 10 ** 9, 300])
+            for _ in range(rng.choice([1, 1, 2, 3])):
+                at = rng.randrange(len(h) + 1)
+                h.insert(at, f"big{at}")
+                for r in rs:
+                    r.insert(at, str(rng.randrange(span)))
+    elif k == "wide":
+        m = rng.choice([60, 200, 500])
+        heavy = True
+        h = [f"{h[j % ncol] if h else 'v'}_{j}" for j in range(m)]
+        rs = [[r[j % len(r)] if r else "x" for j in range(m)] for r in rs]
+    elif k == "constant":
+        rs = [[(rows[0][j] if rows and j < len(rows[0]) else "c") for j in range(len(r))]
+              for r in rs]
+    elif k == "dup-header" and len(h) >= 2:
+        h[rng.randrange(1, len(h))] = h[0]
+    elif k == "empty-header-name" and h:
+        h[rng.randrange(len(h))] = rng.choice(["", " ", "\"\""])
+    elif k == "one-col":
+        h, rs = h[:1], [r[:1] for r in rs]
+    elif k == "all-missing":
+        rs = [["" for _ in r] for r in rs]
+    elif k == "crlf-bom":
+        return b"\xef\xbb\xbf" + to_csv(h, rs, eol="\r\n"), k, False
+    elif k == "quoted":
+        q = lambda c: '"' + c.replace('"', '""') + '"'
+        if h:
+            h[0] = q(h[0] + ",x")
+        rs = [[q(c + rng.choice(["", ",", "\n", '"'])) if rng.random() < 0.3 else c for c in r]
+              for r in rs]
+    elif k == "long-cell" and rs and rs[0]:
+        rs[rng.randrange(len(rs))][0] = rng.choice(["a", "é", "x,y"]) * rng.choice([10 ** 4, 10 ** 6])
+    elif k == "junk":
+        body = bytearray(to_csv(h, rs))
+        for _ in range(rng.randrange(1, 20)):
+            body.insert(rng.randrange(len(body) + 1), rng.randrange(256))
+        return bytes(body), k, False
+    elif k == "numeric":
+        rs = [[repr(rng.gauss(0, 1)) for _ in r] for r in rs]
+    elif k == "unique-cells":
+        rs = [[f"{c}{i}" for c in r] for i, r in enumerate(rs)]
+    elif k == "spaces":
+        rs = [[f" {c} " if rng.random() < 0.5 else c for c in r] for r in rs]
+    elif k == "tabs":
+        return to_csv(h, rs, sep="\t"), k, False
+    elif k == "one-state-per-col":
+        rs = [[str(j) for j in range(len(r))] for r in rs]
+    elif k == "no-header-rows-blank":
+        return to_csv(h, []) + b"\n\n\n,,,\n", k, False
+    elif k == "many-cols-one-row":
+        m = rng.choice([2000, 20000])
+        h = [f"c{j}" for j in range(m)]
+        rs = [[rng.choice(["0", "1"]) for _ in range(m)]]
+        heavy = True
+    return to_csv(h, rs), k, heavy
+
+
+def cols_list(rng, cols, observed=(), allow_all=True):
+    """A comma-separated list of columns/variables: mostly real names, sometimes unknown,
+    duplicated, observed (evidence) or empty items. Returns (spec, hostile description)."""
+    real = [c for c in cols if c]
+    if real and rng.random() < 0.6:
+        picks = rng.sample(real, min(len(real), rng.choice([1, 1, 2, 3])))
+        return ",".join(picks), None
+    k = rng.choice(["unknown", "dup", "observed", "empty", "commas", "all", "long", "mixed",
+                    "spaces", "index"])
+    if k == "unknown" or not real:
+        v = rng.choice(["nonexistent", "zz,yy", "", "é", "\U0001F600"])
+    elif k == "dup":
+        a = rng.choice(real)
+        v = ",".join([a] * rng.choice([2, 3, 50]))
+    elif k == "observed" and observed:
+        v = ",".join(list(observed) + rng.sample(real, 1))
+    elif k == "empty":
+        v = ""
+    elif k == "commas":
+        v = rng.choice([",", ",,,", real[0] + ",", "," + real[0], real[0] + ",," + real[-1]])
+    elif k == "all" and allow_all:
+        v = ",".join(real)
+    elif k == "long":
+        v = "a" * rng.choice([5000, 100000])
+    elif k == "spaces":
+        v = " " + real[0] + " , " + real[-1]
+    elif k == "index":
+        v = rng.choice(["0", "1", "-1", "18446744073709551615"])
+    else:
+        v = rng.choice(real) + ",nonexistent"
+    return v, k
 
 
 # ----------------------------------------------------------------------------------------------
@@ -376,6 +583,10 @@ class Case:
         self.hostile = []    # options given a hostile value
         self.hostile_left = 0  # how many more options may get a hostile value
         self.budget_huge = False
+        self.label = ""      # row of the per-subcommand table (default: the subcommand)
+        self.outputs = []    # files the command must write when it exits 0
+        self.check = ""      # why a no-output / clobbered / bad-json outcome was given
+        self.data_file = "data.csv"
 
 
 # options no longer given hostile values: they already timed out repeatedly on their own (the
@@ -463,15 +674,25 @@ class Builder:
                 case.hostile.append(f"--threads {t!r}")
             case.args.append(f"--threads={t}")
 
-    def discrete_model_cmd(self, case, model_file, names, is_bn):
+    def discrete_model_cmd(self, case, model_file, names, is_bn, all_names=None,
+                           impossible=(), states=None):
         """A command that reads a model (given as model_file)."""
         r = self.rng
         cmds = ["info", "logz", "logz", "marginals", "marginals", "sample", "convert"]
+        if "map" in self.helps:
+            cmds += ["map", "map"]
         if is_bn:
             cmds += ["kl", "score", "impute", "eval-impute"]
+            if "classify" in self.helps:
+                cmds += ["classify"]
         cmd = r.choice(cmds)
         case.args = [cmd]
-        if cmd == "info":
+        if cmd == "map":
+            self.map_cmd(case, model_file, names, all_names or names, impossible, states)
+        elif cmd == "classify":
+            self.classify_cmd(case, model_file, names)
+            case.files["data.csv"] = None  # filled by the caller
+        elif cmd == "info":
             case.args.append(model_file)
             self.evidence_arg(case, cmd, names)
             self.add(case, cmd, "--memory-limit", "1", "float", 0.3)
@@ -535,8 +756,10 @@ class Builder:
             self.add(case, cmd, "--thin", "1", p=0.2)
             if r.random() < 0.5:
                 case.args += ["--out", "out.csv"]
+                case.outputs.append("out.csv")
         elif cmd == "convert":
             case.args += [model_file, "out" + r.choice([".bif", ".uai", ".fg", ".txt", ".json"])]
+            case.outputs.append(case.args[-1])
         elif cmd == "kl":
             other = "q" + os.path.splitext(model_file)[1]
             case.files[other] = case.files[model_file]
@@ -560,9 +783,16 @@ class Builder:
             self.add(case, cmd, "--outliers", "3", p=0.4)
             if r.random() < 0.3:
                 case.args += ["--per-row", "rows.csv"]
+                case.outputs.append("rows.csv")
         if cmd == "impute":
             case.args += ["--out", "filled.csv"]
             self.add(case, cmd, "--multiple", "2", p=0.3)
+            self.impute_method(case)
+            mult = [a.split("=", 1)[1] for a in case.args if a.startswith("--multiple=")]
+            if mult and re.fullmatch(r"[0-9]+", mult[0]) and 2 <= int(mult[0]) <= 100:
+                case.outputs += ["filled_1.csv", f"filled_{int(mult[0])}.csv"]
+            else:
+                case.outputs.append("filled.csv")
             if r.random() < 0.3:
                 case.args += ["--learn", "em"]
                 self.add(case, cmd, "--max-iters", "10")
@@ -572,11 +802,15 @@ class Builder:
                 self.add(case, cmd, "--time-limit", "2", "time", 0.3)
             if r.random() < 0.2:
                 case.args += ["--posteriors", "post.csv"]
+                case.outputs.append("post.csv")
             if r.random() < 0.1:
                 case.args += ["--save-model", "saved.bif"]
+                case.outputs.append("saved.bif")
             if r.random() < 0.2:
                 case.args.append("--skip-impossible")
             self.add(case, cmd, "--gibbs-sweeps", "20", p=0.2)
+            if r.random() < 0.3:
+                self.add(case, cmd, "--seed", str(r.randrange(1000)), "count")
         if cmd == "eval-impute":
             self.add(case, cmd, "--mask-rate", "0.2", "float", 0.5)
             self.add(case, cmd, "--multiple", "2", p=0.3)
@@ -596,6 +830,292 @@ class Builder:
                 case.args.append(f"--latent={v}")
             if r.random() < 0.1:
                 case.args.append("--reject-extra-columns")
+
+    def impute_method(self, case):
+        """impute --method: map (the newest value) most often, sometimes mode / sample / junk."""
+        r = self.rng
+        ms = self.helps.get("impute", {}).get("--method") or []
+        if not ms or r.random() < 0.35:
+            return
+        if any(a.startswith("--multiple=") for a in case.args) and r.random() < 0.7:
+            m = "sample"  # what --multiple M > 1 needs
+        else:
+            m = r.choice(["map", "map", "map"] + ms + ["MAP", "", "exact"] * (r.random() < 0.1))
+        case.args.append(f"--method={m}")
+
+    def map_cmd(self, case, model_file, names, all_names, impossible, states=None):
+        """pgmkit map MODEL [-e ...] [--query ...] [--json] [--memory-limit GB]."""
+        r = self.rng
+        cmd = "map"
+        case.args = [cmd, model_file]
+        ms = self.helps.get(cmd, {}).get("--method") or []
+        m = None
+        if ms and r.random() < 0.5:
+            m = r.choice(ms)
+            case.args += ["--method", m]
+        if m in (None, "dual", "auto"):
+            # options of the approximate (dual / MPLP) method, when the binary has them
+            if "--max-sweeps" in self.helps.get(cmd, {}):
+                self.add(case, cmd, "--max-sweeps", r.choice(["10", "100", "1000"]), p=0.4)
+            if "--time-limit" in self.helps.get(cmd, {}):
+                self.add(case, cmd, "--time-limit", r.choice(["1", "2"]), "time", 0.4)
+        observed = []
+        x = r.random()
+        if x < 0.15 and impossible:
+            spec = r.choice(impossible)
+            case.hostile.append(f"--evidence {spec!r} (impossible)")
+            case.args.append(f"--evidence={spec}")
+            observed = [kv.split("=")[0] for kv in spec.split(",")]
+        elif x < 0.45 and states:
+            # a few variables at valid states (impossible now and then on deterministic CPTs)
+            picks = r.sample(sorted(states), min(len(states), r.choice([1, 2, 3, 5])))
+            spec = ",".join(f"{n}={r.choice(states[n])}" for n in picks)
+            case.args.append(f"--evidence={spec}")
+            observed = picks
+        elif x < 0.55 and all_names:
+            # every variable observed at a random state: often impossible, or nothing to do
+            picks = all_names if len(all_names) <= 40 else r.sample(all_names, 40)
+            states = states or {}
+            spec = ",".join(f"{n}={r.choice(states.get(n) or ['0', '1'])}" for n in picks)
+            case.hostile.append(f"--evidence ({len(picks)} variables observed)")
+            case.args.append(f"--evidence={spec}")
+            observed = picks
+        else:
+            before = len(case.args)
+            self.evidence_arg(case, cmd, names)
+            if len(case.args) > before:
+                observed = [kv.split("=")[0] for kv in
+                            case.args[-1][len("--evidence="):].split(",") if "=" in kv]
+        if "--query" in self.helps.get(cmd, {}) and r.random() < 0.6:
+            if all_names and r.random() < 0.1:
+                # a big query: one sum-product pass per configuration (a legitimate budget)
+                q = r.sample(all_names, min(len(all_names), r.choice([8, 12, 20, 64])))
+                spec = ",".join(q)
+                case.hostile.append(f"--query ({len(q)} variables)")
+                if len(q) >= 12:
+                    case.budget_huge = True
+            else:
+                spec, k = cols_list(r, names, observed)
+                if k:
+                    case.hostile.append(f"--query {k}:{spec[:30]!r}")
+                    if k == "all" and len(names) >= 12:
+                        case.budget_huge = True
+            case.args.append(f"--query={spec}")
+        elif "--query" not in self.helps.get(cmd, {}):
+            self.dropped[(cmd, "--query")] += 1
+        self.add(case, cmd, "--memory-limit", r.choice(["1", "0.5", "4"]), "float", 0.3)
+
+    def classify_cmd(self, case, model_file, names, data_file="data.csv"):
+        """pgmkit classify MODEL --data D.csv --target VAR [--out p.csv] [--json]."""
+        r = self.rng
+        cmd = "classify"
+        case.args = [cmd, model_file, "--data", data_file]
+        x = r.random()
+        if names and x < 0.85:
+            t = r.choice(names)
+        elif x < 0.95:
+            t = r.choice(["nonexistent", "", ",", "a" * 5000, "id", "big0", "empty", "0",
+                          ",".join(names[:2]), " " + (names[0] if names else "x")])
+            case.hostile.append(f"--target {t[:20]!r}")
+        else:
+            t = None  # no --target at all: a clap usage error
+        if t is not None:
+            case.args.append(f"--target={t}")
+        if r.random() < 0.5:
+            out = "pred.csv" if r.random() < 0.97 else data_file
+            case.args += ["--out", out]
+            case.outputs.append(out)
+        if r.random() < 0.15:
+            v = r.choice(["", ",", "NA", "yes", "no,yes", "0"])
+            case.hostile.append(f"--missing {v!r}")
+            case.args.append(f"--missing={v}")
+        if r.random() < 0.1:
+            case.args.append("--reject-extra-columns")
+        if r.random() < 0.05 and names:
+            case.args.append(f"--latent={r.choice(names)}")
+
+    def data_only_cmd(self, case, cols, heavy):
+        """impute without MODEL, learn --structure / --classifier / --latent (data.csv given)."""
+        r = self.rng
+        kind = r.choices(["impute", "structure", "classifier", "latent"],
+                         weights=[3, 4, 2, 2])[0]
+        data = case.data_file
+
+        def time_limit(cmd, p=0.8):
+            # a sane budget so that cases end; sometimes none (small data is fast), sometimes
+            # a hostile one
+            if heavy or r.random() < p:
+                self.add(case, cmd, "--time-limit", r.choice(["1", "2", "3"]), "time")
+
+        def targetish():
+            x = r.random()
+            if cols and x < 0.7:
+                return r.choice(cols), None
+            t = r.choice(["nonexistent", "", ",", "a" * 5000, "id", "big0", "empty", "0",
+                          ",".join(cols[:2]), " " + (cols[0] if cols else "x"), "\U0001F600"])
+            return t, f"--target {t[:20]!r}"
+
+        if kind == "impute":
+            cmd = "impute"
+            case.label = "impute (no model)"
+            out = "filled.csv" if r.random() < 0.97 else data
+            case.args = [cmd, "--data", data, "--out", out]
+            mult = None
+            if r.random() < 0.3:
+                before = len(case.args)
+                self.add(case, cmd, "--multiple", r.choice(["1", "2", "3"]))
+                if len(case.args) > before:
+                    mult = case.args[-1].split("=", 1)[1]
+            ms = self.helps.get(cmd, {}).get("--method") or []
+            if ms and r.random() < 0.6:
+                if mult and r.random() < 0.7:
+                    m = "sample"
+                else:
+                    m = r.choice(ms + ["map"] + (["MAP", ""] if r.random() < 0.1 else []))
+                case.args.append(f"--method={m}")
+            if mult and re.fullmatch(r"[0-9]+", mult) and 2 <= int(mult) <= 100:
+                stem, ext = os.path.splitext(out)
+                case.outputs += [f"{stem}_1{ext}", f"{stem}_{int(mult)}{ext}"]
+            else:
+                case.outputs.append(out)
+            if r.random() < 0.3:
+                sm = r.choice(["saved.bif"] * 8 + ["saved.uai", "saved.txt", data])
+                case.args.append(f"--save-model={sm}")
+                case.outputs.append(sm)
+            if r.random() < 0.3:
+                spec, k = cols_list(r, cols)
+                if k:
+                    case.hostile.append(f"--ignore {k}:{spec[:30]!r}")
+                case.args.append(f"--ignore={spec}")
+            time_limit(cmd)
+            self.add(case, cmd, "--seed", str(r.randrange(1000)), p=0.3)
+            self.add(case, cmd, "--max-iters", "20", p=0.3)
+            self.add(case, cmd, "--restarts", "1", p=0.2)
+            self.add(case, cmd, "--prior-count", "1", "float", 0.2)
+            self.add(case, cmd, "--bdeu", "1", "float", 0.1)
+            self.add(case, cmd, "--tol", "1e-4", "float", 0.1)
+            self.add(case, cmd, "--enum-limit", "4096", p=0.1)
+            if r.random() < 0.2:
+                case.args += ["--posteriors", "post.csv"]
+                case.outputs.append("post.csv")
+            if r.random() < 0.1:
+                case.args.append("--skip-impossible")
+            if r.random() < 0.1:
+                v = r.choice(["", ",", ",,,", "yes", "no,yes", "NA", "0", "x" * 5000])
+                case.hostile.append(f"--missing {v[:20]!r}")
+                case.args.append(f"--missing={v}")
+            if r.random() < 0.05:
+                spec, _ = cols_list(r, cols)
+                case.hostile.append(f"--latent {spec[:20]!r}")
+                case.args.append(f"--latent={spec}")
+            if r.random() < 0.03:
+                case.args.append("--learn=em")  # --learn without MODEL
+            return
+
+        cmd = "learn"
+        out = r.choice(["m.bif"] * 40 + ["m.uai", "m.fg", "m.json", "m", data])
+        case.args = [cmd, "--data", data, "--out", out]
+        case.outputs.append(out)
+        if kind == "structure":
+            case.label = "learn --structure"
+            algos = self.helps.get(cmd, {}).get("--structure") or ["hc", "chow-liu", "pc"]
+            algo = r.choice(algos + ["hc", "tabu", "tabu", "pc"]
+                            + (["HC", "", "k2", "ges"] if r.random() < 0.05 else []))
+            case.args.append(f"--structure={algo}")
+            if r.random() < 0.6:
+                sc = self.helps.get(cmd, {}).get("--score") or ["bic", "aic", "bdeu", "k2"]
+                sc = r.choice(sc + (["", "BIC", "mdl"] if r.random() < 0.05 else []))
+                case.args.append(f"--score={sc}")
+            self.add(case, cmd, "--ess", r.choice(["1", "10", "0.5"]), "float", 0.3)
+            self.add(case, cmd, "--max-parents", r.choice(["1", "2", "3", "4"]), p=0.5)
+            self.add(case, cmd, "--tabu", r.choice(["0", "5", "10", "50"]), p=0.3)
+            self.add(case, cmd, "--restarts", r.choice(["0", "2", "10"]), p=0.4)
+            self.add(case, cmd, "--perturb", r.choice(["1", "5", "20"]), p=0.3)
+            self.add(case, cmd, "--alpha", r.choice(["0.05", "0.01", "0.5"]), "float", 0.3)
+            self.add(case, cmd, "--prior-count", r.choice(["1", "0.5"]), "float", 0.2)
+            self.add(case, cmd, "--seed", str(r.randrange(1000)), p=0.3)
+            for opt in ("--forbid", "--require"):
+                if r.random() < 0.25:
+                    spec, k = self.arcs_spec(cols)
+                    if k:
+                        case.hostile.append(f"{opt} {k}:{spec[:30]!r}")
+                    case.args.append(f"{opt}={spec}")
+            if r.random() < 0.15:
+                spec, k = cols_list(r, cols)
+                if k:
+                    case.hostile.append(f"--ignore {k}:{spec[:30]!r}")
+                case.args.append(f"--ignore={spec}")
+            time_limit(cmd, 0.6)
+        elif kind == "classifier":
+            case.label = "learn --classifier"
+            kinds = self.helps.get(cmd, {}).get("--classifier") or ["nb", "tan", "stan"]
+            kd = r.choice(kinds + (["NB", "", "svm"] if r.random() < 0.05 else []))
+            case.args.append(f"--classifier={kd}")
+            if r.random() < 0.95:
+                t, h = targetish()
+                if h:
+                    case.hostile.append(h)
+                case.args.append(f"--target={t}")
+            self.add(case, cmd, "--prior-count", r.choice(["1", "0.5", "0"]), "float", 0.3)
+            if r.random() < 0.1:
+                spec, k = cols_list(r, cols)
+                case.hostile.append(f"--ignore {k or 'cols'}:{spec[:30]!r}")
+                case.args.append(f"--ignore={spec}")
+            if r.random() < 0.05:
+                case.args.append(f"--structure={r.choice(['hc', 'pc'])}")  # two modes at once
+            time_limit(cmd, 0.5)
+        else:
+            case.label = "learn --latent"
+            x = r.random()
+            if x < 0.7:
+                k = r.choice(["1", "2", "3", "4", "auto", "auto"])
+            else:
+                k = r.choice(["0", "-1", "1e9", "18446744073709551615", "4294967296", "NaN",
+                              "", "abc", "auto,2", "AUTO", "2.5", "100000"])
+                case.hostile.append(f"--latent {k!r}")
+                try:
+                    if float(k) >= 1e6:
+                        case.budget_huge = True
+                except ValueError:
+                    pass
+            case.args.append(f"--latent={k}")
+            if k == "auto" or r.random() < 0.2:
+                self.add(case, cmd, "--max-classes", r.choice(["2", "3", "5"]), p=0.7)
+            self.add(case, cmd, "--restarts", r.choice(["0", "1", "3"]), p=0.5)
+            self.add(case, cmd, "--max-iters", r.choice(["20", "100"]), p=0.3)
+            self.add(case, cmd, "--tol", "1e-6", "float", 0.2)
+            self.add(case, cmd, "--prior-count", r.choice(["1", "0.5"]), "float", 0.2)
+            self.add(case, cmd, "--seed", str(r.randrange(1000)), p=0.3)
+            if r.random() < 0.5:
+                post = "post.csv" if r.random() < 0.95 else data
+                case.args.append(f"--posteriors={post}")
+                case.outputs.append(post)
+            time_limit(cmd, 0.7)
+        if r.random() < 0.1:
+            v = r.choice(["", ",", "NA", "yes", "no,yes", "0"])
+            case.hostile.append(f"--missing {v!r}")
+            case.args.append(f"--missing={v}")
+
+    def arcs_spec(self, cols):
+        """--forbid / --require: (spec, hostile kind or None)."""
+        r = self.rng
+        real = [c for c in cols if c]
+        if len(real) >= 2 and r.random() < 0.5:
+            a, b = r.sample(real, 2)
+            return f"{a}->{b}", None
+        a = real[0] if real else "a"
+        b = real[-1] if real else "b"
+        c = real[len(real) // 2] if real else "c"
+        k = r.choice(["cycle2", "cycle3", "self", "unknown", "arrow", "empty", "dash",
+                      "chain", "spaces", "repeat", "star", "ringall"])
+        v = {"cycle2": f"{a}->{b},{b}->{a}", "cycle3": f"{a}->{b},{b}->{c},{c}->{a}",
+             "self": f"{a}->{a}", "unknown": "x->y", "arrow": rng_choice(r, ["->", "->->", ">"]),
+             "empty": "", "dash": f"{a}-{b}", "chain": f"{a}->{b}->{c}",
+             "spaces": f" {a} -> {b} ", "repeat": ",".join([f"{a}->{b}"] * 50),
+             "star": ",".join(f"{x}->{a}" for x in real[1:]) or "b->a",
+             "ringall": ",".join(f"{real[i]}->{real[(i + 1) % len(real)]}"
+                                 for i in range(len(real))) or "a->a"}[k]
+        return v, k
 
     def gaussian_cmd(self, case, model_file, names):
         r = self.rng
@@ -630,11 +1150,16 @@ class Builder:
                 case.args += ["--n", "20"]
             if r.random() < 0.5:
                 case.args += ["--out", "out.csv"]
+                case.outputs.append("out.csv")
         elif cmd in ("score", "impute", "eval-impute"):
             case.args += ["--data", "data.csv"]
             case.files["data.csv"] = None
             self.data_opts(case, cmd, names)
         self.common(case, cmd)
+
+
+def rng_choice(r, xs):
+    return r.choice(xs)
 
 
 def names_of(fmt, data):
@@ -651,7 +1176,111 @@ def names_of(fmt, data):
     return [str(i) for i in range(10)]
 
 
+def all_names_of(fmt, data):
+    """Every variable name (for big --query lists): BIF variables, UAI 0..n-1."""
+    if fmt == "bif":
+        return re.findall(r"variable\s+([^\s{]+)", data.decode(errors="replace"))[:500]
+    if fmt == "uai":
+        toks = data.split(None, 2)
+        if len(toks) >= 2 and toks[1].isdigit():
+            return [str(i) for i in range(min(int(toks[1]), 500))]
+    return names_of(fmt, data)
+
+
+def states_of(fmt, data):
+    """Variable -> state names (BIF: the declared names; UAI: 0..card-1), for valid evidence."""
+    text = data.decode(errors="replace")
+    out = {}
+    if fmt == "bif":
+        for m in re.finditer(r"variable\s+([^\s{]+)\s*\{[^}]*?\{([^}]*)\}", text):
+            out[m.group(1)] = [x.strip() for x in m.group(2).split(",") if x.strip()]
+    elif fmt == "uai":
+        toks = text.split()
+        if len(toks) >= 2 and toks[1].isdigit():
+            n = int(toks[1])
+            for i, c in enumerate(toks[2:2 + min(n, 500)]):
+                if c.isdigit():
+                    out[str(i)] = [str(k) for k in range(min(int(c), 20))]
+    return out
+
+
+# evidence of probability zero, per BIF seed (deterministic CPTs)
+IMPOSSIBLE = {"asia.bif": ["tub=yes,either=no", "lung=yes,either=no",
+                           "either=yes,tub=no,lung=no", "tub=yes,lung=yes,either=no"]}
+
+
+def punch(rng, data, p):
+    """With probability p, blank out random cells of a CSV (keeps the header)."""
+    if rng.random() >= p:
+        return data, None
+    header, rows = parse_rows(data)
+    if not header:
+        return data, None
+    rows, rate = punch_holes(rng, rows)
+    return to_csv(header, rows), f"holes {rate}"
+
+
+def make_data_case(rng, builder, seed, case):
+    """A data-only case (impute without a model, learn --structure/--classifier/--latent), or
+    classify against the seed's model, on a sample with holes, hostile or mutated."""
+    header, rows = parse_rows(seed.data)
+    ops = []
+    heavy = False
+    cmd_kind = rng.random()
+    if rng.random() < 0.7 and rows:
+        rows, rate = punch_holes(rng, rows, None if cmd_kind < 0.6 else
+                                 rng.choice([0.0, 0.0, 0.05, 0.2]))
+        ops.append(f"holes {rate}")
+    x = rng.random()
+    if x < 0.4:
+        data, k, heavy = hostile_table(rng, header, rows)
+        ops.append(f"hostile table: {k}")
+        case.hostile_left = max(case.hostile_left - 1, 0)
+    else:
+        data = to_csv(header, rows)
+        if x > 0.8:
+            data, mops = mutate(rng, data, [])
+            ops += mops
+    case.ops = ops or ["(sampled)"]
+    name = "data.csv"
+    y = rng.random()
+    if y < 0.05:
+        name = "data.csv.gz"
+        data = gzip.compress(data)
+        ops.append("gzip")
+    elif y < 0.07:
+        name = "data.csv.gz"
+        z = bytearray(gzip.compress(data))
+        if z:
+            del z[rng.randrange(len(z)):]
+        data = bytes(z)
+        ops.append("truncated gzip")
+    case.files[name] = data
+    case.data_file = name
+    first = data.split(b"\n", 1)[0] if not name.endswith(".gz") else to_csv(header, [])
+    cols = [c.strip().strip('"') for c in first.decode(errors="replace").rstrip("\r").split(",")]
+    cols = [c for c in cols if len(c) < 200][:200]
+    if rng.random() < 0.15 and seed.model:
+        case.files[seed.model_name] = seed.model
+        builder.classify_cmd(case, seed.model_name, cols, name)
+    else:
+        builder.data_only_cmd(case, cols, heavy)
+    builder.common(case, case.args[0])
+    return case
+
+
 def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
+    case = make_case_inner(rng, builder, seeds, by_fmt, data_for_model, fmt_weights)
+    if not case.label:
+        case.label = case.args[0] if case.args else "?"
+        if case.label == "impute" and "--method=map" in case.args:
+            case.label = "impute MODEL --method map"
+        elif case.label == "learn" and "--rbm" in case.args:
+            case.label = "learn --rbm"
+    return case
+
+
+def make_case_inner(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
     fmt = rng.choices(list(fmt_weights), weights=list(fmt_weights.values()))[0]
     seed = rng.choice(by_fmt[fmt])
     others = [s.data for s in by_fmt[fmt] if s is not seed]
@@ -659,6 +1288,8 @@ def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
     case.hostile_left = rng.choices([0, 1, 2, 3], weights=[4, 4, 1, 1])[0]
     case.fmt = fmt
     case.seed_name = seed.name
+    if fmt == "datacsv":
+        return make_data_case(rng, builder, seed, case)
     if rng.random() < 0.35:  # options only
         data, ops = seed.data, ["(unmutated)"]
     else:
@@ -669,9 +1300,16 @@ def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
         mf = "model" + ext
         case.files[mf] = data
         is_bn = fmt == "bif" or data.lstrip().startswith(b"BAYES")
-        builder.discrete_model_cmd(case, mf, names_of(fmt, seed.data), is_bn)
+        builder.discrete_model_cmd(case, mf, names_of(fmt, seed.data), is_bn,
+                                   all_names_of(fmt, seed.data), IMPOSSIBLE.get(seed.name, ()),
+                                   states_of(fmt, seed.data))
         if "data.csv" in case.files:
             case.files["data.csv"] = data_for_model.get(seed.name) or ASIA_ROWS.encode()
+            if case.args[0] in ("impute", "classify"):
+                # holes to fill / cells to sum out
+                case.files["data.csv"], hop = punch(rng, case.files["data.csv"], 0.5)
+                if hop:
+                    case.ops = case.ops + [hop]
     elif fmt in ("gbn", "gmrf"):
         mf = "model.json"
         case.files[mf] = data
@@ -695,19 +1333,28 @@ def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
                          "--burn-in", rng.choice(["5", "0"])]
         elif cmd == "convert":
             case.args = ["convert", "model.json", rng.choice(["out.uai", "out.fg", "out.bif"])]
+            case.outputs.append(case.args[-1])
         else:
             case.files["data.csv"] = RBM_ROWS.encode()
             case.args = ["learn", "--rbm", "--data", "data.csv", "--ignore",
                          rng.choice(["label", "a", "zz"]), "--out", "rbm.json",
                          "--hidden", rng.choice(["3", "0", "40"]),
                          "--epochs", rng.choice(["2", "0", "50"])]
+            case.outputs.append("rbm.json")
         builder.common(case, cmd)
     elif fmt == "evid":
         case.files[seed.model_name] = seed.model
         case.files["ev.evid"] = data
-        cmd = rng.choice(["logz", "marginals", "info", "sample"])
+        cmd = rng.choice(["logz", "marginals", "info", "sample"]
+                         + (["map", "map"] if "map" in builder.helps else []))
         case.args = [cmd, seed.model_name, "--evidence", "ev.evid"]
-        if cmd == "logz":
+        if cmd == "map":
+            if rng.random() < 0.5:
+                spec, k = cols_list(rng, [str(i) for i in range(10)])
+                case.args.append(f"--query={spec}")
+                if k:
+                    case.hostile.append(f"--query {k}:{spec[:30]!r}")
+        elif cmd == "logz":
             m = rng.choice(["exact", "exact", "bp", "mf", "trw", "ais", "auto"])
             case.args += ["--method", m]
             if m in ("ais", "auto"):
@@ -724,10 +1371,14 @@ def make_case(rng, builder, seeds, by_fmt, data_for_model, fmt_weights):
     else:  # csv / numcsv: data against an unmutated model
         case.files[seed.model_name] = seed.model
         case.files["data.csv"] = data
-        cmd = rng.choice(["score", "impute", "eval-impute"])
-        case.args = [cmd, seed.model_name, "--data", "data.csv"]
+        cmd = rng.choice(["score", "impute", "eval-impute"]
+                         + (["classify"] if fmt == "csv" and "classify" in builder.helps else []))
         names = names_of("bif" if fmt == "csv" else "gbn", seed.model)
-        builder.data_opts(case, cmd, names)
+        if cmd == "classify":
+            builder.classify_cmd(case, seed.model_name, names)
+        else:
+            case.args = [cmd, seed.model_name, "--data", "data.csv"]
+            builder.data_opts(case, cmd, names)
         builder.common(case, cmd)
     return case
 
@@ -805,6 +1456,77 @@ def classify(rc, timed_out, stderr, budget_huge):
     return "odd-exit"
 
 
+# commands whose result is printed on stdout (an empty stdout after exit 0 is a finding)
+RESULT_ON_STDOUT = {"map", "classify", "logz", "marginals", "info", "score", "kl",
+                    "eval-impute"}
+
+
+# labels whose --time-limit bounds the whole command
+TIME_LIMITED = {"learn --structure", "learn --classifier", "learn --latent", "impute (no model)"}
+
+
+def check_time(case, outcome, secs):
+    """'over-time-limit' when a run with a sane --time-limit T (at most 5 s) that covers the
+    whole command ended (ok or error) after more than 2 T + 2 seconds."""
+    if outcome not in ("ok", "error"):
+        return outcome
+    lim = [a.split("=", 1)[1] for a in case.args if a.startswith("--time-limit=")]
+    if not lim:
+        return outcome
+    try:
+        t = float(lim[-1])
+    except ValueError:
+        return outcome
+    covered = case.label in TIME_LIMITED or (
+        case.args[:1] == ["map"] and "exact" not in case.args and "--query" not in
+        " ".join(case.args))
+    if covered and 0 < t <= 5 and secs > 2 * t + 2:
+        case.check = f"--time-limit {lim[-1]} but ran {secs:.1f} s ({outcome})"
+        return "over-time-limit"
+    return outcome
+
+
+def check_files(d, case, outcome, stdout):
+    """Outcome after looking at the files: 'clobbered' when an input changed (except an input
+    also named as an output, on success), 'no-output' when exit 0 left an asked-for output
+    missing or empty, 'bad-json' when exit 0 with --json printed no JSON. Sets case.check."""
+    outs = set(case.outputs)
+    for name, data in case.files.items():
+        path = os.path.join(d, name)
+        try:
+            with open(path, "rb") as f:
+                now = f.read()
+        except OSError:
+            now = None
+        if now != data:
+            if name in outs and outcome == "ok":
+                continue  # the overwrite that was asked for
+            what = "deleted" if now is None else f"{len(data)} -> {len(now)} bytes"
+            case.check = (f"input {name} {what}" + (" (also an output)" if name in outs else "")
+                          + f" after {outcome}")
+            return "clobbered"
+    if outcome != "ok":
+        return outcome
+    for name in case.outputs:
+        path = os.path.join(d, name)
+        if not os.path.exists(path):
+            case.check = f"exit 0 but no {name}"
+            return "no-output"
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            case.check = f"exit 0 but {name} is empty"
+            return "no-output"
+    if case.args and case.args[0] in RESULT_ON_STDOUT and not stdout.strip():
+        case.check = "exit 0 but nothing on stdout"
+        return "no-output"
+    if "--json" in case.args:
+        try:
+            json.loads(stdout.decode())
+        except (ValueError, UnicodeDecodeError) as e:
+            case.check = f"--json stdout is not JSON: {str(e)[:60]}"
+            return "bad-json"
+    return outcome
+
+
 def pgmkit_frame(err):
     """The innermost backtrace frame in pgmkit's own src/ (RUST_BACKTRACE=1 output)."""
     lines = err.splitlines()
@@ -822,9 +1544,11 @@ def pgmkit_frame(err):
     return ""
 
 
-def cause(outcome, rc, stderr, hostile=()):
+def cause(outcome, rc, stderr, hostile=(), check="", label=""):
     """A short grouping key for a bad outcome."""
     err = stderr.decode(errors="replace")
+    if outcome in ("no-output", "clobbered", "bad-json"):
+        return f"{label}: {re.sub(r'[0-9]+ -> [0-9]+ bytes', 'N -> M bytes', check)}"
     if outcome == "panic":
         m = re.search(r"panicked at ([^\n]+?):\n([^\n]*)", err)
         if m:
@@ -852,7 +1576,11 @@ def cause(outcome, rc, stderr, hostile=()):
         return f"{signame}: {msg}"
     if outcome in ("timeout", "timeout-budget") and hostile:
         names = sorted({h.split(" ")[0] for h in hostile})
-        return f"{outcome} with hostile {', '.join(names)}"
+        return f"{outcome} ({label}) with hostile {', '.join(names)}"
+    if outcome in ("timeout", "timeout-budget"):
+        return f"{outcome} ({label})"
+    if outcome == "over-time-limit":
+        return f"{label}: ran past 2 x --time-limit + 2 s ({check.rsplit('(', 1)[-1]}"
     if outcome == "odd-exit":
         return f"exit {rc}: " + (err.strip().splitlines() or [""])[-1][:90]
     return outcome
@@ -904,6 +1632,7 @@ def save_case(out_dir, n, case, outcome, why, rc, secs, maxrss, stdout, stderr, 
     info = {"outcome": outcome, "exit": rc, "seconds": round(secs, 3),
             "max_rss_kb": maxrss, "format": case.fmt, "seed": case.seed_name,
             "mutations": case.ops, "hostile_options": case.hostile, "args": case.args,
+            "label": case.label, "expected_outputs": case.outputs, "check": case.check,
             "cause": why}
     with open(os.path.join(dest, "info.json"), "w") as f:
         json.dump(info, f, indent=1)
@@ -962,7 +1691,7 @@ def main():
             if rc == 0 and out:
                 data_for_model[s.name] = out
     fmt_weights = {"bif": 3, "uai": 3, "evid": 1, "fg": 2, "gbn": 2, "gmrf": 2, "csv": 2,
-                   "numcsv": 2, "rbm": 2}
+                   "numcsv": 2, "rbm": 2, "datacsv": 5}
     if args.formats:
         keep = set(args.formats.split(","))
         fmt_weights = {k: v for k, v in fmt_weights.items() if k in keep}
@@ -971,7 +1700,7 @@ def main():
 
     builder = Builder(rng, helps)
     outcomes = ["ok", "error", "panic", "abort", "signal", "timeout", "timeout-budget",
-                "odd-exit"]
+                "odd-exit", "no-output", "clobbered", "bad-json", "over-time-limit"]
     table = collections.defaultdict(collections.Counter)
     per_cmd = collections.defaultdict(collections.Counter)
     causes = collections.OrderedDict()
@@ -986,19 +1715,21 @@ def main():
             d, rc, timed_out, secs, maxrss, stdout, stderr = run_case(
                 binary, case, args.timeout, args.mem_kb, tmp_root)
             outcome = classify(rc, timed_out, stderr, case.budget_huge)
+            outcome = check_files(d, case, outcome, stdout)
+            outcome = check_time(case, outcome, secs)
             table[case.fmt][outcome] += 1
             if args.verbose:
                 first = (stderr.decode(errors="replace").strip().splitlines() or [""])[0]
                 print(f"{outcome:<8} {secs:5.1f}s {case.fmt:<6} "
                       f"{' '.join(shlex.quote(a) for a in case.args)[:160]}\n"
                       f"         {case.ops[:3]} | {first[:150]}", flush=True)
-            per_cmd[case.args[0]][outcome] += 1
+            per_cmd[case.label][outcome] += 1
             big = maxrss > BIGMEM_KB
             if big:
                 table[case.fmt]["bigmem"] += 1
             if outcome not in ("ok", "error") or big:
                 if outcome not in ("ok", "error"):
-                    why = cause(outcome, rc, stderr, case.hostile)
+                    why = cause(outcome, rc, stderr, case.hostile, case.check, case.label)
                     if outcome in ("abort", "signal") and not args.no_gdb and gdb_runs < 40:
                         # the crash site, from a re-run under gdb (the saved inputs)
                         gdb_runs += 1
@@ -1011,7 +1742,7 @@ def main():
                         why += f" at {frame}" if frame else " (crash site not found by gdb)"
                     key = (outcome, why)
                 else:
-                    key = ("bigmem", f"peak RSS above 2 GiB ({case.args[0]} {case.fmt})")
+                    key = ("bigmem", f"peak RSS above 2 GiB ({case.label} {case.fmt})")
                 entry = causes.setdefault(key, {"count": 0, "saved": []})
                 entry["count"] += 1
                 if (outcome in ("timeout", "timeout-budget") and len(case.hostile) == 1
@@ -1047,15 +1778,16 @@ def main():
     lines = [f"{n} runs in {time.monotonic() - t_start:.0f} s (seed {args.seed}, timeout "
              f"{args.timeout} s, ulimit -v {args.mem_kb} kB)", "",
              "runs per format and outcome:",
-             f"{'format':<12}" + "".join(f"{c:>15}" for c in cols) + f"{'total':>8}"]
+             f"{'format':<12}" + "".join(f"{c:>16}" for c in cols) + f"{'total':>8}"]
     for fmt in sorted(table):
         row = table[fmt]
-        lines.append(f"{fmt:<12}" + "".join(f"{row[c]:>15}" for c in cols)
+        lines.append(f"{fmt:<12}" + "".join(f"{row[c]:>16}" for c in cols)
                      + f"{sum(row[c] for c in outcomes):>8}")
     lines += ["", "runs per subcommand and outcome:"]
-    lines.append(f"{'command':<12}" + "".join(f"{c:>15}" for c in outcomes))
+    lines.append(f"{'command':<28}" + "".join(f"{c:>16}" for c in outcomes) + f"{'total':>8}")
     for c in sorted(per_cmd):
-        lines.append(f"{c:<12}" + "".join(f"{per_cmd[c][o]:>15}" for o in outcomes))
+        lines.append(f"{c:<28}" + "".join(f"{per_cmd[c][o]:>16}" for o in outcomes)
+                     + f"{sum(per_cmd[c].values()):>8}")
     lines += ["", f"distinct causes ({len(causes)}):"]
     for (outcome, key), e in sorted(causes.items(), key=lambda kv: (kv[0][0], -kv[1]["count"])):
         lines.append(f"[{outcome}] x{e['count']} {key}")
