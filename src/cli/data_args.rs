@@ -27,6 +27,31 @@ pub struct CsvArgs {
     pub reject_extra_columns: bool,
 }
 
+/// How to read a table for learning from data alone (no latent-variable list: `learn --latent`
+/// is the latent class model).
+#[derive(Debug, Clone, Args)]
+pub struct TableArgs {
+    /// Cell texts that mean "missing", comma-separated (an empty item is the empty cell)
+    #[arg(long, value_name = "LIST", default_value = ",NA,?,NaN")]
+    pub missing: String,
+
+    /// Refuse header columns that are not model variables [default: pass them through unchanged]
+    #[arg(long)]
+    pub reject_extra_columns: bool,
+}
+
+impl TableArgs {
+    /// Reader options.
+    pub fn options(&self, keep_text: bool) -> CsvOptions {
+        CsvArgs {
+            missing: self.missing.clone(),
+            latent: None,
+            reject_extra_columns: self.reject_extra_columns,
+        }
+        .options(keep_text)
+    }
+}
+
 impl CsvArgs {
     /// Reader options.
     pub fn options(&self, keep_text: bool) -> CsvOptions {

@@ -15,7 +15,7 @@ use pgmkit::model::{FactorGraph, Model};
 use serde::Serialize;
 
 use super::args::{self, GlobalArgs};
-use super::data_args::CsvArgs;
+use super::data_args::TableArgs;
 use super::output::{self, OrderedMap};
 
 /// `learn --method`.
@@ -220,7 +220,7 @@ pub struct LearnArgs {
     pub seed: u64,
 
     #[command(flatten)]
-    pub csv: CsvArgs,
+    pub csv: TableArgs,
 
     /// Print JSON
     #[arg(long)]

@@ -9,8 +9,8 @@ use std::time::Instant;
 use pgmkit::data::csv::{discover_variables, read_csv_path};
 use pgmkit::learn::latent::{latent_class, latent_class_auto, LatentOptions};
 use pgmkit::learn::structure::{
-    chow_liu, hill_climb, naive_bayes, network, pc_stable, selective_tan, structure_score, tan,
-    PcOptions, StructureFit, StructureOptions, StructureScore,
+    chow_liu, hill_climb, naive_bayes, network_until, pc_stable, selective_tan, structure_score,
+    tan, PcOptions, StructureFit, StructureOptions, StructureScore,
 };
 use pgmkit::learn::Prior;
 use pgmkit::model::Model;
@@ -397,7 +397,7 @@ pub fn learn(
     };
     let t = Instant::now();
     let prior = prior_of(a, if a.classifier.is_some() { 1.0 } else { 0.0 })?;
-    let bn = network(&vars, &fit.parents, &data, &prior)?;
+    let bn = network_until(&vars, &fit.parents, &data, &prior, deadline)?;
     let fit_s = t.elapsed().as_secs_f64();
     let arcs: usize = fit.parents.iter().map(Vec::len).sum();
     pgmkit::io::save_model(&Model::Bayes(bn), &a.out)?;

@@ -172,7 +172,8 @@ fn class_posteriors(bn: &BayesNet, full: &Dataset, opts: &EmOptions) -> Result<V
 }
 
 /// Fit `K = 1, 2, ..., max_classes` classes and keep the best BIC; the search stops early once
-/// two successive `K` both score below the best. Returns the winner and `(K, BIC)` of every fit.
+/// two successive `K` both score below the best, or when `opts.em.stop.max_time` (the budget
+/// of the whole search) is spent. Returns the winner and `(K, BIC)` of every fit.
 pub fn latent_class_auto(
     vars: &[Variable],
     data: &Dataset,
@@ -182,15 +183,25 @@ pub fn latent_class_auto(
     let mut best: Option<LatentFit> = None;
     let mut tried = Vec::new();
     let mut worse = 0;
+    // `opts.em.stop.max_time` bounds the whole search: each fit gets what is left
+    let t0 = std::time::Instant::now();
     for k in 1..=max_classes.max(1) {
-        let fit = latent_class(
-            vars,
-            data,
-            &LatentOptions {
-                classes: k,
-                ..opts.clone()
-            },
-        )?;
+        let mut o = LatentOptions {
+            classes: k,
+            ..opts.clone()
+        };
+        if let Some(total) = opts.em.stop.max_time {
+            let spent = t0.elapsed();
+            if spent >= total && best.is_some() {
+                break;
+            }
+            o.em.stop.max_time = Some(
+                total
+                    .saturating_sub(spent)
+                    .max(std::time::Duration::from_millis(1)),
+            );
+        }
+        let fit = latent_class(vars, data, &o)?;
         tried.push((k, fit.bic));
         if best.as_ref().is_none_or(|b| fit.bic > b.bic) {
             best = Some(fit);

@@ -477,6 +477,7 @@ pub(crate) fn hill_climb_weighted(
 ) -> Result<StructureFit> {
     let t0 = Instant::now();
     let n = data.num_vars();
+    check_pair_tables("hill climbing", n)?;
     if data.num_rows() == 0 {
         return Err(Error::InvalidArgument(
             "no rows to learn a structure from".into(),
@@ -607,6 +608,22 @@ pub(crate) fn hill_climb_weighted(
     })
 }
 
+/// Most variables the searches take: their tables hold a few numbers per pair of variables
+/// (hill climbing's gains, the spanning trees' weights, PC's adjacency).
+pub const MAX_STRUCTURE_VARS: usize = 4096;
+
+/// Refuse, before allocating, a search whose per-pair tables could not fit.
+pub(crate) fn check_pair_tables(what: &str, n: usize) -> Result<()> {
+    if n > MAX_STRUCTURE_VARS {
+        return Err(Error::AllocationTooLarge {
+            what: format!("the per-pair tables of {what} over {n} variables"),
+            bytes: 24.0 * (n as f64) * (n as f64),
+            limit: 24.0 * (MAX_STRUCTURE_VARS as f64).powi(2),
+        });
+    }
+    Ok(())
+}
+
 /// The parent lists of a network's structure (`parents[v]`: sorted parents of v), the form
 /// [`shd`], [`structure_score`] and [`network`] take.
 pub fn parents_of(bn: &crate::BayesNet) -> Vec<Vec<usize>> {
@@ -683,12 +700,28 @@ pub fn network(
     data: &Dataset,
     prior: &crate::learn::Prior,
 ) -> Result<crate::BayesNet> {
+    network_until(vars, parents, data, prior, Deadline::NONE)
+}
+
+/// [`network`] whose EM (data with holes) stops at `deadline` with the parameters reached.
+pub fn network_until(
+    vars: &[crate::Variable],
+    parents: &[Vec<usize>],
+    data: &Dataset,
+    prior: &crate::learn::Prior,
+    deadline: Deadline,
+) -> Result<crate::BayesNet> {
     let skeleton = skeleton(vars, parents)?;
     if data.num_missing() == 0 {
         crate::learn::fit_complete(&skeleton, data, prior)
     } else {
+        let mut stop = crate::stop::StopRule::new(200, 1e-6);
+        if let Some(left) = deadline.remaining() {
+            stop = stop.with_max_time(left);
+        }
         let opts = crate::learn::EmOptions {
             prior: *prior,
+            stop,
             ..Default::default()
         };
         Ok(crate::learn::em(&skeleton, data, &opts, None)?.model)

@@ -389,6 +389,7 @@ fn extend(n: usize, arcs: &[(usize, usize)], edges: &[(usize, usize)]) -> (Vec<V
 
 /// PC-stable on `data` (see the module docs). Errors: no rows, `alpha` outside (0, 1).
 pub fn pc_stable(data: &Dataset, opts: &PcOptions) -> Result<PcFit> {
+    super::check_pair_tables("PC", data.num_vars())?;
     if data.num_rows() == 0 {
         return Err(Error::InvalidArgument(
             "no rows to learn a structure from".into(),
