@@ -30,18 +30,7 @@ fn alarm() -> (Dataset, Vec<Vec<usize>>) {
         &CsvOptions::default(),
     )
     .unwrap();
-    let parents = (0..bn.num_vars())
-        .map(|v| {
-            let mut ps: Vec<usize> = bn
-                .parents(pgmkit::VarId(v as u32))
-                .iter()
-                .map(|p| p.index())
-                .collect();
-            ps.sort_unstable();
-            ps
-        })
-        .collect();
-    (t.data, parents)
+    (t.data, pgmkit::learn::structure::parents_of(&bn))
 }
 
 #[test]
@@ -509,17 +498,7 @@ fn sweep(nets: &str, seeds: u64) {
         let pgmkit::model::Model::Bayes(bn) = m else {
             panic!()
         };
-        let truth: Vec<Vec<usize>> = (0..bn.num_vars())
-            .map(|v| {
-                let mut ps: Vec<usize> = bn
-                    .parents(pgmkit::VarId(v as u32))
-                    .iter()
-                    .map(|p| p.index())
-                    .collect();
-                ps.sort_unstable();
-                ps
-            })
-            .collect();
+        let truth = pgmkit::learn::structure::parents_of(&bn);
         let maxp = truth.iter().map(Vec::len).max().unwrap().max(4);
         for seed in 0..seeds {
             let data = Dataset::from_samples(
