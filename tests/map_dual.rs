@@ -177,3 +177,129 @@ fn cli_auto_uses_the_dual_beyond_the_memory_limit() {
     ]);
     assert!(!exact.status.success(), "exact must refuse, not allocate");
 }
+
+#[test]
+fn anneal_finds_the_exact_mpe_on_small_models() {
+    use pgmkit::infer::map::{map_anneal, AnnealOptions};
+    // fixed seeds: annealing is a heuristic, but 8 chains x 400 sweeps on at most 7 variables
+    // settle on the optimum; each result is deterministic for its seed
+    let mut checked = 0;
+    for seed in 0..40u64 {
+        let g = random_graph(seed);
+        let ev = Evidence::new(g.num_vars());
+        let Ok(ex) = mpe(&g, &ev, &ExactOptions::default()) else {
+            continue;
+        };
+        let r = map_anneal(&g, &ev, None, None, &AnnealOptions::default()).unwrap();
+        let tol = 1e-9 * ex.log_value.abs().max(1.0);
+        let v: f64 = g.factors().iter().map(|f| f.log_value(&r.assignment)).sum();
+        assert!((v - r.log_value).abs() <= tol, "seed {seed}");
+        assert!(
+            (r.log_value - ex.log_value).abs() <= tol,
+            "seed {seed}: anneal {} exact {}",
+            r.log_value,
+            ex.log_value
+        );
+        assert!(r.upper_bound == f64::INFINITY && !r.optimal);
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked}");
+}
+
+#[test]
+fn anneal_is_thread_invariant_and_improves_on_the_dual_on_a_spin_glass() {
+    use pgmkit::infer::map::{map_anneal, AnnealOptions};
+    // a frustrated 12x12 spin glass
+    let g = ising_grid(
+        12,
+        12,
+        Boundary::Free,
+        |a, b| if (a * 7 + b * 3) % 5 < 2 { -1.0 } else { 0.8 },
+        |i| 0.1 * ((i % 3) as f64 - 1.0),
+    )
+    .unwrap();
+    let ev = Evidence::new(144);
+    let ex = mpe(&g, &ev, &ExactOptions::default()).unwrap();
+    let d = map_dual(&g, &ev, &DualOptions::default()).unwrap();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                map_anneal(
+                    &g,
+                    &ev,
+                    Some(&d.assignment),
+                    Some(d.upper_bound),
+                    &AnnealOptions {
+                        seed: 7,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+            })
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.assignment, two.assignment);
+    assert_eq!(one.log_value, two.log_value);
+    eprintln!(
+        "exact {:.6}, dual value {:.6} bound {:.6}, anneal {:.6}",
+        ex.log_value, d.log_value, d.upper_bound, one.log_value
+    );
+    let tol = 1e-9 * ex.log_value.abs().max(1.0);
+    assert!(one.log_value >= d.log_value);
+    assert!(one.log_value <= ex.log_value + tol);
+    assert!(one.upper_bound >= ex.log_value - tol);
+    assert_eq!(one.upper_bound, d.upper_bound.max(one.log_value));
+}
+
+#[test]
+fn anneal_options_are_checked() {
+    use pgmkit::infer::map::{map_anneal, AnnealOptions};
+    let g = random_graph(3);
+    let ev = Evidence::new(g.num_vars());
+    for o in [
+        AnnealOptions {
+            chains: 0,
+            ..Default::default()
+        },
+        AnnealOptions {
+            beta_range: (0.0, 1.0),
+            ..Default::default()
+        },
+        AnnealOptions {
+            beta_range: (2.0, 1.0),
+            ..Default::default()
+        },
+        AnnealOptions {
+            beta_range: (0.1, f64::INFINITY),
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(
+            map_anneal(&g, &ev, None, None, &o),
+            Err(pgmkit::Error::InvalidArgument(_))
+        ));
+    }
+}
+
+#[test]
+fn cli_anneal_and_auto_beyond_the_memory_limit() {
+    let a = cli_common::json(&[
+        "map",
+        "tests/data/fg/ising_10x10_periodic.fg",
+        "--method",
+        "anneal",
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(a["method"], "anneal");
+    assert!(a["upper_bound"].is_null() && a["gap"].is_null(), "{a}");
+    assert_eq!(a["optimal"], false);
+    let exact = cli_common::json(&["map", "tests/data/fg/ising_10x10_periodic.fg", "--json"]);
+    assert_eq!(exact["method"], "exact");
+    let tol = 1e-9 * exact["log_value"].as_f64().unwrap().abs();
+    assert!(a["log_value"].as_f64().unwrap() <= exact["log_value"].as_f64().unwrap() + tol);
+}

@@ -20,7 +20,11 @@ pub enum MapMethod {
     /// Any size: an upper bound from the dual of the LP relaxation (MPLP) and the best
     /// assignment decoded from it plus iterated conditional modes, with the gap between them
     Dual,
-    /// Exact when the junction tree fits in --memory-limit, else dual
+    /// Any size: simulated annealing with the MCMC kernels (parallel chains, one stream per
+    /// chain and --seed), then iterated conditional modes; no bound
+    Anneal,
+    /// Exact when the junction tree fits in --memory-limit, else dual for the bound followed by
+    /// anneal from the dual's assignment (half the time limit each when one is given)
     Auto,
 }
 
@@ -55,6 +59,20 @@ pub struct MapArgs {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_sweeps: usize,
 
+    /// anneal: parallel chains per round
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub chains: u64,
+
+    /// anneal: kernel sweeps of one anneal (later rounds under --time-limit double it)
+    #[arg(long, value_name = "N", default_value_t = 400,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub anneal_sweeps: u64,
+
+    /// anneal: seed of the chains (same seed, same answer, whatever the threads)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
     /// Print JSON: assignment (variable -> state), log_value (natural log of the unnormalised
     /// probability at it; for a Bayesian network ln P(x, e)), log10_value, log_probability (ln
     /// P(x | e); null for a Markov network without --probability), upper_bound, gap, optimal,
@@ -84,22 +102,22 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
             Some(ids)
         }
     };
-    let use_dual = match a.method {
-        MapMethod::Dual => true,
-        MapMethod::Exact => false,
-        MapMethod::Auto => {
-            query.is_none()
-                && matches!(
-                    exact::plan(&loaded.model.to_factor_graph(), &ev, &opts),
-                    Ok(s) if 8.0 * s.max_clique_entries > opts.memory_limit
-                )
-        }
+    let approx = match a.method {
+        MapMethod::Dual => Some(Approx::Dual),
+        MapMethod::Anneal => Some(Approx::Anneal),
+        MapMethod::Exact => None,
+        MapMethod::Auto => (query.is_none()
+            && matches!(
+                exact::plan(&loaded.model.to_factor_graph(), &ev, &opts),
+                Ok(s) if 8.0 * s.max_clique_entries > opts.memory_limit
+            ))
+        .then_some(Approx::Both),
     };
-    if use_dual {
+    if let Some(how) = approx {
         if query.is_some() {
             anyhow::bail!("--query (marginal MAP) is exact only: use --method exact");
         }
-        return dual(global, a, &loaded.model, &vars, &ev, out);
+        return approximate(global, a, how, &loaded.model, &vars, &ev, out);
     }
     let t = Instant::now();
     let (m, log_norm): (Mpe, Option<f64>) = match (&loaded.model, &query) {
@@ -216,27 +234,71 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
     Ok(())
 }
 
-/// `map --method dual` (or `auto` on a model too wide for the junction tree).
-fn dual(
+/// The methods beyond exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Approx {
+    Dual,
+    Anneal,
+    /// dual, then anneal from its assignment under its bound
+    Both,
+}
+
+/// `map --method dual|anneal` (or `auto` on a model too wide for the junction tree).
+fn approximate(
     global: &GlobalArgs,
     a: &MapArgs,
+    how: Approx,
     model: &Model,
     vars: &[pgmkit::Variable],
     ev: &pgmkit::Evidence,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    use pgmkit::infer::map::{map_dual, DualOptions};
+    use pgmkit::infer::map::{map_anneal, map_dual, AnnealOptions, DualOptions};
+    let t0 = Instant::now();
     let deadline = super::command_deadline(a.time_limit.map(std::time::Duration::from_secs_f64));
     let fg = model.to_factor_graph();
-    let r = map_dual(
-        &fg,
-        ev,
-        &DualOptions {
-            max_sweeps: a.max_sweeps,
-            deadline,
-            ..Default::default()
-        },
-    )?;
+    let dual_opts = |deadline| DualOptions {
+        max_sweeps: a.max_sweeps,
+        deadline,
+        ..Default::default()
+    };
+    let anneal_opts = |deadline| AnnealOptions {
+        chains: a.chains as usize,
+        sweeps: a.anneal_sweeps as usize,
+        seed: a.seed,
+        deadline,
+        ..Default::default()
+    };
+    let (mut r, method) = match how {
+        Approx::Dual => (map_dual(&fg, ev, &dual_opts(deadline))?, "dual"),
+        Approx::Anneal => (
+            map_anneal(&fg, ev, None, None, &anneal_opts(deadline))?,
+            "anneal",
+        ),
+        Approx::Both => {
+            let d = map_dual(&fg, ev, &dual_opts(deadline.share(0.5)))?;
+            if d.optimal {
+                (d, "dual")
+            } else {
+                let s = map_anneal(
+                    &fg,
+                    ev,
+                    Some(&d.assignment),
+                    Some(d.upper_bound),
+                    &anneal_opts(deadline),
+                )?;
+                (
+                    pgmkit::infer::map::MapResult {
+                        sweeps: d.sweeps,
+                        time_limited: d.time_limited || s.time_limited,
+                        ..s
+                    },
+                    "dual+anneal",
+                )
+            }
+        }
+    };
+    r.seconds = t0.elapsed().as_secs_f64();
     let free: Vec<usize> = (0..vars.len())
         .filter(|&i| ev.get(pgmkit::VarId(i as u32)).is_none())
         .collect();
@@ -252,17 +314,21 @@ fn dual(
         let mut j: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
         let mut push = |k: &str, v: serde_json::Value| j.0.push((k.to_string(), v));
         push("model", a.query.model.display().to_string().into());
-        push("method", "dual".into());
+        push("method", method.into());
         push("kind", "mpe".into());
         push("assignment", serde_json::to_value(&assignment)?);
         push("log_value", super::score::json_f64(r.log_value));
         push("log10_value", super::score::json_f64(r.log_value / ln10));
-        push("upper_bound", super::score::json_f64(r.upper_bound));
-        push(
-            "log10_upper_bound",
-            super::score::json_f64(r.upper_bound / ln10),
-        );
-        push("gap", super::score::json_f64(r.gap));
+        let finite = |x: f64| {
+            if x.is_finite() {
+                super::score::json_f64(x)
+            } else {
+                serde_json::Value::Null
+            }
+        };
+        push("upper_bound", finite(r.upper_bound));
+        push("log10_upper_bound", finite(r.upper_bound / ln10));
+        push("gap", finite(r.gap));
         push("optimal", r.optimal.into());
         push("sweeps", r.sweeps.into());
         push("time_limited", r.time_limited.into());
@@ -274,10 +340,17 @@ fn dual(
     if global.quiet {
         return Ok(());
     }
+    let what = match method {
+        "anneal" => format!("simulated annealing ({} chains) + ICM", a.chains),
+        "dual" => format!("the LP dual (MPLP, {} sweeps) and decoding + ICM", r.sweeps),
+        _ => format!(
+            "the LP dual (MPLP, {} sweeps), then simulated annealing ({} chains) + ICM",
+            r.sweeps, a.chains
+        ),
+    };
     writeln!(
         out,
-        "MAP by the LP dual (MPLP, {} sweeps{}) and decoding + ICM, {}:",
-        r.sweeps,
+        "MAP by {what}{}, {}:",
         if r.time_limited {
             ", time limit reached"
         } else {
@@ -285,15 +358,24 @@ fn dual(
         },
         output::duration(r.seconds)
     )?;
-    writeln!(
-        out,
-        "  ln value {:.6} (log10 {:.6}); upper bound {:.6}; gap {:.6} nats{}",
-        r.log_value,
-        r.log_value / ln10,
-        r.upper_bound,
-        r.gap,
-        if r.optimal { " (optimal)" } else { "" }
-    )?;
+    if r.upper_bound.is_finite() {
+        writeln!(
+            out,
+            "  ln value {:.6} (log10 {:.6}); upper bound {:.6}; gap {:.6} nats{}",
+            r.log_value,
+            r.log_value / ln10,
+            r.upper_bound,
+            r.gap,
+            if r.optimal { " (optimal)" } else { "" }
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  ln value {:.6} (log10 {:.6}); no bound (--method dual or auto gives one)",
+            r.log_value,
+            r.log_value / ln10
+        )?;
+    }
     for &i in free.iter().take(50) {
         writeln!(
             out,
