@@ -376,3 +376,43 @@ fn marginal_map_equals_brute_force() {
     let bad = [bn.var_id("BP").unwrap()];
     assert!(marginal_map(&fg, &ev, &bad, &ExactOptions::default()).is_err());
 }
+
+#[test]
+fn bn_mpe_equals_the_reference_optima() {
+    // tests/data/bif/mpe_reference.tsv: toulbar2's proven optima (alarm, insurance, hailfinder,
+    // win95pts) and pgmpy's map_query (asia, cancer, sachs, survey), each assignment rescored
+    // from the CPTs in float64 (benches/compare/bn_map.py --write-reference)
+    let text = std::fs::read_to_string("tests/data/bif/mpe_reference.tsv").unwrap();
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let (cn, ce, cv) = (col("network"), col("evidence"), col("ln_p_joint"));
+    let mut rows = 0;
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let net = bn(f[cn]);
+        let ev = if f[ce].is_empty() {
+            Evidence::new(net.num_vars())
+        } else {
+            net.evidence(f[ce]).unwrap()
+        };
+        let want: f64 = f[cv].parse().unwrap();
+        let m = bn_mpe(&net, &ev, &ExactOptions::default()).unwrap();
+        let fg = net.to_factor_graph();
+        let recomputed: f64 = fg
+            .factors()
+            .iter()
+            .map(|f| f.log_value(&m.assignment))
+            .sum();
+        assert!(
+            (m.log_value - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{} [{}]: {} vs reference {want}",
+            f[cn],
+            f[ce],
+            m.log_value
+        );
+        assert!((recomputed - m.log_value).abs() <= 1e-9 * want.abs().max(1.0));
+        rows += 1;
+    }
+    assert!(rows >= 16, "{rows} reference rows");
+}

@@ -184,9 +184,16 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
                 super::score::json_f64(m.log_value - z)
             }),
         );
-        push("upper_bound", super::score::json_f64(m.log_value));
-        push("gap", 0.0.into());
+        push(
+            "upper_bound",
+            super::score::json_f64(m.log_max.max(m.log_value)),
+        );
+        push(
+            "gap",
+            super::score::json_f64((m.log_max - m.log_value).max(0.0)),
+        );
         push("optimal", true.into());
+        push("proof", serde_json::to_value(m.proof)?);
         push("variables", vars.len().into());
         push("evidence_variables", ev.iter().count().into());
         push("seconds", seconds.into());

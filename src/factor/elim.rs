@@ -97,18 +97,34 @@ fn score_of(kind: Score, g: &[Vec<u32>], card: &[f64], v: usize) -> (f64, f64) {
         Score::MinDegree => nb.len() as f64,
         Score::MinWeight => weight,
         Score::MinFill | Score::WeightedMinFill => {
+            // per neighbour a: the later neighbours b not adjacent to a, by one merge of the
+            // two sorted lists (common ones subtracted from all)
+            let weighted = kind == Score::WeightedMinFill;
+            let w = |b: u32| if weighted { card[b as usize] } else { 1.0 };
+            let mut after: f64 = nb.iter().map(|&b| w(b)).sum();
             let mut fill = 0.0;
             for (i, &a) in nb.iter().enumerate() {
+                after -= w(a);
+                let rest = &nb[i + 1..];
                 let na = &g[a as usize];
-                for &b in &nb[i + 1..] {
-                    if na.binary_search(&b).is_err() {
-                        fill += if kind == Score::MinFill {
-                            1.0
-                        } else {
-                            card[a as usize] * card[b as usize]
-                        };
+                let (mut p, mut q, mut common) = (0usize, 0usize, 0.0f64);
+                while p < na.len() && q < rest.len() {
+                    match na[p].cmp(&rest[q]) {
+                        std::cmp::Ordering::Less => p += 1,
+                        std::cmp::Ordering::Greater => q += 1,
+                        std::cmp::Ordering::Equal => {
+                            common += w(rest[q]);
+                            p += 1;
+                            q += 1;
+                        }
                     }
                 }
+                let missing = (after - common).max(0.0);
+                fill += if weighted {
+                    card[a as usize] * missing
+                } else {
+                    missing
+                };
             }
             fill
         }
@@ -152,6 +168,18 @@ impl Ord for Key {
 
 /// Eliminate in a fixed order (e.g. the model's variable order), recording the cliques.
 pub fn fixed_order(g0: &InteractionGraph, order: &[u32], name: &'static str) -> Elimination {
+    fixed_order_within(g0, order, name, f64::INFINITY).expect("no order exceeds an infinite limit")
+}
+
+/// [`fixed_order`], abandoned (`None`) as soon as its total table entries would exceed
+/// `limit`, before the fill edges of the clique that crosses it are made: a candidate that
+/// cannot beat the best order so far costs no more than that order.
+fn fixed_order_within(
+    g0: &InteractionGraph,
+    order: &[u32],
+    name: &'static str,
+    limit: f64,
+) -> Option<Elimination> {
     let mut g = g0.adj.clone();
     let card = &g0.card;
     let mut cliques = Vec::with_capacity(order.len());
@@ -161,6 +189,9 @@ pub fn fixed_order(g0: &InteractionGraph, order: &[u32], name: &'static str) -> 
         let size = nb
             .iter()
             .fold(card[v as usize], |w, &u| w * card[u as usize]);
+        if total + size > limit {
+            return None;
+        }
         total += size;
         max_e = max_e.max(size);
         width = width.max(nb.len());
@@ -179,14 +210,14 @@ pub fn fixed_order(g0: &InteractionGraph, order: &[u32], name: &'static str) -> 
         clique.extend_from_slice(&nb);
         cliques.push(clique);
     }
-    Elimination {
+    Some(Elimination {
         order: order.to_vec(),
         cliques,
         total_entries: total,
         max_entries: max_e,
         width,
         heuristic: name,
-    }
+    })
 }
 
 fn greedy(
@@ -334,7 +365,7 @@ fn greedy_within(
 }
 
 /// Total clique entries above which [`OrderHeuristic::Best`] also tries randomised restarts.
-pub const RESTART_MIN_ENTRIES: f64 = 2e6;
+pub const RESTART_MIN_ENTRIES: f64 = 1e8;
 
 /// Compute an elimination order with the given heuristic. [`OrderHeuristic::Best`] runs every
 /// heuristic (and, when the best order exceeds [`RESTART_MIN_ENTRIES`] table entries, `restarts` randomised min-fill runs; skipped on graphs over 5000 vertices) and
@@ -360,14 +391,20 @@ pub fn elimination_order(
             ];
             let natural: Vec<u32> = (0..g.len() as u32).collect();
             let reversed: Vec<u32> = natural.iter().rev().copied().collect();
-            cands.push(fixed_order(g, &natural, "natural"));
-            cands.push(fixed_order(g, &reversed, "reverse natural"));
-            // Randomised restarts pay only when propagation dwarfs planning: skip them when the
-            // best deterministic order is already small, and on very large graphs.
-            let best_total = cands
+            let mut best_total = cands
                 .iter()
                 .map(|c| c.total_entries)
                 .fold(f64::INFINITY, f64::min);
+            // the model's own order (and its reverse) only where it beats the greedy ones:
+            // abandoned once it cannot
+            for (o, name) in [(&natural, "natural"), (&reversed, "reverse natural")] {
+                if let Some(e) = fixed_order_within(g, o, name, best_total) {
+                    best_total = best_total.min(e.total_entries);
+                    cands.push(e);
+                }
+            }
+            // Randomised restarts pay only when propagation dwarfs planning: skip them when the
+            // best deterministic order is already small, and on very large graphs.
             if g.len() <= 5000 && best_total > RESTART_MIN_ENTRIES {
                 for r in 0..restarts {
                     let s = seed

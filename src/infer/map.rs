@@ -75,11 +75,10 @@ struct Reduced {
     of_var: Vec<Vec<(usize, usize)>>, // (factor, position in its scope)
 }
 
-fn reduce(fg: &FactorGraph, ev: &Evidence) -> Result<Reduced> {
-    let cards = fg.cards();
+fn reduce(cards: Vec<usize>, all: &[TableFactor], ev: &Evidence) -> Result<Reduced> {
     let mut factors = Vec::new();
     let mut constant = 0.0;
-    for f in fg.factors() {
+    for f in all {
         let r: TableFactor = f.reduce(ev);
         if r.scope().is_empty() {
             constant += r.log_values()[0];
@@ -174,8 +173,27 @@ fn icm(r: &Reduced, free: &[bool], x: &mut [usize]) {
 /// assert!(r.upper_bound >= r.log_value);
 /// ```
 pub fn map_dual(fg: &FactorGraph, ev: &Evidence, opts: &DualOptions) -> Result<MapResult> {
+    dual_of(fg.cards(), fg.factors(), ev, opts)
+}
+
+/// Table entries times scope size summed over `factors`: the work of one MPLP sweep, in the
+/// units of a junction tree's clique entries.
+pub(crate) fn sweep_work(factors: &[TableFactor]) -> f64 {
+    factors
+        .iter()
+        .map(|f| (f.len() * f.scope().len().max(1)) as f64)
+        .sum()
+}
+
+/// [`map_dual`] on tables over variables of cardinalities `cards`.
+pub(crate) fn dual_of(
+    cards: Vec<usize>,
+    factors: &[TableFactor],
+    ev: &Evidence,
+    opts: &DualOptions,
+) -> Result<MapResult> {
     let t0 = Instant::now();
-    let r = reduce(fg, ev)?;
+    let r = reduce(cards, factors, ev)?;
     let n = r.cards.len();
     let free: Vec<bool> = (0..n).map(|i| ev.get(VarId(i as u32)).is_none()).collect();
     // messages λ[f][p][x] from factor f to the p-th variable of its scope
@@ -398,7 +416,7 @@ pub fn map_anneal(
             "annealing beta range {b0}..{b1}: need 0 < first <= last, finite"
         )));
     }
-    let r = reduce(fg, ev)?;
+    let r = reduce(fg.cards(), fg.factors(), ev)?;
     let n = r.cards.len();
     let free: Vec<bool> = (0..n).map(|i| ev.get(VarId(i as u32)).is_none()).collect();
     // the typical local scale: median range of the finite log values of a factor
@@ -439,7 +457,8 @@ pub fn map_anneal(
     let mut time_limited = false;
     let mut sweeps_done = 0usize;
     let mut rounds = 0usize;
-    let closed = |v: f64| bound.is_some_and(|ub| v.is_finite() && ub - v <= GAP_TOL * v.abs().max(1.0));
+    let closed =
+        |v: f64| bound.is_some_and(|ub| v.is_finite() && ub - v <= GAP_TOL * v.abs().max(1.0));
     'rounds: while (rounds < opts.rounds || opts.deadline.is_set()) && !closed(best_v) {
         if opts.deadline.passed() {
             time_limited = true;

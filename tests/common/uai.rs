@@ -87,18 +87,24 @@ pub struct Outcome {
     pub mar_error: Option<f64>,
 }
 
-/// Run exact log Z (and marginals if `with_mar` and published) on one instance.
-pub fn run_instance(a: &Answer, with_mar: bool) -> Outcome {
+/// The factor graph of instance `name` and its evidence (none without an .evid file).
+pub fn load_instance(name: &str) -> (pgmkit::model::FactorGraph, pgmkit::Evidence) {
     let dir = uai_dir();
-    let model_path = dir.join(format!("{}.uai", a.name));
+    let model_path = dir.join(format!("{name}.uai"));
     let model = load_model(&model_path, &LoadOptions::default()).expect("model loads");
     let fg = match &model {
         Model::Markov(m) => m.clone(),
         Model::Bayes(b) => b.to_factor_graph(),
     };
-    let ev_text =
-        read_text(&dir.join(format!("{}.uai.evid", a.name))).unwrap_or_else(|_| "0".into());
+    let ev_text = read_text(&dir.join(format!("{name}.uai.evid"))).unwrap_or_else(|_| "0".into());
     let ev = uai::parse_evid(&ev_text, fg.vars()).expect("evidence parses");
+    (fg, ev)
+}
+
+/// Run exact log Z (and marginals if `with_mar` and published) on one instance.
+pub fn run_instance(a: &Answer, with_mar: bool) -> Outcome {
+    let dir = uai_dir();
+    let (fg, ev) = load_instance(&a.name);
     let opts = ExactOptions::default();
     let t0 = Instant::now();
     let plan = exact::plan(&fg, &ev, &opts).expect("plan");

@@ -259,14 +259,35 @@ pub struct Mpe {
     /// Bayesian network: ln P(x, e)).
     pub log_value: f64,
     /// ln of the same maximum as the max-product pass computed it (equal to `log_value` up to
-    /// rounding).
+    /// rounding); with [`MpeProof::Dual`], the dual's upper bound.
     pub log_max: f64,
+    /// What proves the assignment optimal.
+    pub proof: MpeProof,
 }
+
+/// How an [`Mpe`] was proven optimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MpeProof {
+    /// Max-product on the junction tree.
+    MaxProduct,
+    /// The LP dual ([`crate::infer::map::map_dual`]) met the decoded assignment's value to
+    /// [`crate::infer::map::GAP_TOL`] (relative), within a budget of a tenth of the junction
+    /// tree's work: the assignment is optimal to that tolerance, without the tree.
+    Dual,
+}
+
+/// Junction trees of fewer clique entries than this go straight to max-product; above it a
+/// bounded run of the LP dual is tried first ([`MpeProof::Dual`]).
+pub const MPE_DUAL_FIRST_ENTRIES: f64 = 1e6;
 
 /// Exact MPE of a factor graph under evidence, by max-product on the junction tree of the
 /// engine's elimination order (the same plan and memory guard as [`log_z`], whose bound
 /// already counts every upward message, kept here for the decode). Ties go to the first state in table
-/// order, so the answer is deterministic. Errors: [`Error::TooLarge`] before allocating,
+/// order, so the answer is deterministic. On a tree of more than [`MPE_DUAL_FIRST_ENTRIES`]
+/// clique entries (or one beyond the memory limit) a bounded run of the LP dual comes first,
+/// and when it closes the gap its assignment is returned ([`MpeProof::Dual`]), deterministic as
+/// well. Errors: [`Error::TooLarge`] before allocating,
 /// [`Error::ZeroProbabilityEvidence`] when every assignment has value 0.
 ///
 /// ```
@@ -305,8 +326,34 @@ fn mpe_of(
 ) -> Result<Mpe> {
     let p = Problem::new(cards, factors, ev)?;
     let t = Tree::build(&p, opts);
+    let fits = t.check_memory(false, opts);
+    if t.elim.total_entries > MPE_DUAL_FIRST_ENTRIES || fits.is_err() {
+        // a tight LP relaxation certifies the MAP without the tree: a bounded try, at most a
+        // tenth of the tree's work (deterministic: counted in sweeps, not seconds)
+        let work = crate::infer::map::sweep_work(factors) * 3.0;
+        let sweeps = (0.1 * t.elim.total_entries / work.max(1.0)).min(5000.0) as usize;
+        if sweeps >= 10 {
+            let d = crate::infer::map::dual_of(
+                cards.to_vec(),
+                factors,
+                ev,
+                &crate::infer::map::DualOptions {
+                    max_sweeps: sweeps,
+                    ..Default::default()
+                },
+            )?;
+            if d.optimal {
+                return Ok(Mpe {
+                    assignment: d.assignment,
+                    log_value: d.log_value,
+                    log_max: d.upper_bound,
+                    proof: MpeProof::Dual,
+                });
+            }
+        }
+    }
     // one clique at a time plus every upward message (kept for the decode)
-    t.check_memory(false, opts)?;
+    fits?;
     let (local_state, log_max) = max_product(&p, &t)?;
     let assignment: Vec<usize> = (0..cards.len())
         .map(|g| {
@@ -324,6 +371,7 @@ fn mpe_of(
         assignment,
         log_value,
         log_max,
+        proof: MpeProof::MaxProduct,
     })
 }
 
@@ -451,5 +499,6 @@ pub fn marginal_map(
         assignment,
         log_value: best.0,
         log_max: best.0,
+        proof: MpeProof::MaxProduct,
     })
 }
