@@ -33,6 +33,9 @@ pub struct DualOptions {
     pub tol: f64,
     /// Deadline: no sweep starts after it.
     pub deadline: Deadline,
+    /// Once the bound stalls with a gap, tighten the relaxation with the triangles and squares
+    /// of the pairwise factors (cycle clusters, Sontag et al. 2008) and go on (default true).
+    pub tighten: bool,
 }
 
 impl Default for DualOptions {
@@ -41,6 +44,7 @@ impl Default for DualOptions {
             max_sweeps: 1000,
             tol: 1e-7,
             deadline: Deadline::NONE,
+            tighten: true,
         }
     }
 }
@@ -202,6 +206,10 @@ pub(crate) fn dual_of(
         .iter()
         .map(|(scope, _, _)| scope.iter().map(|&v| vec![0.0; r.cards[v]]).collect())
         .collect();
+    // tightening: cluster messages summed per factor entry (zero until clusters are added)
+    let mut mu_sum: Vec<Vec<f64>> = r.factors.iter().map(|f| vec![0.0; f.1.len()]).collect();
+    let mut clusters: Vec<Cluster> = Vec::new();
+    let mut tightened = !opts.tighten;
     let belief = |lam: &Vec<Vec<Vec<f64>>>, v: usize, skip: Option<usize>| -> Vec<f64> {
         let mut b = vec![0.0; r.cards[v]];
         for &(k, p) in &r.of_var[v] {
@@ -214,7 +222,7 @@ pub(crate) fn dual_of(
         }
         b
     };
-    let bound = |lam: &Vec<Vec<Vec<f64>>>| -> f64 {
+    let bound = |lam: &Vec<Vec<Vec<f64>>>, mu_sum: &Vec<Vec<f64>>, clusters: &[Cluster]| -> f64 {
         let mut d = r.constant;
         for v in 0..n {
             if !r.of_var[v].is_empty() {
@@ -226,8 +234,8 @@ pub(crate) fn dual_of(
         for (k, (scope, vals, _)) in r.factors.iter().enumerate() {
             let mut best = f64::NEG_INFINITY;
             let mut x = vec![0usize; scope.len()];
-            for &val in vals {
-                let mut t = val;
+            for (e, &val) in vals.iter().enumerate() {
+                let mut t = val + mu_sum[k][e];
                 for (p, &s) in x.iter().enumerate() {
                     t -= lam[k][p][s];
                 }
@@ -235,6 +243,9 @@ pub(crate) fn dual_of(
                 odometer(&mut x, scope, &r.cards);
             }
             d += best;
+        }
+        for c in clusters {
+            d += c.potential_max();
         }
         d
     };
@@ -252,7 +263,7 @@ pub(crate) fn dual_of(
     let mut best_x = decode(&lam);
     icm(&r, &free, &mut best_x);
     let mut best_v = value(&r, &best_x);
-    let mut ub = bound(&lam);
+    let mut ub = bound(&lam, &mu_sum, &clusters);
     let mut sweeps = 0;
     let mut time_limited = false;
     let mut flat = 0;
@@ -273,8 +284,8 @@ pub(crate) fn dual_of(
                 .map(|&v| vec![f64::NEG_INFINITY; r.cards[v]])
                 .collect();
             let mut x = vec![0usize; scope.len()];
-            for &val in vals {
-                let mut t = val;
+            for (e, &val) in vals.iter().enumerate() {
+                let mut t = val + mu_sum[k][e];
                 for (p, &s) in x.iter().enumerate() {
                     t += others[p][s];
                 }
@@ -297,8 +308,11 @@ pub(crate) fn dual_of(
                 }
             }
         }
+        for c in clusters.iter_mut() {
+            c.update(&r, &lam, &mut mu_sum);
+        }
         sweeps += 1;
-        let nb = bound(&lam);
+        let nb = bound(&lam, &mu_sum, &clusters);
         let mut x = decode(&lam);
         icm(&r, &free, &mut x);
         let v = value(&r, &x);
@@ -309,10 +323,16 @@ pub(crate) fn dual_of(
         let drop = ub - nb;
         ub = ub.min(nb);
         // a sweep can leave the bound where it was (the first one from zero messages does):
-        // stop after several sweeps in a row that barely move it
+        // stop after several sweeps in a row that barely move it, unless the relaxation can
+        // still be tightened
         flat = if drop.abs() < opts.tol { flat + 1 } else { 0 };
         if flat >= 5 {
-            break;
+            if tightened {
+                break;
+            }
+            tightened = true;
+            clusters = find_clusters(&r);
+            flat = 0;
         }
     }
     if best_v == f64::NEG_INFINITY {
@@ -332,6 +352,160 @@ pub(crate) fn dual_of(
         time_limited,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// A cluster of the tightened relaxation (Sontag et al. 2008): a short cycle of pairwise
+/// factors (a triangle or a square) as one more region of the dual. Its messages `μ_{c→f}`
+/// move a function of each member factor's scope between the cluster and the factor, so the
+/// sum of all region potentials stays the model's and the dual stays a valid bound; its star
+/// update hands each member an equal share of the cluster's max-marginals (MPLP's rule).
+struct Cluster {
+    /// Entries of the cluster table.
+    size: usize,
+    /// (factor, factor entry of each cluster entry, current message over the factor's table)
+    members: Vec<(usize, Vec<usize>, Vec<f64>)>,
+}
+
+impl Cluster {
+    /// max over the cluster's states of its potential `-Σ_f μ_{c→f}`.
+    fn potential_max(&self) -> f64 {
+        (0..self.size)
+            .map(|t| {
+                -self
+                    .members
+                    .iter()
+                    .map(|(_, idx, mu)| mu[idx[t]])
+                    .sum::<f64>()
+            })
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    fn update(&mut self, r: &Reduced, lam: &[Vec<Vec<f64>>], mu_sum: &mut [Vec<f64>]) {
+        let kk = self.members.len() as f64;
+        // each member's potential without this cluster's message
+        let rho: Vec<Vec<f64>> = self
+            .members
+            .iter()
+            .map(|(f, _, mu)| {
+                let (scope, vals, _) = &r.factors[*f];
+                let mut x = vec![0usize; scope.len()];
+                vals.iter()
+                    .enumerate()
+                    .map(|(e, &val)| {
+                        let mut t = val + mu_sum[*f][e] - mu[e];
+                        for (p, &s) in x.iter().enumerate() {
+                            t -= lam[*f][p][s];
+                        }
+                        odometer(&mut x, scope, &r.cards);
+                        t
+                    })
+                    .collect()
+            })
+            .collect();
+        let psi: Vec<f64> = (0..self.size)
+            .map(|t| {
+                self.members
+                    .iter()
+                    .zip(&rho)
+                    .map(|((_, idx, _), rk)| rk[idx[t]])
+                    .sum()
+            })
+            .collect();
+        for ((f, idx, mu), rk) in self.members.iter_mut().zip(&rho) {
+            let mut m = vec![f64::NEG_INFINITY; mu.len()];
+            for (t, &p) in psi.iter().enumerate() {
+                if p > m[idx[t]] {
+                    m[idx[t]] = p;
+                }
+            }
+            for e in 0..mu.len() {
+                let new = (m[e] / kk - rk[e]).clamp(-HUGE, HUGE);
+                mu_sum[*f][e] += new - mu[e];
+                mu[e] = new;
+            }
+        }
+    }
+}
+
+/// Largest cluster table of the tightening.
+const CLUSTER_MAX_ENTRIES: usize = 4096;
+
+/// The triangles and squares of the pairwise factors with all entries finite (models with
+/// zeros are not tightened), at most four per pairwise factor, in a fixed order.
+fn find_clusters(r: &Reduced) -> Vec<Cluster> {
+    use std::collections::BTreeMap;
+    let mut edge: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (k, (scope, vals, _)) in r.factors.iter().enumerate() {
+        if scope.len() == 2 && vals.iter().all(|v| v.is_finite()) {
+            let key = (scope[0].min(scope[1]), scope[0].max(scope[1]));
+            edge.entry(key).or_insert(k);
+        }
+    }
+    let n = r.cards.len();
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in edge.keys() {
+        adj[a].push(b);
+        adj[b].push(a);
+    }
+    for l in adj.iter_mut() {
+        l.sort_unstable();
+    }
+    let cap = 4 * edge.len();
+    let mut cycles: Vec<Vec<usize>> = Vec::new();
+    'search: for a in 0..n {
+        for (i, &b) in adj[a].iter().enumerate() {
+            for &c in &adj[a][i + 1..] {
+                if b < a || c < a {
+                    continue;
+                }
+                // triangle a-b-c
+                if edge.contains_key(&(b.min(c), b.max(c))) {
+                    cycles.push(vec![a, b, c]);
+                }
+                // squares a-b-d-c with a the smallest vertex
+                for &d in &adj[b] {
+                    if d > a && d != c && adj[c].binary_search(&d).is_ok() {
+                        cycles.push(vec![a, b, d, c]);
+                    }
+                }
+                if cycles.len() >= cap {
+                    break 'search;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for cyc in cycles {
+        let mut vars = cyc.clone();
+        vars.sort_unstable();
+        let cc: Vec<usize> = vars.iter().map(|&v| r.cards[v]).collect();
+        let size: usize = cc.iter().product();
+        if size > CLUSTER_MAX_ENTRIES {
+            continue;
+        }
+        let members = (0..cyc.len())
+            .map(|i| {
+                let (u, v) = (cyc[i], cyc[(i + 1) % cyc.len()]);
+                let f = edge[&(u.min(v), u.max(v))];
+                let (scope, vals, st) = &r.factors[f];
+                let mut x = vec![0usize; vars.len()];
+                let mut idx = Vec::with_capacity(size);
+                for _ in 0..size {
+                    idx.push(
+                        scope
+                            .iter()
+                            .zip(st)
+                            .map(|(&w, &s)| x[vars.binary_search(&w).expect("in cluster")] * s)
+                            .sum(),
+                    );
+                    odometer(&mut x, &vars, &r.cards);
+                }
+                (f, idx, vec![0.0; vals.len()])
+            })
+            .collect();
+        out.push(Cluster { size, members });
+    }
+    out
 }
 
 /// Options of [`map_anneal`].
