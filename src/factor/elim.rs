@@ -365,7 +365,7 @@ fn greedy_within(
 }
 
 /// Total clique entries above which [`OrderHeuristic::Best`] also tries randomised restarts.
-pub const RESTART_MIN_ENTRIES: f64 = 1e8;
+pub const RESTART_MIN_ENTRIES: f64 = 2e6;
 
 /// Compute an elimination order with the given heuristic. [`OrderHeuristic::Best`] runs every
 /// heuristic (and, when the best order exceeds [`RESTART_MIN_ENTRIES`] table entries, `restarts` randomised min-fill runs; skipped on graphs over 5000 vertices) and
