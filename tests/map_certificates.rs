@@ -122,6 +122,8 @@ fn exact_mpe_certified_by_the_dual_is_the_optimum() {
         "Promedus_14",
         "Promedus_26",
         "Pedigree_13",
+        "Alchemy_11",
+        "c432.isc.cnf",
     ] {
         let (fg, ev) = uai_common::load_instance(name);
         let m = mpe(&fg, &ev, &ExactOptions::default()).unwrap();

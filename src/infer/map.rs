@@ -177,11 +177,12 @@ fn icm(r: &Reduced, free: &[bool], x: &mut [usize]) {
 /// assert!(r.upper_bound >= r.log_value);
 /// ```
 pub fn map_dual(fg: &FactorGraph, ev: &Evidence, opts: &DualOptions) -> Result<MapResult> {
-    dual_of(fg.cards(), fg.factors(), ev, opts)
+    dual_of(fg.cards(), fg.factors(), ev, opts, f64::INFINITY)
 }
 
-/// Table entries times scope size summed over `factors`: the work of one MPLP sweep, in the
-/// units of a junction tree's clique entries.
+/// Table entries times scope size summed over `factors`: about the work of one pass over the
+/// factors (the unit of the budgets of exact MPE's certificate, measured at about one junction
+/// tree clique entry each).
 pub(crate) fn sweep_work(factors: &[TableFactor]) -> f64 {
     factors
         .iter()
@@ -189,12 +190,15 @@ pub(crate) fn sweep_work(factors: &[TableFactor]) -> f64 {
         .sum()
 }
 
-/// [`map_dual`] on tables over variables of cardinalities `cards`.
+/// [`map_dual`] on tables over variables of cardinalities `cards`, stopping also once its work
+/// (in [`sweep_work`] units: about five passes over the factors per sweep, plus the clusters')
+/// would pass `work_budget`; deterministic, unlike a deadline.
 pub(crate) fn dual_of(
     cards: Vec<usize>,
     factors: &[TableFactor],
     ev: &Evidence,
     opts: &DualOptions,
+    work_budget: f64,
 ) -> Result<MapResult> {
     let t0 = Instant::now();
     let r = reduce(cards, factors, ev)?;
@@ -268,11 +272,28 @@ pub(crate) fn dual_of(
     let mut time_limited = false;
     let mut flat = 0;
     let closed = |ub: f64, v: f64| v.is_finite() && ub - v <= GAP_TOL * v.abs().max(1.0);
+    let pass: f64 = r
+        .factors
+        .iter()
+        .map(|(scope, vals, _)| (vals.len() * scope.len()) as f64)
+        .sum();
+    let mut work = 2.0 * pass; // the first bound and decoding
+    let cluster_pass = |clusters: &[Cluster]| -> f64 {
+        clusters
+            .iter()
+            .map(|c| (2 * c.size * c.members.len()) as f64 + 4.0 * c.members.len() as f64)
+            .sum()
+    };
     while sweeps < opts.max_sweeps && !closed(ub, best_v) {
         if opts.deadline.passed() {
             time_limited = true;
             break;
         }
+        let cost = 5.0 * pass + 2.0 * cluster_pass(&clusters);
+        if work + cost > work_budget {
+            break;
+        }
+        work += cost;
         for k in 0..r.factors.len() {
             let (scope, vals, _) = &r.factors[k];
             let a = scope.len() as f64;

@@ -271,8 +271,9 @@ pub struct Mpe {
 pub enum MpeProof {
     /// Max-product on the junction tree.
     MaxProduct,
-    /// The LP dual ([`crate::infer::map::map_dual`]) met the decoded assignment's value to
-    /// [`crate::infer::map::GAP_TOL`] (relative), within a budget of a tenth of the junction
+    /// The LP dual ([`crate::infer::map::map_dual`]) met the value of an assignment (decoded
+    /// from it, or found by [`crate::infer::map::map_anneal`] from there) to
+    /// [`crate::infer::map::GAP_TOL`] (relative), within a budget of 15% of the junction
     /// tree's work: the assignment is optimal to that tolerance, without the tree.
     Dual,
 }
@@ -318,6 +319,70 @@ pub fn bn_mpe(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Result<Mpe> 
     mpe_of(&cards, &factors, ev, opts)
 }
 
+/// A MAP certified by the LP dual without the junction tree, within 15% of the tree's work
+/// (`tree_entries`), counted in sweeps rather than seconds so that the outcome is
+/// deterministic: the dual with its decoding first, then, if a gap remains and the budget allows,
+/// simulated annealing from the dual's assignment (it finds feasible assignments of models with
+/// many zeros that decoding misses). `None` when the gap stays open.
+fn certified_without_tree(
+    cards: &[usize],
+    factors: &[TableFactor],
+    ev: &Evidence,
+    tree_entries: f64,
+) -> Result<Option<Mpe>> {
+    use crate::infer::map::{self, AnnealOptions, DualOptions};
+    let budget = 0.15 * tree_entries;
+    let pass = map::sweep_work(factors);
+    if 5.0 * pass > budget {
+        return Ok(None);
+    }
+    let d = map::dual_of(
+        cards.to_vec(),
+        factors,
+        ev,
+        &DualOptions {
+            max_sweeps: usize::MAX,
+            ..Default::default()
+        },
+        0.7 * budget,
+    )?;
+    let found = |r: map::MapResult| Mpe {
+        assignment: r.assignment,
+        log_value: r.log_value,
+        log_max: r.upper_bound,
+        proof: MpeProof::Dual,
+    };
+    if d.optimal {
+        return Ok(Some(found(d)));
+    }
+    // the rest of the budget for annealing, at about half a pass over the factors per sweep
+    let anneal = AnnealOptions {
+        chains: 2,
+        ..Default::default()
+    };
+    let anneal_work = (anneal.chains * anneal.sweeps) as f64 * 0.5 * pass;
+    if !d.upper_bound.is_finite() || anneal_work > 0.3 * budget {
+        return Ok(None);
+    }
+    let vars: Vec<crate::var::Variable> = cards
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| crate::var::Variable::with_cardinality(format!("v{i}"), c))
+        .collect();
+    let fg = FactorGraph::new(vars, factors.to_vec())?;
+    // any failure of the search (e.g. no start state found) leaves the answer to the tree
+    Ok(map::map_anneal(
+        &fg,
+        ev,
+        (d.log_value.is_finite()).then_some(d.assignment.as_slice()),
+        Some(d.upper_bound),
+        &anneal,
+    )
+    .ok()
+    .filter(|a| a.optimal)
+    .map(found))
+}
+
 fn mpe_of(
     cards: &[usize],
     factors: &[TableFactor],
@@ -328,28 +393,8 @@ fn mpe_of(
     let t = Tree::build(&p, opts);
     let fits = t.check_memory(false, opts);
     if t.elim.total_entries > MPE_DUAL_FIRST_ENTRIES || fits.is_err() {
-        // a tight LP relaxation certifies the MAP without the tree: a bounded try, at most a
-        // tenth of the tree's work (deterministic: counted in sweeps, not seconds)
-        let work = crate::infer::map::sweep_work(factors) * 3.0;
-        let sweeps = (0.1 * t.elim.total_entries / work.max(1.0)).min(5000.0) as usize;
-        if sweeps >= 10 {
-            let d = crate::infer::map::dual_of(
-                cards.to_vec(),
-                factors,
-                ev,
-                &crate::infer::map::DualOptions {
-                    max_sweeps: sweeps,
-                    ..Default::default()
-                },
-            )?;
-            if d.optimal {
-                return Ok(Mpe {
-                    assignment: d.assignment,
-                    log_value: d.log_value,
-                    log_max: d.upper_bound,
-                    proof: MpeProof::Dual,
-                });
-            }
+        if let Some(m) = certified_without_tree(cards, factors, ev, t.elim.total_entries)? {
+            return Ok(m);
         }
     }
     // one clique at a time plus every upward message (kept for the decode)
