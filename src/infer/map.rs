@@ -213,7 +213,7 @@ pub(crate) fn dual_of(
     // tightening: cluster messages summed per factor entry (zero until clusters are added)
     let mut mu_sum: Vec<Vec<f64>> = r.factors.iter().map(|f| vec![0.0; f.1.len()]).collect();
     let mut clusters: Vec<Cluster> = Vec::new();
-    let mut tightened = !opts.tighten;
+    let mut tightened = false;
     let belief = |lam: &Vec<Vec<Vec<f64>>>, v: usize, skip: Option<usize>| -> Vec<f64> {
         let mut b = vec![0.0; r.cards[v]];
         for &(k, p) in &r.of_var[v] {
@@ -348,11 +348,19 @@ pub(crate) fn dual_of(
         // still be tightened
         flat = if drop.abs() < opts.tol { flat + 1 } else { 0 };
         if flat >= 5 {
-            if tightened {
+            if !opts.tighten || tightened {
                 break;
             }
             tightened = true;
-            clusters = find_clusters(&r);
+            // the triangles and squares of the pairwise factors, if any is loose now (cluster
+            // pursuit, Sontag et al. 2008: on a consistent cycle a cluster cannot lower the
+            // bound, and a model with none, e.g. a ferromagnet, is left as it is); on a
+            // frustrated model all of them, since more become loose as the messages move
+            let all = find_clusters(&r);
+            if !all.iter().any(|c| c.gain(&r, &lam, &mu_sum) > opts.tol) {
+                break;
+            }
+            clusters = all;
             flat = 0;
         }
     }
@@ -401,11 +409,14 @@ impl Cluster {
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
-    fn update(&mut self, r: &Reduced, lam: &[Vec<Vec<f64>>], mu_sum: &mut [Vec<f64>]) {
-        let kk = self.members.len() as f64;
-        // each member's potential without this cluster's message
-        let rho: Vec<Vec<f64>> = self
-            .members
+    /// Each member's potential without this cluster's message: `θ_f + Σ_{c'≠c} μ_{c'→f} - Σ_i λ_{f→i}`.
+    fn member_potentials(
+        &self,
+        r: &Reduced,
+        lam: &[Vec<Vec<f64>>],
+        mu_sum: &[Vec<f64>],
+    ) -> Vec<Vec<f64>> {
+        self.members
             .iter()
             .map(|(f, _, mu)| {
                 let (scope, vals, _) = &r.factors[*f];
@@ -422,7 +433,32 @@ impl Cluster {
                     })
                     .collect()
             })
-            .collect();
+            .collect()
+    }
+
+    /// How much the cluster's first update would lower the bound: the members' separate maxima
+    /// minus the maximum of their sum over the cluster (zero when the cycle is consistent).
+    fn gain(&self, r: &Reduced, lam: &[Vec<Vec<f64>>], mu_sum: &[Vec<f64>]) -> f64 {
+        let rho = self.member_potentials(r, lam, mu_sum);
+        let separate: f64 = rho
+            .iter()
+            .map(|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            .sum();
+        let joint = (0..self.size)
+            .map(|t| {
+                self.members
+                    .iter()
+                    .zip(&rho)
+                    .map(|((_, idx, _), rk)| rk[idx[t]])
+                    .sum::<f64>()
+            })
+            .fold(f64::NEG_INFINITY, f64::max);
+        separate - joint
+    }
+
+    fn update(&mut self, r: &Reduced, lam: &[Vec<Vec<f64>>], mu_sum: &mut [Vec<f64>]) {
+        let kk = self.members.len() as f64;
+        let rho = self.member_potentials(r, lam, mu_sum);
         let psi: Vec<f64> = (0..self.size)
             .map(|t| {
                 self.members
