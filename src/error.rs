@@ -112,13 +112,15 @@ pub enum Error {
     #[error("the evidence has probability zero under the model (Z = 0); no posterior exists")]
     ZeroProbabilityEvidence,
     /// Exact inference would need more memory than allowed.
-    #[error("exact inference is too large: the elimination order has induced width {width} and needs a table of {largest_table} entries ({needed} bytes in all) but the limit is {limit} bytes; use an approximate method instead (ais, bp, mf, trw, gibbs) or raise the memory limit")]
+    #[error("exact inference is too large: the best elimination order found has a clique of width {width} with a table of {largest_table} entries ({needed} bytes in all) but the limit is {limit} bytes; use an approximate method instead (ais, bp, mf, trw, gibbs) or raise the memory limit")]
     TooLarge {
-        /// Induced width (largest clique size minus one) of the best order found.
+        /// Induced width (largest clique size minus one) of the best order found; when every
+        /// order was given up at its first clique over the limit, the width of that clique (a
+        /// lower bound on the order's).
         width: usize,
-        /// Number of entries of the largest clique table.
+        /// Entries of the largest clique table (or of the first one over the limit, as above).
         largest_table: f64,
-        /// Bytes the computation would need.
+        /// Bytes the computation would need (at least).
         needed: f64,
         /// The configured limit in bytes.
         limit: f64,

@@ -216,8 +216,10 @@ fn too_large_is_a_typed_error_before_allocating() {
             needed,
             limit,
         }) => {
-            assert!(width >= 30, "width {width}");
-            assert!(largest_table >= 2f64.powi(30));
+            // planning gives up on each order at its first clique over the limit: that clique
+            // alone is too large
+            assert!(width >= 16, "width {width}");
+            assert!(8.0 * largest_table > limit);
             assert!(needed > limit);
             let msg = Error::TooLarge {
                 width,

@@ -107,10 +107,10 @@ pub fn run(global: &GlobalArgs, a: &MapArgs, out: &mut dyn Write) -> anyhow::Res
         MapMethod::Anneal => Some(Approx::Anneal),
         MapMethod::Exact => None,
         MapMethod::Auto => (query.is_none()
-            && matches!(
-                exact::plan(&loaded.model.to_factor_graph(), &ev, &opts),
-                Ok(s) if 8.0 * s.max_clique_entries > opts.memory_limit
-            ))
+            && match exact::plan(&loaded.model.to_factor_graph(), &ev, &opts) {
+                Ok(s) => 8.0 * s.max_clique_entries > opts.memory_limit,
+                Err(e) => matches!(e, pgmkit::Error::TooLarge { .. }),
+            })
         .then_some(Approx::Both),
     };
     if let Some(how) = approx {

@@ -168,17 +168,19 @@ impl Ord for Key {
 
 /// Eliminate in a fixed order (e.g. the model's variable order), recording the cliques.
 pub fn fixed_order(g0: &InteractionGraph, order: &[u32], name: &'static str) -> Elimination {
-    fixed_order_within(g0, order, name, f64::INFINITY).expect("no order exceeds an infinite limit")
+    fixed_order_within(g0, order, name, f64::INFINITY, f64::INFINITY)
+        .expect("no order exceeds an infinite limit")
 }
 
 /// [`fixed_order`], abandoned (`None`) as soon as its total table entries would exceed
-/// `limit`, before the fill edges of the clique that crosses it are made: a candidate that
-/// cannot beat the best order so far costs no more than that order.
+/// `limit` or one clique `clique_limit`, before the fill edges of the clique that crosses it are
+/// made: a candidate that cannot beat the best order so far costs no more than that order.
 fn fixed_order_within(
     g0: &InteractionGraph,
     order: &[u32],
     name: &'static str,
     limit: f64,
+    clique_limit: f64,
 ) -> Option<Elimination> {
     let mut g = g0.adj.clone();
     let card = &g0.card;
@@ -189,7 +191,7 @@ fn fixed_order_within(
         let size = nb
             .iter()
             .fold(card[v as usize], |w, &u| w * card[u as usize]);
-        if total + size > limit {
+        if total + size > limit || size > clique_limit {
             return None;
         }
         total += size;
@@ -218,21 +220,6 @@ fn fixed_order_within(
         width,
         heuristic: name,
     })
-}
-
-fn greedy(
-    g0: &InteractionGraph,
-    kind: Score,
-    seed: Option<u64>,
-    name: &'static str,
-) -> Elimination {
-    match greedy_within(g0, kind, seed, name, None, f64::INFINITY) {
-        Ok(e) => e,
-        Err(o) => unreachable!(
-            "no clique exceeds an infinite limit ({} entries)",
-            o.entries
-        ),
-    }
 }
 
 /// A clique that would exceed the table limit of [`min_weight_order`].
@@ -376,19 +363,48 @@ pub fn elimination_order(
     restarts: usize,
     seed: u64,
 ) -> Elimination {
+    match elimination_order_within(g, h, restarts, seed, f64::INFINITY) {
+        Ok(e) => e,
+        Err(o) => unreachable!(
+            "no clique exceeds an infinite limit ({} entries)",
+            o.entries
+        ),
+    }
+}
+
+/// [`elimination_order`] that gives up on a candidate order as soon as one of its cliques
+/// would have more than `clique_limit` table entries, and returns [`Oversized`] (the first
+/// such clique met, of the first heuristic tried) when every candidate did: on a model far too
+/// wide for the memory limit, planning stops early instead of building cliques that cannot be
+/// allocated anyway.
+pub fn elimination_order_within(
+    g: &InteractionGraph,
+    h: OrderHeuristic,
+    restarts: usize,
+    seed: u64,
+    clique_limit: f64,
+) -> Result<Elimination, Oversized> {
+    let one = |kind, s, name| greedy_within(g, kind, s, name, None, clique_limit);
     match h {
-        OrderHeuristic::MinFill => greedy(g, Score::MinFill, None, "min-fill"),
-        OrderHeuristic::WeightedMinFill => {
-            greedy(g, Score::WeightedMinFill, None, "weighted-min-fill")
-        }
-        OrderHeuristic::MinDegree => greedy(g, Score::MinDegree, None, "min-degree"),
+        OrderHeuristic::MinFill => one(Score::MinFill, None, "min-fill"),
+        OrderHeuristic::WeightedMinFill => one(Score::WeightedMinFill, None, "weighted-min-fill"),
+        OrderHeuristic::MinDegree => one(Score::MinDegree, None, "min-degree"),
         OrderHeuristic::Best => {
-            let mut cands = vec![
-                greedy(g, Score::MinFill, None, "min-fill"),
-                greedy(g, Score::WeightedMinFill, None, "weighted-min-fill"),
-                greedy(g, Score::MinDegree, None, "min-degree"),
-                greedy(g, Score::MinWeight, None, "min-weight"),
-            ];
+            let mut first_err = None;
+            let mut cands = Vec::new();
+            for r in [
+                one(Score::MinFill, None, "min-fill"),
+                one(Score::WeightedMinFill, None, "weighted-min-fill"),
+                one(Score::MinDegree, None, "min-degree"),
+                one(Score::MinWeight, None, "min-weight"),
+            ] {
+                match r {
+                    Ok(e) => cands.push(e),
+                    Err(o) => {
+                        first_err.get_or_insert(o);
+                    }
+                }
+            }
             let natural: Vec<u32> = (0..g.len() as u32).collect();
             let reversed: Vec<u32> = natural.iter().rev().copied().collect();
             let mut best_total = cands
@@ -398,30 +414,27 @@ pub fn elimination_order(
             // the model's own order (and its reverse) only where it beats the greedy ones:
             // abandoned once it cannot
             for (o, name) in [(&natural, "natural"), (&reversed, "reverse natural")] {
-                if let Some(e) = fixed_order_within(g, o, name, best_total) {
+                if let Some(e) = fixed_order_within(g, o, name, best_total, clique_limit) {
                     best_total = best_total.min(e.total_entries);
                     cands.push(e);
                 }
             }
             // Randomised restarts pay only when propagation dwarfs planning: skip them when the
             // best deterministic order is already small, and on very large graphs.
-            if g.len() <= 5000 && best_total > RESTART_MIN_ENTRIES {
+            if g.len() <= 5000 && best_total > RESTART_MIN_ENTRIES && best_total.is_finite() {
                 for r in 0..restarts {
                     let s = seed
                         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                         .wrapping_add(r as u64 + 1);
-                    cands.push(greedy(
-                        g,
-                        Score::MinFill,
-                        Some(s),
-                        "min-fill (randomised ties)",
-                    ));
-                    cands.push(greedy(
-                        g,
-                        Score::WeightedMinFill,
-                        Some(s ^ 0x55),
-                        "weighted-min-fill (randomised ties)",
-                    ));
+                    cands.extend(one(Score::MinFill, Some(s), "min-fill (randomised ties)").ok());
+                    cands.extend(
+                        one(
+                            Score::WeightedMinFill,
+                            Some(s ^ 0x55),
+                            "weighted-min-fill (randomised ties)",
+                        )
+                        .ok(),
+                    );
                 }
             }
             cands
@@ -431,7 +444,7 @@ pub fn elimination_order(
                         .partial_cmp(&(b.total_entries, b.max_entries))
                         .unwrap_or(std::cmp::Ordering::Equal)
                 })
-                .expect("at least one candidate")
+                .ok_or_else(|| first_err.expect("every candidate failed"))
         }
     }
 }

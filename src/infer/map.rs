@@ -588,6 +588,9 @@ pub struct AnnealOptions {
     pub rounds: usize,
     /// Deadline: checked between temperature levels.
     pub deadline: Deadline,
+    /// Largest memory (bytes) for the chains' states (default
+    /// [`crate::limits::default_memory_limit`]).
+    pub memory_limit: f64,
 }
 
 impl Default for AnnealOptions {
@@ -601,6 +604,7 @@ impl Default for AnnealOptions {
             kernel: Kernel::Auto,
             rounds: 1,
             deadline: Deadline::NONE,
+            memory_limit: crate::limits::default_memory_limit(),
         }
     }
 }
@@ -611,8 +615,8 @@ impl Default for AnnealOptions {
 /// unless `bound` (for instance a [`map_dual`] result's `upper_bound`) is given and the gap to
 /// it closes. `start` (a full assignment) is the best known so far, kept if nothing beats it.
 ///
-/// Errors: as the kernel's constructor, [`Error::InvalidArgument`] for zero chains, sweeps or
-/// levels or a beta range that is not `0 < first <= last` and finite,
+/// Errors: as the kernel's constructor, [`Error::AllocationTooLarge`] when the chains' states
+/// would pass `memory_limit`, [`Error::InvalidArgument`] for zero chains, sweeps or levels or a beta range that is not `0 < first <= last` and finite,
 /// [`Error::ZeroProbabilityEvidence`] when no state of positive probability exists.
 ///
 /// Cost: `rounds * chains * sweeps` kernel sweeps plus one evaluation of the factors per
@@ -647,6 +651,16 @@ pub fn map_anneal(
             "annealing beta range {b0}..{b1}: need 0 < first <= last, finite"
         )));
     }
+    // every chain holds its state and its best state
+    crate::limits::check_bytes(
+        &format!(
+            "annealing states ({} chains x {} variables)",
+            opts.chains,
+            fg.num_vars()
+        ),
+        2.0 * opts.chains as f64 * fg.num_vars() as f64 * 8.0,
+        opts.memory_limit,
+    )?;
     let r = reduce(fg.cards(), fg.factors(), ev)?;
     let n = r.cards.len();
     let free: Vec<bool> = (0..n).map(|i| ev.get(VarId(i as u32)).is_none()).collect();

@@ -2,7 +2,7 @@
 //! linear arithmetic (each table normalised to max 1 with its log scale kept aside).
 
 use super::kernel::{self, Input};
-use super::order::{elimination_order, Elimination, InteractionGraph};
+use super::order::{Elimination, InteractionGraph};
 use super::ExactOptions;
 use crate::error::{Error, Result};
 use crate::factor::TableFactor;
@@ -137,9 +137,24 @@ fn stride_map(outer: &[u32], inner: &[u32], inner_cards: &[usize]) -> Vec<usize>
 }
 
 impl Tree {
-    pub fn build(p: &Problem, opts: &ExactOptions) -> Tree {
+    /// The tree of the best order found; [`Error::TooLarge`] when every candidate order has a
+    /// clique whose table alone passes the memory limit (planning gives up on an order at its
+    /// first such clique).
+    pub fn build(p: &Problem, opts: &ExactOptions) -> Result<Tree> {
         let g = p.graph();
-        let elim = elimination_order(&g, opts.heuristic, opts.restarts, opts.seed);
+        let elim = crate::factor::elim::elimination_order_within(
+            &g,
+            opts.heuristic,
+            opts.restarts,
+            opts.seed,
+            (opts.memory_limit / 8.0).max(1.0),
+        )
+        .map_err(|o| Error::TooLarge {
+            width: o.width,
+            largest_table: o.entries,
+            needed: 8.0 * o.entries,
+            limit: opts.memory_limit,
+        })?;
         let n = elim.order.len();
         let mut pos = vec![0usize; n];
         for (k, &v) in elim.order.iter().enumerate() {
@@ -251,7 +266,7 @@ impl Tree {
                 }
             }
         }
-        Tree { nodes, post, elim }
+        Ok(Tree { nodes, post, elim })
     }
 
     /// Peak bytes: one clique table at a time plus the separator messages (one direction for a

@@ -72,7 +72,7 @@ fn check_evidence(nvars: usize, ev: &Evidence) -> Result<()> {
 pub fn plan(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<PlanStats> {
     check_evidence(fg.num_vars(), ev)?;
     let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
-    let t = Tree::build(&p, opts);
+    let t = Tree::build(&p, opts)?;
     Ok(stats(&t))
 }
 
@@ -118,7 +118,7 @@ fn free_log_z(fg: &FactorGraph, p: &Problem, ev: &Evidence) -> f64 {
 pub fn log_z(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<LogZEstimate> {
     check_evidence(fg.num_vars(), ev)?;
     let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
-    let t = Tree::build(&p, opts);
+    let t = Tree::build(&p, opts)?;
     t.check_memory(false, opts)?;
     let cal = propagate(&p, &t, Pass::Collect)?;
     Ok(LogZEstimate::exact(cal.log_z + free_log_z(fg, &p, ev)))
@@ -131,7 +131,7 @@ pub fn log_z(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<Log
 pub fn marginals(fg: &FactorGraph, ev: &Evidence, opts: &ExactOptions) -> Result<Posterior> {
     check_evidence(fg.num_vars(), ev)?;
     let p = Problem::new(&fg.cards(), fg.factors(), ev)?;
-    let t = Tree::build(&p, opts);
+    let t = Tree::build(&p, opts)?;
     t.check_memory(true, opts)?;
     let cal = propagate(&p, &t, Pass::Calibrate)?;
     let lz = cal.log_z + free_log_z(fg, &p, ev);
@@ -155,7 +155,7 @@ pub struct FactorMarginals {
 pub fn factor_marginals(fg: &FactorGraph, opts: &ExactOptions) -> Result<FactorMarginals> {
     let ev = Evidence::new(fg.num_vars());
     let p = Problem::new(&fg.cards(), fg.factors(), &ev)?;
-    let t = Tree::build(&p, opts);
+    let t = Tree::build(&p, opts)?;
     t.check_memory(true, opts)?;
     let cal = propagate(&p, &t, Pass::CalibrateFactors)?;
     let log_z = cal.log_z + free_log_z(fg, &p, &ev);
@@ -214,7 +214,7 @@ pub fn bn_log_evidence(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Res
     let factors = bn.factors_of(&keep);
     let cards: Vec<usize> = bn.vars().iter().map(|v| v.card()).collect();
     let p = Problem::new(&cards, &factors, ev)?;
-    let t = Tree::build(&p, opts);
+    let t = Tree::build(&p, opts)?;
     t.check_memory(false, opts)?;
     let cal = propagate(&p, &t, Pass::Collect)?;
     Ok(LogZEstimate::exact(cal.log_z))
@@ -242,7 +242,7 @@ pub fn bn_marginals(bn: &BayesNet, ev: &Evidence, opts: &ExactOptions) -> Result
     let cards: Vec<usize> = bn.vars().iter().map(|v| v.card()).collect();
     let factors: Vec<TableFactor> = bn.cpds().iter().map(|c| c.to_factor(bn.vars())).collect();
     let p = Problem::new(&cards, &factors, ev)?;
-    let t = Tree::build(&p, opts);
+    let t = Tree::build(&p, opts)?;
     t.check_memory(true, opts)?;
     let cal = propagate(&p, &t, Pass::Calibrate)?;
     Ok(read_marginals(&cards, &p, &cal, ev, cal.log_z))
@@ -390,7 +390,18 @@ fn mpe_of(
     opts: &ExactOptions,
 ) -> Result<Mpe> {
     let p = Problem::new(cards, factors, ev)?;
-    let t = Tree::build(&p, opts);
+    let t = match Tree::build(&p, opts) {
+        Ok(t) => t,
+        Err(e @ Error::TooLarge { largest_table, .. }) => {
+            // no order fits: the certificate may still answer, within a budget from the
+            // smallest clique known to be too large
+            return match certified_without_tree(cards, factors, ev, largest_table)? {
+                Some(m) => Ok(m),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let fits = t.check_memory(false, opts);
     if t.elim.total_entries > MPE_DUAL_FIRST_ENTRIES || fits.is_err() {
         if let Some(m) = certified_without_tree(cards, factors, ev, t.elim.total_entries)? {

@@ -352,18 +352,25 @@ impl Gains {
         }
     }
 
-    fn new(d: &Dag, moves: &[Move], s: &Scorer<'_>) -> Gains {
+    /// The gain of every move, in blocks with the deadline checked between them (`None` once
+    /// it has passed: on thousands of variables the first scoring alone can take seconds).
+    fn new(d: &Dag, moves: &[Move], s: &Scorer<'_>, deadline: Deadline) -> Option<Gains> {
         let n = d.parents.len();
         let mut g = vec![f64::NEG_INFINITY; 3 * n * n];
-        let vals: Vec<f64> = moves
-            .par_iter()
-            .with_min_len(64)
-            .map(|&m| Gains::of(d, m, s))
-            .collect();
-        for (&m, x) in moves.iter().zip(vals) {
-            g[Gains::index(n, m)] = x;
+        for block in moves.chunks(1 << 14) {
+            if deadline.passed() {
+                return None;
+            }
+            let vals: Vec<f64> = block
+                .par_iter()
+                .with_min_len(64)
+                .map(|&m| Gains::of(d, m, s))
+                .collect();
+            for (&m, x) in block.iter().zip(vals) {
+                g[Gains::index(n, m)] = x;
+            }
         }
-        Gains { n, g }
+        Some(Gains { n, g })
     }
 
     /// Recompute the moves that involve a family of `touched`.
@@ -429,7 +436,9 @@ fn climb(
     let mut best = d.clone();
     let mut recent: Vec<Move> = Vec::new();
     let mut patience = tabu;
-    let mut gains = Gains::new(&d, moves, s);
+    let Some(mut gains) = Gains::new(&d, moves, s, deadline) else {
+        return (best, true);
+    };
     loop {
         if deadline.passed() {
             return (best, true);
@@ -461,7 +470,7 @@ fn climb(
 }
 
 /// Learn a DAG over the variables of `data` by hill climbing (see the module docs). Errors:
-/// no rows, a constraint naming a variable out of range, a required arc that is forbidden or
+/// more than [`MAX_STRUCTURE_VARS`] variables ([`Error::InvalidArgument`]), no rows, a constraint naming a variable out of range, a required arc that is forbidden or
 /// breaks a tier, required arcs with a cycle, tiers of the wrong length, a BDeu sample size
 /// that is not positive.
 pub fn hill_climb(data: &Dataset, opts: &StructureOptions) -> Result<StructureFit> {
@@ -615,11 +624,12 @@ pub const MAX_STRUCTURE_VARS: usize = 4096;
 /// Refuse, before allocating, a search whose per-pair tables could not fit.
 pub(crate) fn check_pair_tables(what: &str, n: usize) -> Result<()> {
     if n > MAX_STRUCTURE_VARS {
-        return Err(Error::AllocationTooLarge {
-            what: format!("the per-pair tables of {what} over {n} variables"),
-            bytes: 24.0 * (n as f64) * (n as f64),
-            limit: 24.0 * (MAX_STRUCTURE_VARS as f64).powi(2),
-        });
+        // a fixed cap, not the memory limit: no option raises it
+        return Err(Error::InvalidArgument(format!(
+            "{what} handles at most {MAX_STRUCTURE_VARS} variables (its per-pair tables would \
+             need {}); this table has {n}: select fewer columns",
+            crate::limits::human_bytes(24.0 * (n as f64) * (n as f64))
+        )));
     }
     Ok(())
 }
