@@ -31,6 +31,8 @@ pub enum Format {
     RbmJson,
     /// A data table (`.csv`, `.csv.gz`): header of variable names, cells of state names.
     Csv,
+    /// XMLBIF 0.3 (`.xml`, `.xmlbif`).
+    XmlBif,
 }
 
 impl std::fmt::Display for Format {
@@ -45,6 +47,7 @@ impl std::fmt::Display for Format {
             Format::GmrfJson => "GMRF JSON",
             Format::RbmJson => "RBM JSON",
             Format::Csv => "CSV",
+            Format::XmlBif => "XMLBIF",
         };
         f.write_str(s)
     }

@@ -1,6 +1,6 @@
 //! Mutation fuzzing of every file reader (issue 12, item 7).
 //!
-//! For each reader (BIF, UAI model, UAI `.evid`, libDAI `.fg`, Gaussian BN JSON, GMRF JSON,
+//! For each reader (BIF, XMLBIF, UAI model, UAI `.evid`, libDAI `.fg`, Gaussian BN JSON, GMRF JSON,
 //! categorical CSV, numeric CSV, and the `VAR=STATE,...` evidence spec) a proptest strategy draws a
 //! seed input (small files of `tests/data` and a few inline texts) and a list of mutations (bit
 //! flips, chunk insert / delete / duplicate, line splices, numbers replaced by hostile values such
@@ -44,7 +44,7 @@ use pgmkit::data::csv::{read_csv, CsvOptions, ExtraColumns};
 use pgmkit::data::numeric::read_numeric_csv;
 use pgmkit::gaussian::GaussianModel;
 use pgmkit::io::gaussian_json as gio;
-use pgmkit::io::{bif, fg, uai, LoadOptions};
+use pgmkit::io::{bif, fg, uai, xmlbif, LoadOptions};
 use pgmkit::{Evidence, Model, Variable};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -73,6 +73,7 @@ enum Reader {
     NumCsv,
     EvSpec,
     Rbm,
+    XmlBif,
 }
 
 impl Reader {
@@ -88,6 +89,7 @@ impl Reader {
             Reader::NumCsv => "numcsv",
             Reader::EvSpec => "evspec",
             Reader::Rbm => "rbm",
+            Reader::XmlBif => "xmlbif",
         }
     }
 
@@ -259,6 +261,18 @@ fn corpus(reader: Reader) -> Corpus {
                 "Promedus_11.uai.evid",
                 data_file("uai/Promedus_11.uai.evid"),
                 3,
+            ));
+        }
+        Reader::XmlBif => {
+            for f in ["asia.xml", "alarm.xml", "asia_pyagrum.bifxml"] {
+                seeds.push(seed(f, data_file(&format!("xmlbif/{f}")), 0));
+            }
+            let sachs = bif::parse_bif(&data_text("bif/sachs.bif"), &LoadOptions::default())
+                .expect("sachs");
+            seeds.push(seed(
+                "sachs (write_xmlbif)",
+                xmlbif::write_xmlbif(&sachs),
+                0,
             ));
         }
         Reader::Fg => {
@@ -927,6 +941,20 @@ fn run_one(reader: Reader, corpus: &Corpus, seed: usize, variant: u8, input: &[u
                 if table_entries(&g) <= ROUNDTRIP_MAX_ENTRIES {
                     fg::parse_fg(&fg::write_fg(&g))
                         .map_err(|e| format!("write_fg output does not parse: {e}"))?;
+                }
+                true
+            }
+        },
+        Reader::XmlBif => match xmlbif::parse_xmlbif(&lossy(input), &load_opts(variant)) {
+            Err(_) => false,
+            Ok(bn) => {
+                if table_entries(&bn.to_factor_graph()) <= ROUNDTRIP_MAX_ENTRIES {
+                    let back =
+                        xmlbif::parse_xmlbif(&xmlbif::write_xmlbif(&bn), &LoadOptions::default())
+                            .map_err(|e| format!("write_xmlbif output does not parse: {e}"))?;
+                    if back.vars() != bn.vars() || back.cpds() != bn.cpds() {
+                        return Err("write_xmlbif -> parse_xmlbif changes the network".into());
+                    }
                 }
                 true
             }
@@ -1788,6 +1816,11 @@ fn fuzz_evid() {
 #[test]
 fn fuzz_fg() {
     fuzz(Reader::Fg);
+}
+
+#[test]
+fn fuzz_xmlbif() {
+    fuzz(Reader::XmlBif);
 }
 
 #[test]

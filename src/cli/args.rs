@@ -433,6 +433,7 @@ pub fn format_name(f: ModelFormat) -> &'static str {
         ModelFormat::Bif => "BIF",
         ModelFormat::Uai => "UAI",
         ModelFormat::Fg => "libDAI .fg",
+        ModelFormat::XmlBif => "XMLBIF",
     }
 }
 

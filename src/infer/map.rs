@@ -734,8 +734,14 @@ pub fn map_anneal(
             };
             let beta = beta_lo * (beta_hi / beta_lo).powf(frac);
             let prep = kernel.prepare(&Tempering::uniform((beta / beta_hi).min(1.0)));
+            // long levels (late rounds) check the deadline every few sweeps too
+            let cut = std::sync::atomic::AtomicBool::new(false);
             chains.par_iter_mut().for_each(|(rng, x, bx, bv)| {
-                for _ in 0..per {
+                for k in 0..per {
+                    if k % 16 == 15 && opts.deadline.passed() {
+                        cut.store(true, std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    }
                     kernel.sweep(x, &prep, rng);
                 }
                 let v = value(&r, x);
@@ -745,6 +751,10 @@ pub fn map_anneal(
                 }
             });
             sweeps_done += per;
+            if cut.into_inner() {
+                time_limited = true;
+                break;
+            }
         }
         let polished: Vec<(Vec<usize>, f64)> = chains
             .into_par_iter()

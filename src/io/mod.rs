@@ -5,6 +5,7 @@
 //! | BIF (`.bif`) | [`bif::parse_bif`] | [`bif::write_bif`] |
 //! | UAI (`.uai`, `.evid`) | [`uai::parse_uai`], [`uai::parse_evid`] | [`uai::write_uai`], [`uai::write_evid`] |
 //! | libDAI (`.fg`) | [`fg::parse_fg`] | [`fg::write_fg`] |
+//! | XMLBIF 0.3 (`.xml`, `.xmlbif`) | [`xmlbif::parse_xmlbif`] | [`xmlbif::write_xmlbif`] |
 //! | Gaussian BN JSON, GMRF JSON (`.json`) | [`gaussian_json::read_gaussian`], [`gaussian_json::parse_gbn`], [`gaussian_json::parse_gmrf`] | [`gaussian_json::write_gbn`], [`gaussian_json::gmrf_to_json`] |
 
 pub mod bif;
@@ -13,6 +14,7 @@ pub mod gaussian_json;
 pub mod outputs;
 pub mod rbm_json;
 pub mod uai;
+pub mod xmlbif;
 
 use std::path::Path;
 
@@ -47,6 +49,8 @@ pub enum ModelFormat {
     Uai,
     /// `.fg`
     Fg,
+    /// `.xml`, `.xmlbif`, `.bifxml`
+    XmlBif,
 }
 
 impl ModelFormat {
@@ -60,8 +64,9 @@ impl ModelFormat {
             Some(e) if e == "bif" => Ok(ModelFormat::Bif),
             Some(e) if e == "uai" => Ok(ModelFormat::Uai),
             Some(e) if e == "fg" => Ok(ModelFormat::Fg),
+            Some(e) if e == "xml" || e == "xmlbif" || e == "bifxml" => Ok(ModelFormat::XmlBif),
             _ => Err(Error::InvalidArgument(format!(
-                "cannot tell the format of '{}' from its extension (expected .bif, .uai or .fg)",
+                "cannot tell the format of '{}' from its extension (expected .bif, .uai, .fg, .xml, .xmlbif or .bifxml)",
                 path.display()
             ))),
         }
@@ -80,6 +85,7 @@ pub fn load_model(path: &Path, opts: &LoadOptions) -> Result<Model> {
         ModelFormat::Bif => Ok(Model::Bayes(bif::parse_bif(&text, opts)?)),
         ModelFormat::Uai => uai::parse_uai(&text, opts),
         ModelFormat::Fg => Ok(Model::Markov(fg::parse_fg(&text)?)),
+        ModelFormat::XmlBif => Ok(Model::Bayes(xmlbif::parse_xmlbif(&text, opts)?)),
     }
 }
 
@@ -109,6 +115,13 @@ pub fn model_text(model: &Model, path: &Path) -> Result<String> {
             },
             ModelFormat::Uai => uai::write_uai(model),
             ModelFormat::Fg => fg::write_fg(&model.to_factor_graph()),
+            ModelFormat::XmlBif => match model {
+                Model::Bayes(b) => xmlbif::write_xmlbif(b),
+                Model::Markov(_) => return Err(Error::InvalidArgument(
+                    "a Markov network cannot be written as XMLBIF (XMLBIF holds Bayesian networks only)"
+                        .into(),
+                )),
+            },
         };
     Ok(text)
 }
