@@ -33,6 +33,8 @@ pub enum Format {
     Csv,
     /// XMLBIF 0.3 (`.xml`, `.xmlbif`).
     XmlBif,
+    /// Hugin `.net`.
+    HuginNet,
 }
 
 impl std::fmt::Display for Format {
@@ -48,6 +50,7 @@ impl std::fmt::Display for Format {
             Format::RbmJson => "RBM JSON",
             Format::Csv => "CSV",
             Format::XmlBif => "XMLBIF",
+            Format::HuginNet => "Hugin .net",
         };
         f.write_str(s)
     }

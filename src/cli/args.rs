@@ -434,6 +434,7 @@ pub fn format_name(f: ModelFormat) -> &'static str {
         ModelFormat::Uai => "UAI",
         ModelFormat::Fg => "libDAI .fg",
         ModelFormat::XmlBif => "XMLBIF",
+        ModelFormat::Net => "Hugin .net",
     }
 }
 

@@ -21,11 +21,11 @@ use super::output;
     The output is written to a temporary file and renamed into place."
 )]
 pub struct ConvertArgs {
-    /// Input model (.bif, .uai, .fg, or XMLBIF .xml / .xmlbif / .bifxml)
+    /// Input model (.bif, .uai, .fg, XMLBIF .xml / .xmlbif / .bifxml, or Hugin .net)
     #[arg(value_name = "IN")]
     pub input: PathBuf,
 
-    /// Output file (.bif, .uai, .fg, or XMLBIF .xml / .xmlbif / .bifxml); replaced if it exists
+    /// Output file (.bif, .uai, .fg, XMLBIF .xml / .xmlbif / .bifxml, or Hugin .net); replaced if it exists
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
 }

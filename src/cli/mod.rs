@@ -105,7 +105,7 @@ enum Command {
         pgmkit sample tests/data/fg/ising_10x10_open.fg --n 4000 --chains 4 --burn-in 500"
     )]
     Sample(sample::SampleArgs),
-    /// Convert a model file to another format (chosen from the extensions: .bif, .uai, .fg, .xml / .xmlbif / .bifxml)
+    /// Convert a model file to another format (chosen from the extensions: .bif, .uai, .fg, .xml / .xmlbif / .bifxml, .net)
     Convert(convert::ConvertArgs),
     /// Fill the missing cells of a CSV from a Bayesian network (per-cell posterior mode, exact
     /// joint draws, or M completed datasets), optionally learning its parameters by EM first

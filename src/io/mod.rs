@@ -5,12 +5,14 @@
 //! | BIF (`.bif`) | [`bif::parse_bif`] | [`bif::write_bif`] |
 //! | UAI (`.uai`, `.evid`) | [`uai::parse_uai`], [`uai::parse_evid`] | [`uai::write_uai`], [`uai::write_evid`] |
 //! | libDAI (`.fg`) | [`fg::parse_fg`] | [`fg::write_fg`] |
-//! | XMLBIF 0.3 (`.xml`, `.xmlbif`) | [`xmlbif::parse_xmlbif`] | [`xmlbif::write_xmlbif`] |
+//! | XMLBIF 0.3 (`.xml`, `.xmlbif`, `.bifxml`) | [`xmlbif::parse_xmlbif`] | [`xmlbif::write_xmlbif`] |
+//! | Hugin (`.net`) | [`net::parse_net`] | [`net::write_net`] |
 //! | Gaussian BN JSON, GMRF JSON (`.json`) | [`gaussian_json::read_gaussian`], [`gaussian_json::parse_gbn`], [`gaussian_json::parse_gmrf`] | [`gaussian_json::write_gbn`], [`gaussian_json::gmrf_to_json`] |
 
 pub mod bif;
 pub mod fg;
 pub mod gaussian_json;
+pub mod net;
 pub mod outputs;
 pub mod rbm_json;
 pub mod uai;
@@ -51,6 +53,8 @@ pub enum ModelFormat {
     Fg,
     /// `.xml`, `.xmlbif`, `.bifxml`
     XmlBif,
+    /// `.net` (Hugin)
+    Net,
 }
 
 impl ModelFormat {
@@ -65,8 +69,9 @@ impl ModelFormat {
             Some(e) if e == "uai" => Ok(ModelFormat::Uai),
             Some(e) if e == "fg" => Ok(ModelFormat::Fg),
             Some(e) if e == "xml" || e == "xmlbif" || e == "bifxml" => Ok(ModelFormat::XmlBif),
+            Some(e) if e == "net" => Ok(ModelFormat::Net),
             _ => Err(Error::InvalidArgument(format!(
-                "cannot tell the format of '{}' from its extension (expected .bif, .uai, .fg, .xml, .xmlbif or .bifxml)",
+                "cannot tell the format of '{}' from its extension (expected .bif, .uai, .fg, .xml, .xmlbif, .bifxml or .net)",
                 path.display()
             ))),
         }
@@ -86,6 +91,7 @@ pub fn load_model(path: &Path, opts: &LoadOptions) -> Result<Model> {
         ModelFormat::Uai => uai::parse_uai(&text, opts),
         ModelFormat::Fg => Ok(Model::Markov(fg::parse_fg(&text)?)),
         ModelFormat::XmlBif => Ok(Model::Bayes(xmlbif::parse_xmlbif(&text, opts)?)),
+        ModelFormat::Net => Ok(Model::Bayes(net::parse_net(&text, opts)?)),
     }
 }
 
@@ -115,6 +121,13 @@ pub fn model_text(model: &Model, path: &Path) -> Result<String> {
             },
             ModelFormat::Uai => uai::write_uai(model),
             ModelFormat::Fg => fg::write_fg(&model.to_factor_graph()),
+            ModelFormat::Net => match model {
+                Model::Bayes(b) => net::write_net(b)?,
+                Model::Markov(_) => return Err(Error::InvalidArgument(
+                    "a Markov network cannot be written as Hugin .net (pgmkit writes Bayesian networks there)"
+                        .into(),
+                )),
+            },
             ModelFormat::XmlBif => match model {
                 Model::Bayes(b) => xmlbif::write_xmlbif(b),
                 Model::Markov(_) => return Err(Error::InvalidArgument(
