@@ -364,7 +364,8 @@ pub fn require_bayes<'a>(
 /// A model file plus the evidence and exact-inference limits to use with it.
 #[derive(Debug, Clone, Args)]
 pub struct ModelQuery {
-    /// Model file: .bif (Bayesian network), .uai (UAI MARKOV or BAYES) or .fg (libDAI factor graph)
+    /// Model file: .bif, XMLBIF .xml / .xmlbif / .bifxml or Hugin .net (Bayesian network), .uai
+    /// (UAI MARKOV or BAYES) or .fg (libDAI factor graph)
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
 

@@ -14,9 +14,11 @@ use super::output;
 /// Arguments of `pgmkit convert`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Formats come from the extensions: .bif (Bayesian networks only), .uai, .fg; an RBM \
-    (pgmkit-rbm JSON) converts to .uai or .fg as the Markov network of its units.\n\
-    Supported: BIF -> UAI, UAI -> BIF (UAI BAYES only), .fg -> UAI, and any model -> .fg.\n\
+    after_help = "Formats come from the extensions: .bif, XMLBIF (.xml, .xmlbif, .bifxml) and Hugin \
+    .net (Bayesian networks only), .uai, .fg; an RBM (pgmkit-rbm JSON) converts to .uai or .fg as \
+    the Markov network of its units.\n\
+    Supported: between the Bayesian network formats and UAI (UAI -> them for UAI BAYES only), \
+    .fg -> UAI, and any model -> .fg.\n\
     UAI names variables and states by number, so names are lost when writing UAI.\n\
     The output is written to a temporary file and renamed into place."
 )]

@@ -17,6 +17,7 @@ mod classify;
 mod convert;
 mod data_args;
 mod demo;
+mod dot;
 mod eval_impute;
 mod gaussian;
 mod gaussian_data;
@@ -126,6 +127,9 @@ enum Command {
     /// The most probable explanation: the joint state of every unobserved variable that
     /// maximises the model's probability given the evidence (exact max-product)
     Map(map::MapArgs),
+    /// Write the model's graph in Graphviz DOT (observed variables shaded; with --marginals,
+    /// each variable's posterior in its label)
+    Dot(dot::DotArgs),
     /// Classify the rows of a CSV with a Bayesian network: the posterior of --target given
     /// each row's other cells, accuracy, log loss, confusion matrix, ROC AUC
     Classify(classify::ClassifyArgs),
@@ -201,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::EvalImpute(a)) => eval_impute::run(&cli.global, &a, &mut out),
         Some(Command::Learn(a)) => learn::run(&cli.global, &a, &mut out),
         Some(Command::Classify(a)) => classify::run(&cli.global, &a, &mut out),
+        Some(Command::Dot(a)) => dot::run(&cli.global, &a, &mut out),
     }?;
     out.flush()?;
     Ok(())

@@ -7,9 +7,11 @@
 //! | libDAI (`.fg`) | [`fg::parse_fg`] | [`fg::write_fg`] |
 //! | XMLBIF 0.3 (`.xml`, `.xmlbif`, `.bifxml`) | [`xmlbif::parse_xmlbif`] | [`xmlbif::write_xmlbif`] |
 //! | Hugin (`.net`) | [`net::parse_net`] | [`net::write_net`] |
+//! | Graphviz DOT (the model's graph) | | [`dot::to_dot`] |
 //! | Gaussian BN JSON, GMRF JSON (`.json`) | [`gaussian_json::read_gaussian`], [`gaussian_json::parse_gbn`], [`gaussian_json::parse_gmrf`] | [`gaussian_json::write_gbn`], [`gaussian_json::gmrf_to_json`] |
 
 pub mod bif;
+pub mod dot;
 pub mod fg;
 pub mod gaussian_json;
 pub mod net;
