@@ -10,41 +10,14 @@ use pgmkit::{BayesNet, Error, Model};
 #[path = "common/cli.rs"]
 mod cli_common;
 
+#[path = "common/bn_compare.rs"]
+mod bn_compare;
+
 fn load(path: &str) -> BayesNet {
     match load_model(Path::new(path), &LoadOptions::default()).unwrap() {
         Model::Bayes(b) => b,
         Model::Markov(_) => panic!("{path}: not a Bayesian network"),
     }
-}
-
-/// (ln P under `a`, ln P under `b`) of the rows of a forward sample of `a`, variables and states
-/// matched by name.
-fn log_probs(a: &BayesNet, b: &BayesNet, rows: usize) -> Vec<(f64, f64)> {
-    let s = pgmkit::sample::ancestral::forward_sample(a, rows, 5).unwrap();
-    let map: Vec<(usize, Vec<usize>)> = a
-        .vars()
-        .iter()
-        .map(|v| {
-            let j = b.vars().iter().position(|w| w.name == v.name).unwrap();
-            let st = v
-                .states
-                .iter()
-                .map(|x| b.vars()[j].states.iter().position(|y| y == x).unwrap())
-                .collect();
-            (j, st)
-        })
-        .collect();
-    let mut x = vec![0; a.num_vars()];
-    (0..rows)
-        .map(|r| {
-            s.row_into(r, &mut x);
-            let mut y = vec![0; b.num_vars()];
-            for (i, (j, st)) in map.iter().enumerate() {
-                y[*j] = st[x[i]];
-            }
-            (a.log_prob(&x), b.log_prob(&y))
-        })
-        .collect()
 }
 
 #[test]
@@ -53,7 +26,7 @@ fn pgmpy_files_are_the_bif_networks() {
         let bif = load(&format!("tests/data/bif/{name}.bif"));
         let other = load(&format!("tests/data/net/{name}.net"));
         assert_eq!(bif.num_vars(), other.num_vars(), "{name}");
-        for (p, q) in log_probs(&bif, &other, 300) {
+        for (p, q) in bn_compare::log_probs_by_name(&bif, &other, 300, 5) {
             assert!(
                 (p - q).abs() <= 1e-12 * p.abs().max(1.0),
                 "{name}: {p} vs {q}"
@@ -67,7 +40,7 @@ fn pyagrum_files_are_the_bif_networks_to_float32() {
     for name in ["asia", "alarm"] {
         let bif = load(&format!("tests/data/bif/{name}.bif"));
         let other = load(&format!("tests/data/net/{name}_pyagrum.net"));
-        for (p, q) in log_probs(&bif, &other, 300) {
+        for (p, q) in bn_compare::log_probs_by_name(&bif, &other, 300, 5) {
             assert!(
                 (p - q).abs() <= 1e-5 * p.abs().max(1.0),
                 "{name}: {p} vs {q}"

@@ -9,41 +9,14 @@ use pgmkit::{BayesNet, Error, Model};
 #[path = "common/cli.rs"]
 mod cli_common;
 
+#[path = "common/bn_compare.rs"]
+mod bn_compare;
+
 fn load(path: &str) -> BayesNet {
     match load_model(Path::new(path), &LoadOptions::default()).unwrap() {
         Model::Bayes(b) => b,
         Model::Markov(_) => panic!("{path}: not a Bayesian network"),
     }
-}
-
-/// ln P of every joint state of a forward sample of `a`, under `a` and under `b` (variables and
-/// states matched by name), as pairs.
-fn log_probs(a: &BayesNet, b: &BayesNet, rows: usize) -> Vec<(f64, f64)> {
-    let s = pgmkit::sample::ancestral::forward_sample(a, rows, 3).unwrap();
-    let map: Vec<(usize, Vec<usize>)> = a
-        .vars()
-        .iter()
-        .map(|v| {
-            let j = b.vars().iter().position(|w| w.name == v.name).unwrap();
-            let st = v
-                .states
-                .iter()
-                .map(|x| b.vars()[j].states.iter().position(|y| y == x).unwrap())
-                .collect();
-            (j, st)
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut x = vec![0; a.num_vars()];
-    for r in 0..rows {
-        s.row_into(r, &mut x);
-        let mut y = vec![0; b.num_vars()];
-        for (i, (j, st)) in map.iter().enumerate() {
-            y[*j] = st[x[i]];
-        }
-        out.push((a.log_prob(&x), b.log_prob(&y)));
-    }
-    out
 }
 
 #[test]
@@ -52,7 +25,7 @@ fn pgmpy_files_are_the_bif_networks() {
         let bif = load(&format!("tests/data/bif/{name}.bif"));
         let xml = load(&format!("tests/data/xmlbif/{name}.xml"));
         assert_eq!(bif.num_vars(), xml.num_vars(), "{name}");
-        for (p, q) in log_probs(&bif, &xml, 300) {
+        for (p, q) in bn_compare::log_probs_by_name(&bif, &xml, 300, 3) {
             assert!(
                 (p - q).abs() <= 1e-12 * p.abs().max(1.0),
                 "{name}: {p} vs {q}"
@@ -79,7 +52,7 @@ fn pgmpy_child_file_with_merged_states_is_refused() {
 fn pyagrum_file_is_asia_to_float32() {
     let bif = load("tests/data/bif/asia.bif");
     let xml = load("tests/data/xmlbif/asia_pyagrum.bifxml");
-    for (p, q) in log_probs(&bif, &xml, 200) {
+    for (p, q) in bn_compare::log_probs_by_name(&bif, &xml, 200, 3) {
         assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0), "{p} vs {q}");
     }
 }

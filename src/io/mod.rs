@@ -80,6 +80,24 @@ impl ModelFormat {
     }
 }
 
+/// 1-based (line, column) of byte offset `pos` of `text`, columns counting characters (the
+/// position in every [`Error::Parse`] of the readers that work on byte offsets).
+pub(crate) fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let mut p = pos.min(text.len());
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    let before = &text[..p];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before, |i| &before[i + 1..])
+        .chars()
+        .count()
+        + 1;
+    (line, col)
+}
+
 /// Read a whole text file, mapping errors to [`Error::Io`].
 pub fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))

@@ -53,25 +53,8 @@ struct Lexer<'a> {
     pos: usize,
 }
 
-fn line_col(text: &str, pos: usize) -> (usize, usize) {
-    let pos = pos.min(text.len());
-    let mut p = pos;
-    while !text.is_char_boundary(p) {
-        p -= 1;
-    }
-    let before = &text[..p];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before, |i| &before[i + 1..])
-        .chars()
-        .count()
-        + 1;
-    (line, col)
-}
-
 fn err(text: &str, pos: usize, msg: impl Into<String>) -> Error {
-    let (line, col) = line_col(text, pos);
+    let (line, col) = crate::io::line_col(text, pos);
     Error::Parse {
         format: Format::HuginNet,
         line,

@@ -41,26 +41,8 @@ use crate::error::{Error, Format, Result};
 use crate::io::LoadOptions;
 use crate::model::{BayesNet, BayesNetBuilder};
 
-/// 1-based (line, column) of byte offset `pos` of `text` (columns count characters).
-fn line_col(text: &str, pos: usize) -> (usize, usize) {
-    let pos = pos.min(text.len());
-    let mut start = pos;
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before, |i| &before[i + 1..])
-        .chars()
-        .count()
-        + 1;
-    (line, col)
-}
-
 fn err(text: &str, pos: usize, msg: impl Into<String>) -> Error {
-    let (line, col) = line_col(text, pos);
+    let (line, col) = crate::io::line_col(text, pos);
     Error::Parse {
         format: Format::XmlBif,
         line,
