@@ -61,7 +61,7 @@ pub struct MapArgs {
 
     /// anneal: parallel chains per round
     #[arg(long, value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u64).range(1..=65536))]
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub chains: u64,
 
     /// anneal: kernel sweeps of one anneal (later rounds under --time-limit double it)

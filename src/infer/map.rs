@@ -734,11 +734,11 @@ pub fn map_anneal(
             };
             let beta = beta_lo * (beta_hi / beta_lo).powf(frac);
             let prep = kernel.prepare(&Tempering::uniform((beta / beta_hi).min(1.0)));
-            // long levels (late rounds) check the deadline every few sweeps too
+            // long levels (late rounds, many chains) check the deadline every few sweeps too
             let cut = std::sync::atomic::AtomicBool::new(false);
             chains.par_iter_mut().for_each(|(rng, x, bx, bv)| {
                 for k in 0..per {
-                    if k % 16 == 15 && opts.deadline.passed() {
+                    if k % 4 == 0 && opts.deadline.passed() {
                         cut.store(true, std::sync::atomic::Ordering::Relaxed);
                         break;
                     }
@@ -755,6 +755,13 @@ pub fn map_anneal(
                 time_limited = true;
                 break;
             }
+        }
+        if time_limited {
+            // out of time: polish only the chain with the best state so far
+            let best =
+                (0..chains.len()).fold(0, |a, c| if chains[c].3 > chains[a].3 { c } else { a });
+            chains.swap(0, best);
+            chains.truncate(1);
         }
         let polished: Vec<(Vec<usize>, f64)> = chains
             .into_par_iter()
