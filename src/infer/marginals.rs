@@ -47,6 +47,38 @@ pub enum MarginalsMethod {
     Trw,
 }
 
+impl MarginalsMethod {
+    /// The name on the command line and in Python: `exact`, `lw`, `mf`, `bp`, `trw`, or an MCMC
+    /// kernel's name ([`Kernel::name`]; `mcmc` for [`Kernel::Auto`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            MarginalsMethod::Exact => "exact",
+            MarginalsMethod::Lw => "lw",
+            MarginalsMethod::Mcmc(Kernel::Auto) => "mcmc",
+            MarginalsMethod::Mcmc(k) => k.name(),
+            MarginalsMethod::Mf => "mf",
+            MarginalsMethod::Bp => "bp",
+            MarginalsMethod::Trw => "trw",
+        }
+    }
+
+    /// The method of a name of [`MarginalsMethod::name`] (also the aliases `mean-field`,
+    /// `loopy-bp`, `likelihood-weighting`, `metropolis`, `block-gibbs`).
+    pub fn from_name(name: &str) -> Option<MarginalsMethod> {
+        Some(match name {
+            "exact" => MarginalsMethod::Exact,
+            "lw" | "likelihood-weighting" => MarginalsMethod::Lw,
+            "mcmc" => MarginalsMethod::Mcmc(Kernel::Auto),
+            "mf" | "mean-field" => MarginalsMethod::Mf,
+            "bp" | "loopy-bp" => MarginalsMethod::Bp,
+            "trw" => MarginalsMethod::Trw,
+            "metropolis" => MarginalsMethod::Mcmc(Kernel::MetropolisHastings),
+            "block-gibbs" => MarginalsMethod::Mcmc(Kernel::BlockGibbs),
+            k => MarginalsMethod::Mcmc(k.parse::<Kernel>().ok().filter(|k| *k != Kernel::Auto)?),
+        })
+    }
+}
+
 /// Options of [`marginals`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MarginalsOptions {

@@ -25,6 +25,16 @@ impl Model {
         }
     }
 
+    /// The id of the variable named `name`.
+    ///
+    /// Errors: [`crate::Error::UnknownVariable`].
+    pub fn var_id(&self, name: &str) -> crate::Result<crate::VarId> {
+        match self {
+            Model::Bayes(b) => b.var_id(name),
+            Model::Markov(m) => m.var_id(name),
+        }
+    }
+
     /// The model as a factor graph (a Bayesian network is lowered, one factor per CPD).
     pub fn to_factor_graph(&self) -> FactorGraph {
         match self {

@@ -98,6 +98,13 @@ impl LogZMethod {
         }
     }
 
+    /// The method of a name or alias ([`LogZMethod::name`], [`LogZMethod::aliases`]).
+    pub fn from_name(name: &str) -> Option<LogZMethod> {
+        LogZMethod::ALL
+            .into_iter()
+            .find(|m| m.name() == name || m.aliases().contains(&name))
+    }
+
     /// Other names accepted for the method (on the command line).
     pub fn aliases(self) -> &'static [&'static str] {
         match self {
