@@ -28,7 +28,7 @@ def pgmpy_read_bif(path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return BIFReader(str(path), n_jobs=1).get_model()
+        return BIFReader(str(path)).get_model()
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -102,7 +102,7 @@ def test_markov_networks_convert_both_ways():
 
 def test_from_pyagrum_gives_the_bifs_log_p_e():
     gum = pytest.importorskip("pyagrum")
-    for name in ["asia", "alarm", "child"]:
+    for name in ["asia", "alarm", "insurance"]:  # pyAgrum cannot read child.bif ("Asy/Patch")
         direct = pgmkit.load(BIF / f"{name}.bif")
         via = pgmkit.from_pyagrum(gum.loadBN(str(BIF / f"{name}.bif")))
         ev = leaf_evidence(direct)
