@@ -254,6 +254,16 @@ pub enum Error {
         /// Why the first of them is impossible (the CPD entries that are zero).
         why: String,
     },
+    /// Shards that are not parts of one run (see [`crate::infer::ais::shard::merge`]).
+    #[error("shard {shard} does not belong with the others ({what}): it {detail}")]
+    ShardMismatch {
+        /// 0-based index of the shard (in the order given).
+        shard: usize,
+        /// What differs: `version`, `model`, `method`, `seed`, `settings`, `path` or `ranges`.
+        what: &'static str,
+        /// The difference, for people.
+        detail: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", .path.display())]
     Io {

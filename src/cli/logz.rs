@@ -37,6 +37,36 @@ pub struct LogZArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// ais/rais/bdmc: run only the particles A..B (0-based, B excluded) of the --particles run,
+    /// as a shard for `pgmkit merge` (needs --shard-out; no --time-limit). Every particle draws
+    /// from its own stream (seed, particle), so the shards of a run merge into exactly the
+    /// one-process result
+    #[arg(long, value_name = "A..B", value_parser = parse_range)]
+    pub particle_range: Option<std::ops::Range<usize>>,
+
+    /// ais/rais/bdmc: write the run (or its --particle-range) as a shard file (JSON: the log
+    /// weights, the options, the path and a fingerprint of the model and evidence) for
+    /// `pgmkit merge`, atomically
+    #[arg(long, value_name = "FILE.json")]
+    pub shard_out: Option<std::path::PathBuf>,
+}
+
+/// `A..B` (B excluded), as in Rust and Python.
+fn parse_range(s: &str) -> Result<std::ops::Range<usize>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("'{s}' is not a range A..B (e.g. 0..32)"))?;
+    let num = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{t}' in '{s}' is not a particle index (0, 1, 2, ...)"))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a >= b {
+        return Err(format!("the range {a}..{b} is empty (A must be below B)"));
+    }
+    Ok(a..b)
 }
 
 impl LogZArgs {
@@ -129,6 +159,9 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         };
         return super::gaussian::logz(global, &a.query.model, &s, out);
     }
+    if a.particle_range.is_some() || a.shard_out.is_some() {
+        return shard(global, a, out);
+    }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
@@ -172,6 +205,83 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         return Ok(());
     }
     write_text(out, &loaded, &ev, &row)
+}
+
+/// `logz --shard-out FILE [--particle-range A..B]`: one shard of an AIS / reverse AIS / BDMC
+/// run, written for `pgmkit merge`.
+fn shard(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    use pgmkit::infer::ais::shard::{self, ShardMethod};
+    let method = match a.method() {
+        Method::Ais => ShardMethod::Ais,
+        Method::Rais => ShardMethod::Rais,
+        Method::Bdmc => ShardMethod::Bdmc,
+        m => anyhow::bail!(
+            "--particle-range and --shard-out split the AIS methods (ais, rais, bdmc), not \
+             --method {}",
+            m.name()
+        ),
+    };
+    let Some(dest) = &a.shard_out else {
+        anyhow::bail!("--particle-range needs --shard-out FILE (where the shard is written)");
+    };
+    if a.iter.time_limit().is_some() {
+        anyhow::bail!(
+            "a shard cannot have --time-limit: a time-limited run depends on the machine's \
+             speed, so its shards would not add up to one run; give --particles and --steps"
+        );
+    }
+    pgmkit::io::outputs::check_outputs(
+        &[("the model", a.query.model.as_path())],
+        &[("the shard", dest.as_path())],
+    )?;
+    let loaded = args::load(&a.query.model, global)?;
+    let vars = loaded.model.vars();
+    let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
+    let ctx = context(global, a, &loaded, &ev)?;
+    let mut opts = ctx.opts.ais.clone();
+    opts.particle_range = a.particle_range.clone();
+    let fg = loaded.model.to_factor_graph();
+    let n = opts
+        .particle_range
+        .as_ref()
+        .map_or(opts.particles, |r| r.len());
+    let units = n as u64
+        * opts.steps as u64
+        * opts.sweeps as u64
+        * if method == ShardMethod::Bdmc { 2 } else { 1 };
+    let bar =
+        super::progress::Bar::new(global, units, &format!("{} shard", method.name()), "sweeps");
+    let inc = |k: u64| bar.inc(k);
+    let mut s = shard::run(&fg, &ev, method, &opts, &ctx.opts.exact, Some(&inc))?;
+    bar.finish();
+    s.model = loaded.path.display().to_string();
+    s.evidence = args::evidence_pairs(&ev, vars);
+    pgmkit::io::write_atomic(dest, s.to_json().as_bytes())?;
+    let range = opts.particle_range.clone().unwrap_or(0..opts.particles);
+    if a.run.json {
+        let mut j: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        j.0.push(("shard".into(), dest.display().to_string().into()));
+        j.0.push(("method".into(), method.name().into()));
+        j.0.push(("particles".into(), opts.particles.into()));
+        j.0.push(("range".into(), serde_json::json!([range.start, range.end])));
+        j.0.push(("fingerprint".into(), s.fingerprint.clone().into()));
+        return output::write_json(out, &j);
+    }
+    if !global.quiet {
+        writeln!(
+            out,
+            "wrote {} shard {}: particles {}..{} of {} ({} steps, seed {}); merge the shards with \
+             `pgmkit merge`",
+            method.name(),
+            dest.display(),
+            range.start,
+            range.end,
+            opts.particles,
+            opts.steps,
+            opts.seed
+        )?;
+    }
+    Ok(())
 }
 
 /// "log Z" or "log P(e)", and the log10 form.

@@ -28,6 +28,7 @@ mod learn;
 mod logz;
 mod map;
 mod marginals;
+mod merge;
 mod output;
 mod progress;
 mod rbm;
@@ -130,6 +131,11 @@ enum Command {
     /// Write the model's graph in Graphviz DOT (observed variables shaded; with --marginals,
     /// each variable's posterior in its label)
     Dot(dot::DotArgs),
+    /// Merge the shards of one AIS / reverse AIS / BDMC run (`logz --particle-range A..B
+    /// --shard-out FILE`, e.g. the tasks of a Slurm array, Ray or Dask) into the result of the
+    /// whole run, bit for bit as one process computes it; shards of another model, seed or
+    /// settings are refused
+    Merge(merge::MergeArgs),
     /// Classify the rows of a CSV with a Bayesian network: the posterior of --target given
     /// each row's other cells, accuracy, log loss, confusion matrix, ROC AUC
     Classify(classify::ClassifyArgs),
@@ -206,6 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Learn(a)) => learn::run(&cli.global, &a, &mut out),
         Some(Command::Classify(a)) => classify::run(&cli.global, &a, &mut out),
         Some(Command::Dot(a)) => dot::run(&cli.global, &a, &mut out),
+        Some(Command::Merge(a)) => merge::run(&cli.global, &a, &mut out),
     }?;
     out.flush()?;
     Ok(())

@@ -39,7 +39,9 @@ use crate::model::FactorGraph;
 use crate::var::Evidence;
 
 /// Which MCMC kernel moves a chain or an AIS particle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum Kernel {
     /// The default: [`Kernel::BlockGibbs`] on models with zero entries (single-site kernels
     /// cannot cross deterministic relations), single-site Gibbs ([`Kernel::Gibbs`]) on the

@@ -105,18 +105,18 @@ pub fn run(ctx: &Ctx, method: Method) -> anyhow::Result<LogZReport> {
 }
 
 /// The row of one method's run.
-pub fn run_row(ctx: &Ctx, run: &MethodRun) -> Row {
+pub fn run_row(opts: &LogZOptions, run: &MethodRun) -> Row {
     let name = run.method.name();
     let mut r = Row::from_estimate(name, &run.estimate, run.seconds);
     match &run.detail {
         RunDetail::Exact => {}
         RunDetail::Lw { samples } => {
             r.samples = Some(*samples);
-            r.seed = Some(ctx.opts.seed);
+            r.seed = Some(opts.seed);
         }
-        RunDetail::Ais(res) => r.set_ais(&ctx.opts.ais, res),
+        RunDetail::Ais(res) => r.set_ais(&opts.ais, res),
         RunDetail::Bdmc { bdmc: b, .. } => {
-            r.set_ais(&ctx.opts.ais, &b.forward);
+            r.set_ais(&opts.ais, &b.forward);
             r.updates = Some(b.forward.updates + b.reverse.updates);
             r.dead_particles = Some(b.forward.dead + b.reverse.dead);
             r.forward = Some(AisPart::of(&b.forward));
@@ -146,7 +146,7 @@ pub fn run_row(ctx: &Ctx, run: &MethodRun) -> Row {
         RunDetail::Variational(v) => {
             r.set_convergence(v.convergence);
             if run.method == LogZMethod::Trw {
-                r.seed = Some(ctx.opts.seed);
+                r.seed = Some(opts.seed);
             }
         }
     }
@@ -156,9 +156,9 @@ pub fn run_row(ctx: &Ctx, run: &MethodRun) -> Row {
 /// The row of a report for one method or `auto` (not `all`).
 pub fn report_row(ctx: &Ctx, rep: &LogZReport) -> Row {
     if rep.method != LogZMethod::Auto {
-        return run_row(ctx, &rep.runs[0]);
+        return run_row(&ctx.opts, &rep.runs[0]);
     }
-    let components: Vec<Row> = rep.runs.iter().map(|x| run_row(ctx, x)).collect();
+    let components: Vec<Row> = rep.runs.iter().map(|x| run_row(&ctx.opts, x)).collect();
     let mut r = components[0].clone();
     r.method = "auto";
     r.notes = rep.notes.clone();
@@ -193,7 +193,7 @@ pub fn all_rows(ctx: &Ctx, rep: &LogZReport) -> (Vec<Row>, Vec<Skipped>) {
         .runs
         .iter()
         .map(|x| {
-            let mut r = run_row(ctx, x);
+            let mut r = run_row(&ctx.opts, x);
             r.error_vs_exact = exact.map(|z| r.log_z - z);
             r
         })

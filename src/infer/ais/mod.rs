@@ -37,6 +37,7 @@ mod kernels;
 mod network_base;
 mod path;
 mod schedule;
+pub mod shard;
 
 pub use crate::sample::anneal::{schedule_betas, Schedule};
 pub use crate::sample::kernel::Kernel;
@@ -69,7 +70,7 @@ const REVERSE_STREAM: u64 = 1 << 41;
 pub const MF_BASE_UNIFORM_MIX: f64 = 1e-3;
 
 /// The tractable distribution the path starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Base {
     /// The default: [`Base::Network`] when the model has zero entries, every factor is a
     /// conditional probability table (a Bayesian network, whatever the file format) and the
@@ -98,7 +99,7 @@ pub enum Base {
 }
 
 /// Options of [`ais`], [`reverse_ais`] and [`bdmc`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AisOptions {
     /// Number of particles N (default 128).
     pub particles: usize,
@@ -132,6 +133,12 @@ pub struct AisOptions {
     /// Memory limit in bytes for the particle states and the path (checked before anything is
     /// allocated; default [`crate::limits::default_memory_limit`]).
     pub memory_limit: f64,
+    /// Run only the particles `a..b` of the `particles`-particle run: a shard of it
+    /// ([`shard`]). The path, the pilot and every particle's stream `(seed, i)` are those of
+    /// the whole run, so the shards' log weights side by side are the whole run's, bit for bit
+    /// ([`shard::merge`]); the result's estimates are the shard's own. Needs `time_limit:
+    /// None` (a time-limited run depends on the machine's speed). Default `None`: all.
+    pub particle_range: Option<std::ops::Range<usize>>,
 }
 
 impl AisOptions {
@@ -162,6 +169,7 @@ impl Default for AisOptions {
             diagnostics: false,
             time_limit: None,
             memory_limit: crate::limits::default_memory_limit(),
+            particle_range: None,
         }
     }
 }
@@ -301,6 +309,23 @@ fn validate(opts: &AisOptions, num_vars: usize) -> Result<()> {
     }
     if opts.steps == 0 {
         return Err(Error::InvalidArgument("AIS needs at least 1 step".into()));
+    }
+    if let Some(r) = &opts.particle_range {
+        if r.start >= r.end || r.end > opts.particles {
+            return Err(Error::InvalidArgument(format!(
+                "the particle range {}..{} must be a non-empty part of 0..{} (the particles of \
+                 the whole run)",
+                r.start, r.end, opts.particles
+            )));
+        }
+        if opts.time_limit.is_some() {
+            return Err(Error::InvalidArgument(
+                "a shard (a particle range) cannot have a time limit: a time-limited run \
+                 depends on the machine's speed, so shards would not add up to one run; give \
+                 --particles and --steps instead"
+                    .into(),
+            ));
+        }
     }
     if opts.replicates == 0 || opts.replicates > opts.particles {
         return Err(Error::InvalidArgument(format!(
@@ -445,12 +470,13 @@ pub fn ais(
     let mut log_weights: Vec<f64> = Vec::with_capacity(opts.particles);
     let mut cp_weights: Vec<Vec<f64>> = vec![Vec::new(); checkpoints.len()];
     let mut updates = pilot_updates;
-    let bs = batch_size(opts);
-    let mut start = 0;
+    let range = opts.particle_range.clone().unwrap_or(0..opts.particles);
+    let bs = batch_size(opts).min(range.len());
+    let mut start = range.start;
     let run_start = Instant::now();
     let mut batches = 0u32;
     let wanted = |start: usize, batches: u32| match opts.time_limit {
-        None => start < opts.particles,
+        None => start < range.end,
         Some(tl) => {
             let elapsed = t0.elapsed();
             if start < opts.particles {
@@ -467,8 +493,8 @@ pub fn ais(
     // reached the model), so the estimate uses finished particles only
     let mut cut = false;
     'batches: while wanted(start, batches) {
-        let end = if start < opts.particles {
-            (start + bs).min(opts.particles)
+        let end = if start < range.end {
+            (start + bs).min(range.end)
         } else {
             start + bs
         };
@@ -503,8 +529,8 @@ pub fn ais(
         start = end;
         batches += 1;
     }
-    cut |= log_weights.len() < opts.particles || k < opts.steps;
-    if log_weights.len() < 2 {
+    cut |= log_weights.len() < range.len() || k < opts.steps;
+    if log_weights.len() < 2 && opts.particle_range.is_none() {
         return Err(Error::TimeLimit {
             what: format!(
                 "two AIS particles could finish ({k} steps of a batch of {bs} particles did not \
@@ -520,7 +546,7 @@ pub fn ais(
         .iter()
         .filter(|l| **l == f64::NEG_INFINITY)
         .count();
-    if dead == log_weights.len() {
+    if dead == log_weights.len() && opts.particle_range.is_none() {
         return Err(Error::AllWeightsZero {
             method: "AIS",
             count: log_weights.len(),
@@ -606,11 +632,12 @@ pub fn reverse_ais(
     let mut kernels = Kernels::new(fg, ev, &setup, opts.kernel, true);
     let mut log_weights: Vec<f64> = Vec::with_capacity(opts.particles);
     let mut updates = pilot_updates;
-    let bs = batch_size(opts);
-    let mut start = 0;
+    let range = opts.particle_range.clone().unwrap_or(0..opts.particles);
+    let bs = batch_size(opts).min(range.len());
+    let mut start = range.start;
     let mut cut = false;
-    'batches: while start < opts.particles {
-        let end = (start + bs).min(opts.particles);
+    'batches: while start < range.end {
+        let end = (start + bs).min(range.end);
         let rngs: Vec<_> = (start..end)
             .map(|i| chain_rng(opts.seed, REVERSE_STREAM + i as u64))
             .collect();
@@ -641,8 +668,8 @@ pub fn reverse_ais(
             break;
         }
     }
-    cut |= log_weights.len() < opts.particles || k < opts.steps;
-    if log_weights.len() < 2 {
+    cut |= log_weights.len() < range.len() || k < opts.steps;
+    if log_weights.len() < 2 && opts.particle_range.is_none() {
         return Err(Error::TimeLimit {
             what: format!(
                 "two reverse-AIS particles could finish ({k} steps of a batch of {bs} particles \

@@ -9,7 +9,7 @@ pub(crate) mod weights;
 use crate::num;
 
 /// How the inverse temperatures are spaced.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Schedule {
     /// `beta_k = k / K`.
     Linear,
