@@ -2,6 +2,8 @@
 //! shards of another model, seed, settings or method, and ranges with gaps or overlaps, are
 //! refused. Through the library and through `pgmkit logz --shard-out` / `pgmkit merge`.
 
+#![allow(clippy::single_range_in_vec_init)] // one-shard range lists read best as lists
+
 use std::ops::Range;
 use std::process::Command;
 
