@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import pandas as pd
 
 from . import _data, _pgmkit, errors
-from ._model import LogZResult, MapResult, Marginals, Model, _progress
+from ._model import LogZResult, MapResult, Marginals, Model, Shard, _progress, merge
 from .errors import PgmkitError
 
 __version__: str = _pgmkit.__version__
@@ -38,6 +38,8 @@ __all__ = [
     "potts_grid",
     "learn",
     "LogZResult",
+    "Shard",
+    "merge",
     "Marginals",
     "MapResult",
     "PgmkitError",

@@ -147,6 +147,49 @@ def _estimate(d: Mapping[str, Any]) -> LogZResult:
     return LogZResult(**kw)
 
 
+class Shard:
+    """A shard of an AIS / reverse AIS / BDMC run (its JSON text, the format of
+    ``pgmkit logz --shard-out``): pickles, travels between processes, ``save(path)`` writes it
+    for ``pgmkit merge``."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write the shard file."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.text)
+
+    def __getstate__(self) -> str:
+        return self.text
+
+    def __setstate__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"<pgmkit.Shard of {len(self.text)} bytes>"
+
+
+def merge(shards: Sequence[Union["Shard", str, os.PathLike]]) -> LogZResult:
+    """Merge the shards of one run (:class:`Shard` objects, or paths of shard files written by
+    ``Shard.save`` or ``pgmkit logz --shard-out``) into the whole run's estimate, bit for bit
+    the one-process result. Shards of another model, evidence, seed or settings, and particle
+    ranges with a gap or an overlap, raise :class:`pgmkit.errors.ShardMismatchError`."""
+    texts = []
+    for s in shards:
+        if isinstance(s, Shard):
+            texts.append(s.text)
+        else:
+            with open(s, encoding="utf-8") as f:
+                texts.append(f.read())
+    d = _pgmkit.merge(texts)
+    r = _estimate(d)
+    r.notes = [f"merged from {d['shards']} shards ({d['particles']} particles, {d['steps']} steps)"]
+    return r
+
+
 class Model:
     """A probabilistic graphical model: a Bayesian network or a Markov network.
 
@@ -255,6 +298,38 @@ class Model:
             _progress(progress),
         )
         return _estimate(d)
+
+    def ais_shard(
+        self,
+        start: int,
+        end: int,
+        *,
+        method: str = "ais",
+        evidence: Evidence = None,
+        seed: int = 0,
+        particles: Optional[int] = None,
+        steps: Optional[int] = None,
+        memory_limit: Optional[float] = None,
+        progress: ProgressArg = None,
+    ) -> "Shard":
+        """Particles ``start..end`` (end excluded) of the ``particles``-particle run of
+        ``method`` (``ais``, ``rais``, ``bdmc``): a :class:`Shard` for :func:`pgmkit.merge`.
+        Every particle draws from its own stream (seed, particle), so shards computed anywhere
+        (processes, Ray tasks, Dask workers, a Slurm array) merge into exactly the result of
+        ``log_z(method=..., seed=..., particles=..., steps=...)`` in one process."""
+        return Shard(
+            self._m.ais_shard(
+                start,
+                end,
+                method,
+                dict(evidence) if evidence else None,
+                seed,
+                particles,
+                steps,
+                memory_limit,
+                _progress(progress),
+            )
+        )
 
     def marginals(
         self,

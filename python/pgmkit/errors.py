@@ -26,6 +26,7 @@ __all__ = [
     "DataError",
     "FileError",
     "InvalidArgumentError",
+    "ShardMismatchError",
 ]
 
 
@@ -91,3 +92,13 @@ class FileError(PgmkitError, OSError):
 
 class InvalidArgumentError(PgmkitError, ValueError):
     """An option value the method cannot take."""
+
+
+class ShardMismatchError(PgmkitError, ValueError):
+    """Shards that are not parts of one run: ``shard`` (0-based, in the order given) differs in
+    ``what`` (``model``, ``seed``, ``settings``, ``method``, ``version``, ``path`` or
+    ``ranges``); ``detail`` says how."""
+
+    shard: int = 0
+    what: str = ""
+    detail: str = ""

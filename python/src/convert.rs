@@ -99,6 +99,16 @@ fn build(py: Python<'_>, e: &Error, file: Option<&Path>) -> PyResult<PyErr> {
             kw.set_item("path", output.display().to_string())?;
             "FileError"
         }
+        Error::ShardMismatch {
+            shard,
+            what,
+            detail,
+        } => {
+            kw.set_item("shard", *shard)?;
+            kw.set_item("what", *what)?;
+            kw.set_item("detail", detail)?;
+            "ShardMismatchError"
+        }
         _ => "InvalidArgumentError",
     };
     kw.set_item("kind", kind_name(e))?;

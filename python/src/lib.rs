@@ -243,6 +243,81 @@ impl PyModel {
         Ok(d)
     }
 
+    /// One shard of an AIS / reverse AIS / BDMC run: particles `start..end` of the
+    /// `particles`-particle run, as the shard's JSON text (for [`merge`]).
+    #[pyo3(signature = (start, end, method="ais", evidence=None, seed=0, particles=None,
+                        steps=None, memory_limit=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn ais_shard<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        end: usize,
+        method: &str,
+        evidence: Option<&Bound<'py, PyDict>>,
+        seed: u64,
+        particles: Option<usize>,
+        steps: Option<usize>,
+        memory_limit: Option<f64>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<String> {
+        use pgmkit::infer::ais::shard::{self, ShardMethod};
+        let ev = convert::evidence(py, &self.inner, evidence)?;
+        let method = match method {
+            "ais" => ShardMethod::Ais,
+            "rais" => ShardMethod::Rais,
+            "bdmc" => ShardMethod::Bdmc,
+            m => {
+                return Err(PyValueError::new_err(format!(
+                    "shards split the AIS methods (ais, rais, bdmc), not '{m}'"
+                )))
+            }
+        };
+        let mut opts = LogZOptions {
+            seed,
+            ..Default::default()
+        };
+        opts.exact.memory_limit = memory(memory_limit)?;
+        opts.ais.seed = seed;
+        opts.ais.memory_limit = opts.exact.memory_limit;
+        if let Some(p) = particles {
+            opts.ais.particles = positive(p, "particles")?;
+        }
+        if let Some(s) = steps {
+            opts.ais.steps = positive(s, "steps")?;
+        }
+        opts.ais.particle_range = Some(start..end);
+        let model = Arc::clone(&self.inner);
+        let vars: Vec<(String, Vec<String>)> = model
+            .vars()
+            .iter()
+            .map(|v| (v.name.clone(), v.states.clone()))
+            .collect();
+        let units = (end.saturating_sub(start) * opts.ais.steps * opts.ais.sweeps) as u64;
+        let s = detached(py, progress, move |p| {
+            p.start(&format!("{} shard", method.name()), units);
+            let fg = model.to_factor_graph();
+            let mut s = shard::run(
+                &fg,
+                &ev,
+                method,
+                &opts.ais,
+                &opts.exact,
+                Some(&|k| p.advance(k)),
+            )?;
+            s.evidence = ev
+                .iter()
+                .map(|(v, st)| {
+                    let (n, states) = &vars[v.index()];
+                    (n.clone(), states[st].clone())
+                })
+                .collect();
+            Ok(s)
+        })?
+        .py(py)?;
+        Ok(s.to_json())
+    }
+
     /// Posterior marginals: a dict with `probs` (one list per variable), `kind`, `method`,
     /// `log_z` (a dict or None), `mcse`, `rhat`, `ess`, `samples`, `seconds`.
     #[pyo3(signature = (evidence=None, method="exact", seed=0, samples=None, chains=None,
@@ -922,6 +997,43 @@ fn learn_structure<'py>(
     })
 }
 
+/// Merge the shards (JSON texts) of one AIS / reverse AIS / BDMC run: the estimate dict of
+/// the whole run (as `Model.log_z` gives it) plus `shards`, `particles`, `steps` and
+/// `fingerprint`.
+#[pyfunction]
+fn merge<'py>(py: Python<'py>, shards: Vec<String>) -> PyResult<Bound<'py, PyDict>> {
+    use pgmkit::infer::ais::shard::{self, AisShard, ShardMethod};
+    let parsed = shards
+        .iter()
+        .map(|t| AisShard::from_json(t))
+        .collect::<pgmkit::Result<Vec<_>>>()
+        .py(py)?;
+    let fingerprint = parsed.first().map(|s| s.fingerprint.clone());
+    let m = shard::merge(&parsed).py(py)?;
+    let (method, est, res) = match m.method {
+        ShardMethod::Ais => {
+            let f = m.forward.clone().expect("a forward run");
+            ("ais", f.estimate(), f)
+        }
+        ShardMethod::Rais => {
+            let r = m.reverse.clone().expect("a reverse run");
+            ("rais", r.estimate(), r)
+        }
+        ShardMethod::Bdmc => {
+            let b = m.bdmc().expect("both runs");
+            ("bdmc", b.estimate(), b.forward)
+        }
+    };
+    let d = estimate(py, &est)?;
+    d.set_item("method", method)?;
+    d.set_item("seconds", res.seconds)?;
+    d.set_item("shards", m.shards)?;
+    d.set_item("particles", res.log_weights.len())?;
+    d.set_item("steps", res.betas.len().saturating_sub(1))?;
+    d.set_item("fingerprint", fingerprint)?;
+    Ok(d)
+}
+
 /// The code of a missing cell in the data columns.
 const MISSING: u16 = pgmkit::data::MISSING;
 
@@ -935,6 +1047,7 @@ fn _pgmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ising_grid, m)?)?;
     m.add_function(wrap_pyfunction!(potts_grid, m)?)?;
     m.add_function(wrap_pyfunction!(learn_structure, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add("MISSING", MISSING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -30,11 +30,14 @@ def cli():
     if b is None:
         pytest.skip("no pgmkit binary (build it with cargo build --release or set PGMKIT_BIN)")
 
-    def run(*args):
-        out = subprocess.run([b, *args], check=True, capture_output=True, text=True)
-        return out.stdout
+    class Cli:
+        binary = b
 
-    return run
+        def __call__(self, *args):
+            out = subprocess.run([b, *args], check=True, capture_output=True, text=True)
+            return out.stdout
+
+    return Cli()
 
 
 @pytest.fixture(scope="session")

@@ -364,7 +364,7 @@ pub fn merge(shards: &[AisShard]) -> Result<Merged> {
         return Err(mismatch(
             *order.last().expect("a shard"),
             "ranges",
-            format!("particles {next}..{n} of the run's {n} are in no shard"),
+            format!("ends at particle {next}, and particles {next}..{n} of the run's {n} are in no shard"),
         ));
     }
     let side = |get: fn(&AisShard) -> Option<&ShardRun>,
