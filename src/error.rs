@@ -259,7 +259,8 @@ pub enum Error {
     ShardMismatch {
         /// 0-based index of the shard (in the order given).
         shard: usize,
-        /// What differs: `version`, `model`, `method`, `seed`, `settings`, `path` or `ranges`.
+        /// What differs: `version`, `model`, `data`, `method`, `seed`, `settings`, `path` or
+        /// `ranges`.
         what: &'static str,
         /// The difference, for people.
         detail: String,

@@ -70,6 +70,7 @@ pub mod num;
 pub mod rng;
 pub mod sample;
 pub mod score;
+pub mod shard;
 pub mod stop;
 pub mod var;
 

@@ -328,3 +328,150 @@ fn cli_refuses_shard_options_that_cannot_work() {
         assert!(!o.status.success() && err.contains(needle), "{a:?}: {err}");
     }
 }
+
+#[test]
+fn cli_imputation_in_row_shards_equals_the_one_shot_output_byte_for_byte() {
+    let dir = std::env::temp_dir().join(format!("pgmkit-impute-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = "tests/data/bif/asia.bif";
+    let full = dir.join("full.csv");
+    let o = pgmkit(&[
+        "sample",
+        model,
+        "-n",
+        "400",
+        "--seed",
+        "3",
+        "-o",
+        full.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    // holes in a fixed pattern, and one CRLF line, which the output must keep
+    let text = std::fs::read_to_string(&full).unwrap();
+    let mut holes = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let row: Vec<&str> = cells
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                if i > 0 && (i * 7 + j * 3) % 5 == 0 {
+                    ""
+                } else {
+                    c
+                }
+            })
+            .collect();
+        holes.push_str(&row.join(","));
+        holes.push_str(if i == 10 { "\r\n" } else { "\n" });
+    }
+    let data = dir.join("holes.csv");
+    std::fs::write(&data, holes).unwrap();
+    let d = data.to_str().unwrap();
+    for method in ["mode", "sample", "map"] {
+        let one = dir.join(format!("one_{method}.csv"));
+        let o = pgmkit(&[
+            "impute",
+            model,
+            "-d",
+            d,
+            "-o",
+            one.to_str().unwrap(),
+            "--method",
+            method,
+            "--seed",
+            "5",
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut shards = Vec::new();
+        for (i, r) in ["0..100", "100..250", "250..400"].iter().enumerate() {
+            let s = dir.join(format!("{method}{i}.json"));
+            let o = pgmkit(&[
+                "impute",
+                model,
+                "-d",
+                d,
+                "--method",
+                method,
+                "--seed",
+                "5",
+                "--row-range",
+                r,
+                "--shard-out",
+                s.to_str().unwrap(),
+                "-q",
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            shards.push(s.to_str().unwrap().to_string());
+        }
+        let merged = dir.join(format!("merged_{method}.csv"));
+        let mut args = vec!["merge", "-o", merged.to_str().unwrap(), "-q"];
+        args.extend(shards.iter().rev().map(String::as_str));
+        let o = pgmkit(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            std::fs::read(&merged).unwrap(),
+            std::fs::read(&one).unwrap(),
+            "{method}"
+        );
+        // a gap is refused
+        let o = pgmkit(&[
+            "merge",
+            "-o",
+            merged.to_str().unwrap(),
+            &shards[0],
+            &shards[2],
+        ]);
+        assert!(!o.status.success());
+    }
+    // shards of another seed, and a merge against other data, are refused
+    let other = dir.join("other.json");
+    let o = pgmkit(&[
+        "impute",
+        model,
+        "-d",
+        d,
+        "--method",
+        "sample",
+        "--seed",
+        "6",
+        "--row-range",
+        "100..250",
+        "--shard-out",
+        other.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    let s = |i: usize| {
+        dir.join(format!("sample{i}.json"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let x = dir.join("x.csv");
+    let o = pgmkit(&[
+        "merge",
+        "-o",
+        x.to_str().unwrap(),
+        &s(0),
+        other.to_str().unwrap(),
+        &s(2),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("settings"), "{err}");
+    let o = pgmkit(&[
+        "merge",
+        "-o",
+        x.to_str().unwrap(),
+        "-d",
+        full.to_str().unwrap(),
+        &s(0),
+        &s(1),
+        &s(2),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("not the data"), "{err}");
+    assert!(!x.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -547,3 +547,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `A..B` (B excluded), as in Rust and Python.
+pub fn parse_range(s: &str) -> Result<std::ops::Range<usize>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("'{s}' is not a range A..B (e.g. 0..32)"))?;
+    let num = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{t}' in '{s}' is not an index (0, 1, 2, ...)"))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a >= b {
+        return Err(format!("the range {a}..{b} is empty (A must be below B)"));
+    }
+    Ok(a..b)
+}

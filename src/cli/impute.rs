@@ -60,8 +60,24 @@ pub struct ImputeArgs {
     pub data: PathBuf,
 
     /// Completed CSV (with --multiple M: OUT_1.csv ... OUT_M.csv)
-    #[arg(long, short, value_name = "OUT.csv")]
-    pub out: PathBuf,
+    #[arg(
+        long,
+        short,
+        value_name = "OUT.csv",
+        required_unless_present = "shard_out"
+    )]
+    pub out: Option<PathBuf>,
+
+    /// Impute only the rows A..B (0-based data rows, B excluded) as a shard for `pgmkit merge
+    /// --out OUT.csv` (needs --shard-out and MODEL). Every block of 64 rows draws from its own
+    /// stream (seed, block), so the merged shards are the one-shot output byte for byte
+    #[arg(long, value_name = "A..B", value_parser = args::parse_range)]
+    pub row_range: Option<std::ops::Range<usize>>,
+
+    /// Write the fills of these rows (or of all rows) as a shard file (JSON, with fingerprints
+    /// of the model and of the data file) for `pgmkit merge`, instead of a completed CSV
+    #[arg(long, value_name = "FILE.json", conflicts_with = "out")]
+    pub shard_out: Option<PathBuf>,
 
     /// Number of completed datasets (multiple imputation; uses --method sample)
     #[arg(long, value_name = "M", default_value_t = 1)]
@@ -104,8 +120,15 @@ pub struct ImputeArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let sharded = a.row_range.is_some() || a.shard_out.is_some();
     if a.model.as_deref().is_some_and(super::gaussian::is_gaussian) {
+        if sharded {
+            anyhow::bail!("--row-range and --shard-out apply to discrete Bayesian networks");
+        }
         return super::gaussian_data::impute(global, a, out);
+    }
+    if sharded {
+        return shard(global, a, out);
     }
     if a.ignore.is_some() && a.model.is_some() {
         anyhow::bail!(
@@ -229,6 +252,7 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
         },
         posteriors: a.posteriors.is_some(),
         row: a.em.row_options(),
+        rows: None,
     };
     let bar = Bar::new(global, table.data.num_rows() as u64, "imputing", "rows");
     let t = Instant::now();
@@ -340,6 +364,83 @@ pub fn run(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::
     )
 }
 
+/// `impute MODEL --data IN.csv [--row-range A..B] --shard-out FILE`: one shard of an
+/// imputation, for `pgmkit merge`.
+fn shard(global: &GlobalArgs, a: &ImputeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (Some(model), Some(dest)) = (&a.model, &a.shard_out) else {
+        anyhow::bail!(
+            "--row-range needs --shard-out FILE and a MODEL (a shard imputes from a given \
+             network; learning one per shard would give each shard another model)"
+        );
+    };
+    for (given, flag) in [
+        (a.learn.is_some(), "--learn"),
+        (a.posteriors.is_some(), "--posteriors"),
+        (a.save_model.is_some(), "--save-model"),
+    ] {
+        if given {
+            anyhow::bail!("{flag} does not apply to a shard (--shard-out)");
+        }
+    }
+    let (multiple, method) = resolve_method(a)?;
+    pgmkit::io::outputs::check_outputs(
+        &[
+            ("the data", a.data.as_path()),
+            ("the model", model.as_path()),
+        ],
+        &[("--shard-out", dest.as_path())],
+    )?;
+    let loaded = args::load(model, global)?;
+    let bn = args::require_bayes(&loaded, "impute", "a .bif model")?;
+    let table = a.csv.read(&a.data, bn, true)?;
+    let bytes = std::fs::read(&a.data).map_err(|e| pgmkit::Error::io(&a.data, e))?;
+    let opts = ImputeOptions {
+        method: match method {
+            MethodArg::Mode => ImputeMethod::Mode,
+            MethodArg::Sample => ImputeMethod::Sample,
+            MethodArg::Map => ImputeMethod::Map,
+        },
+        imputations: multiple,
+        seed: a.seed,
+        impossible: if a.skip_impossible {
+            ImpossibleRows::LeaveMissing
+        } else {
+            ImpossibleRows::Error
+        },
+        posteriors: false,
+        row: a.em.row_options(),
+        rows: a.row_range.clone(),
+    };
+    let rows = opts.rows.clone().unwrap_or(0..table.data.num_rows());
+    let bar = Bar::new(global, rows.len() as u64, "imputing", "rows");
+    let s = pgmkit::impute::shard::run(
+        bn,
+        &table.data,
+        &opts,
+        &pgmkit::shard::bytes_fingerprint(&bytes),
+        Some(&|k| bar.inc(k)),
+    );
+    bar.finish();
+    let mut s = s.map_err(|e| args::file_error(&a.data, e))?;
+    s.context = format!("{:?}", a.csv.options(true));
+    s.model = model.display().to_string();
+    s.data = a.data.display().to_string();
+    pgmkit::io::write_atomic(dest, s.to_json().as_bytes())?;
+    if !global.quiet {
+        writeln!(
+            out,
+            "wrote imputation shard {}: rows {}..{} of {} ({} cells filled); merge the shards \
+             with `pgmkit merge SHARDS --out OUT.csv`",
+            dest.display(),
+            s.start,
+            s.end,
+            s.rows,
+            s.fills.len()
+        )?;
+    }
+    Ok(())
+}
+
 /// Most completed datasets (`OUT_1..M`) one run writes.
 const MAX_MULTIPLE: usize = 10_000;
 
@@ -386,10 +487,11 @@ pub fn check_outputs(a: &ImputeArgs, multiple: usize) -> anyhow::Result<Vec<Path
 
 /// `OUT.csv`, or `OUT_1.csv ... OUT_M.csv` for M completed datasets.
 pub fn output_paths(a: &ImputeArgs, multiple: usize) -> Vec<PathBuf> {
+    let out = a.out.clone().unwrap_or_default();
     if multiple == 1 {
-        vec![a.out.clone()]
+        vec![out]
     } else {
-        (1..=multiple).map(|k| numbered(&a.out, k)).collect()
+        (1..=multiple).map(|k| numbered(&out, k)).collect()
     }
 }
 

@@ -42,7 +42,7 @@ pub struct LogZArgs {
     /// as a shard for `pgmkit merge` (needs --shard-out; no --time-limit). Every particle draws
     /// from its own stream (seed, particle), so the shards of a run merge into exactly the
     /// one-process result
-    #[arg(long, value_name = "A..B", value_parser = parse_range)]
+    #[arg(long, value_name = "A..B", value_parser = args::parse_range)]
     pub particle_range: Option<std::ops::Range<usize>>,
 
     /// ais/rais/bdmc: write the run (or its --particle-range) as a shard file (JSON: the log
@@ -50,23 +50,6 @@ pub struct LogZArgs {
     /// `pgmkit merge`, atomically
     #[arg(long, value_name = "FILE.json")]
     pub shard_out: Option<std::path::PathBuf>,
-}
-
-/// `A..B` (B excluded), as in Rust and Python.
-fn parse_range(s: &str) -> Result<std::ops::Range<usize>, String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("'{s}' is not a range A..B (e.g. 0..32)"))?;
-    let num = |t: &str| {
-        t.trim()
-            .parse::<usize>()
-            .map_err(|_| format!("'{t}' in '{s}' is not a particle index (0, 1, 2, ...)"))
-    };
-    let (a, b) = (num(a)?, num(b)?);
-    if a >= b {
-        return Err(format!("the range {a}..{b} is empty (A must be below B)"));
-    }
-    Ok(a..b)
 }
 
 impl LogZArgs {

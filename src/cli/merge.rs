@@ -1,6 +1,8 @@
 //! `pgmkit merge SHARD...`: combine the shards of one AIS / reverse AIS / BDMC run (written by
-//! `logz --shard-out`) into the result of the whole run, exactly as one process computes it.
-//! The work is the library's ([`pgmkit::infer::ais::shard::merge`]).
+//! `logz --shard-out`) into the result of the whole run, exactly as one process computes it,
+//! or the shards of one imputation (`impute --row-range --shard-out`) into its completed CSV,
+//! byte for byte. The work is the library's ([`pgmkit::infer::ais::shard::merge`],
+//! [`pgmkit::impute::shard::merge`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,6 +35,21 @@ pub struct MergeArgs {
     /// `fingerprint`
     #[arg(long)]
     pub json: bool,
+
+    /// Imputation shards: the completed CSV (with --multiple M: OUT_1.csv ... OUT_M.csv)
+    #[arg(long, short, value_name = "OUT.csv")]
+    pub out: Option<PathBuf>,
+
+    /// Imputation shards: the model [default: the path the shards recorded]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// Imputation shards: the data [default: the path the shards recorded]
+    #[arg(long, short, value_name = "IN.csv")]
+    pub data: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub csv: super::data_args::CsvArgs,
 }
 
 /// JSON output of `merge`.
@@ -47,6 +64,10 @@ struct MergeJson<'a> {
 }
 
 pub fn run(global: &GlobalArgs, a: &MergeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let first = pgmkit::io::read_text(&a.shards[0])?;
+    if first.contains(pgmkit::impute::shard::FORMAT) {
+        return impute(global, a, out);
+    }
     let mut shards = Vec::with_capacity(a.shards.len());
     for p in &a.shards {
         let text = pgmkit::io::read_text(p)?;
@@ -148,6 +169,104 @@ pub fn run(global: &GlobalArgs, a: &MergeArgs, out: &mut dyn Write) -> anyhow::R
     )?;
     for n in &row.notes {
         writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}
+
+/// Merge imputation shards into the completed CSV(s).
+fn impute(global: &GlobalArgs, a: &MergeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    use pgmkit::impute::shard::ImputeShard;
+    let mut shards = Vec::with_capacity(a.shards.len());
+    for p in &a.shards {
+        let text = pgmkit::io::read_text(p)?;
+        shards.push(
+            ImputeShard::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        );
+    }
+    let Some(dest) = &a.out else {
+        anyhow::bail!("imputation shards merge into a CSV: give --out OUT.csv");
+    };
+    let s0 = &shards[0];
+    let model = a.model.clone().unwrap_or_else(|| PathBuf::from(&s0.model));
+    let data = a.data.clone().unwrap_or_else(|| PathBuf::from(&s0.data));
+    let paths: Vec<PathBuf> = if s0.imputations == 1 {
+        vec![dest.clone()]
+    } else {
+        (1..=s0.imputations)
+            .map(|k| super::data_args::numbered(dest, k))
+            .collect()
+    };
+    let mut inputs = vec![("the model", model.as_path()), ("the data", data.as_path())];
+    inputs.extend(a.shards.iter().map(|p| ("a shard", p.as_path())));
+    let outs: Vec<(&str, &std::path::Path)> =
+        paths.iter().map(|p| ("--out", p.as_path())).collect();
+    pgmkit::io::outputs::check_outputs(&inputs, &outs)?;
+    let loaded = super::args::load(&model, global)?;
+    let bn =
+        super::args::require_bayes(&loaded, "merge", "the .bif model the shards imputed from")?;
+    let fp = pgmkit::shard::fingerprint(&bn.to_factor_graph(), &pgmkit::Evidence::new(0));
+    if fp != s0.fingerprint {
+        anyhow::bail!(
+            "{} is not the model the shards imputed from (fingerprint {fp}, the shards' {})",
+            model.display(),
+            s0.fingerprint
+        );
+    }
+    let bytes = std::fs::read(&data).map_err(|e| pgmkit::Error::io(&data, e))?;
+    if pgmkit::shard::bytes_fingerprint(&bytes) != s0.data_fingerprint {
+        anyhow::bail!(
+            "{} is not the data the shards imputed (its bytes differ)",
+            data.display()
+        );
+    }
+    let context = format!("{:?}", a.csv.options(true));
+    if context != s0.context {
+        anyhow::bail!(
+            "the shards read the CSV with other options than these (give merge the same \
+             --missing, --latent and --reject-extra-columns as impute)"
+        );
+    }
+    let table = a.csv.read(&data, bn, true)?;
+    let merged = pgmkit::impute::shard::merge(&table.data, &shards).map_err(|e| match &e {
+        pgmkit::Error::ShardMismatch { shard, .. } => {
+            anyhow::anyhow!("{}: {e}", a.shards[*shard].display())
+        }
+        _ => e.into(),
+    })?;
+    let mut staged = pgmkit::io::outputs::Staged::new();
+    let vars = bn.vars();
+    for (d, p) in merged.completed.iter().zip(&paths) {
+        staged.write(p, |w| {
+            pgmkit::data::csv::write_completed(
+                &table,
+                vars,
+                |r, v| d.get(r, pgmkit::VarId(v as u32)),
+                w,
+            )
+        })?;
+    }
+    staged.commit()?;
+    if !merged.impossible_rows.is_empty() {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "warning: {} row(s) have probability zero under the model; their missing cells were left empty",
+            merged.impossible_rows.len()
+        )?;
+    }
+    if !global.quiet {
+        writeln!(
+            out,
+            "merged {} imputation shards ({} rows, {} cells per dataset) into {}",
+            shards.len(),
+            s0.rows,
+            merged.cells,
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ use crate::sample::chains::Progress;
 use crate::sample::kernel::Kernel;
 use crate::var::Evidence;
 
+pub use crate::shard::fingerprint;
+
 /// The `format` of a shard file.
 pub const FORMAT: &str = "pgmkit-ais-shard";
 
@@ -72,10 +74,10 @@ impl ShardMethod {
 pub struct ShardRun {
     /// Log weight of every particle of the shard's range, in particle order (as the bits of
     /// the f64, so that a file keeps them exactly, `-inf` included).
-    #[serde(with = "f64_bits")]
+    #[serde(with = "crate::shard::f64_bits")]
     pub log_weights: Vec<f64>,
     /// The path's betas (the same in every shard of a run).
-    #[serde(with = "f64_bits")]
+    #[serde(with = "crate::shard::f64_bits")]
     pub betas: Vec<f64>,
     /// The base the path started from ([`Base::Auto`] resolved).
     pub base: Base,
@@ -147,43 +149,6 @@ impl AisShard {
         }
         Ok(s)
     }
-}
-
-/// A 64-bit FNV-1a fingerprint (16 hex digits) of the model's variables (names, states), its
-/// factors (scopes and the bits of every log value) and the evidence: equal for the same
-/// model and evidence read from any file, different (but for a 2^-64 chance) otherwise.
-///
-/// Cost: one pass over the tables.
-pub fn fingerprint(fg: &FactorGraph, ev: &Evidence) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    for v in fg.vars() {
-        eat(v.name.as_bytes());
-        eat(&[0xff]);
-        for s in &v.states {
-            eat(s.as_bytes());
-            eat(&[0xfe]);
-        }
-    }
-    for f in fg.factors() {
-        eat(&[0xfd]);
-        for v in f.scope() {
-            eat(&v.0.to_le_bytes());
-        }
-        for x in f.log_values() {
-            eat(&x.to_bits().to_le_bytes());
-        }
-    }
-    for (v, s) in ev.iter() {
-        eat(&v.0.to_le_bytes());
-        eat(&(s as u64).to_le_bytes());
-    }
-    format!("{h:016x}")
 }
 
 /// Run the shard `opts.particle_range` (all particles when `None`) of `method` on `fg` under
@@ -334,39 +299,9 @@ pub fn merge(shards: &[AisShard]) -> Result<Merged> {
     }
     // the ranges must tile 0..particles
     let n = want.particles;
-    let mut order: Vec<usize> = (0..shards.len()).collect();
     let range = |s: &AisShard| s.options.particle_range.clone().unwrap_or(0..n);
-    order.sort_by_key(|&i| range(&shards[i]).start);
-    let mut next = 0;
-    for &i in &order {
-        let r = range(&shards[i]);
-        if r.start != next {
-            return Err(mismatch(
-                i,
-                "ranges",
-                if r.start > next {
-                    format!(
-                        "starts at particle {} but particles {next}..{} are in no shard",
-                        r.start, r.start
-                    )
-                } else {
-                    format!(
-                        "covers particles {}..{} which another shard covers too",
-                        r.start,
-                        next.min(r.end)
-                    )
-                },
-            ));
-        }
-        next = r.end;
-    }
-    if next != n {
-        return Err(mismatch(
-            *order.last().expect("a shard"),
-            "ranges",
-            format!("ends at particle {next}, and particles {next}..{n} of the run's {n} are in no shard"),
-        ));
-    }
+    let ranges: Vec<_> = shards.iter().map(range).collect();
+    let order = crate::shard::tiling(&ranges, n, "particle")?;
     let side = |get: fn(&AisShard) -> Option<&ShardRun>,
                 reverse: bool|
      -> Result<Option<AisResult>> {
@@ -467,24 +402,4 @@ fn finish(
         time_limited: false,
         reverse,
     })
-}
-
-/// f64s as the hex of their bits: exact, and `-inf` / NaN survive JSON.
-mod f64_bits {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(|x| format!("{:016x}", x.to_bits())))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-        let v: Vec<String> = Vec::deserialize(d)?;
-        v.iter()
-            .map(|h| {
-                u64::from_str_radix(h, 16)
-                    .map(f64::from_bits)
-                    .map_err(|_| serde::de::Error::custom(format!("'{h}' is not a 64-bit hex")))
-            })
-            .collect()
-    }
 }

@@ -14,6 +14,8 @@
 //! ([`Error::ZeroProbabilityRows`], naming the rows and why) unless
 //! [`ImpossibleRows::LeaveMissing`] is chosen, which leaves them unfilled and lists them.
 
+pub mod shard;
+
 use rayon::prelude::*;
 
 use crate::data::{Dataset, MISSING};
@@ -65,6 +67,12 @@ pub struct ImputeOptions {
     pub posteriors: bool,
     /// Per-row inference options.
     pub row: RowOptions,
+    /// Impute only these rows (a shard of the table, see [`shard`]); the other rows are left
+    /// as they are. The draws are those of the whole run (block `b` of [`BLOCK_ROWS`] rows
+    /// draws from `chain_rng(seed, b)`; the rows of a range's first block before its start are
+    /// drawn and discarded), so the shards' fills side by side are the whole run's. Default
+    /// `None`: every row.
+    pub rows: Option<std::ops::Range<usize>>,
 }
 
 impl Default for ImputeOptions {
@@ -76,6 +84,7 @@ impl Default for ImputeOptions {
             impossible: ImpossibleRows::Error,
             posteriors: false,
             row: RowOptions::default(),
+            rows: None,
         }
     }
 }
@@ -156,9 +165,16 @@ pub fn impute(
             + m as f64 * data.num_missing() as f64 * 2.0,
         crate::limits::default_memory_limit(),
     )?;
+    let range = opts.rows.clone().unwrap_or(0..rows);
+    if opts.rows.is_some() && (range.start >= range.end || range.end > rows) {
+        return Err(Error::InvalidArgument(format!(
+            "the row range {}..{} must be a non-empty part of the data's rows 0..{rows}",
+            range.start, range.end
+        )));
+    }
     let eng = RowEngine::new(bn, opts.row)?;
     let names: Vec<String> = bn.vars().iter().map(|v| v.name.clone()).collect();
-    let blocks: Vec<Result<BlockOut>> = (0..rows.div_ceil(BLOCK_ROWS))
+    let blocks: Vec<Result<BlockOut>> = (range.start / BLOCK_ROWS..range.end.div_ceil(BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {
             let mut rng = chain_rng(opts.seed, b as u64);
@@ -175,9 +191,17 @@ pub fn impute(
                 if !row.contains(&MISSING) {
                     continue;
                 }
+                // a row before the range (in its first block) is drawn only to keep the
+                // block's stream where the whole run has it
+                let keep = range.contains(&r);
+                if !keep && opts.method != ImputeMethod::Sample {
+                    continue;
+                }
                 let post = eng.posterior(&row)?;
                 if !post.is_possible() {
-                    out.impossible.push((r, eng.explain_zero(&row, &names)));
+                    if keep {
+                        out.impossible.push((r, eng.explain_zero(&row, &names)));
+                    }
                     continue;
                 }
                 let missing: Vec<u32> = (0..n as u32)
@@ -219,6 +243,9 @@ pub fn impute(
                         }
                     }
                 }
+                if !keep {
+                    continue;
+                }
                 if opts.posteriors {
                     out.posts
                         .extend(marg.into_iter().map(|(v, probs)| CellPosterior {
@@ -231,7 +258,7 @@ pub fn impute(
                     .extend(missing.into_iter().zip(vals).map(|(v, vs)| (r, v, vs)));
             }
             if let Some(p) = progress {
-                p((end - b * BLOCK_ROWS) as u64);
+                p((end.min(range.end) - (b * BLOCK_ROWS).max(range.start)) as u64);
             }
             Ok(out)
         })
