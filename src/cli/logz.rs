@@ -50,6 +50,12 @@ pub struct LogZArgs {
     /// `pgmkit merge`, atomically
     #[arg(long, value_name = "FILE.json")]
     pub shard_out: Option<std::path::PathBuf>,
+
+    /// ais/rais/bdmc (and auto when it runs AIS): draw the run as SVG (the log-weight histogram,
+    /// both sides for bdmc; the ESS, the log Z increments and the log-weight variance along the
+    /// temperatures), written atomically
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 impl LogZArgs {
@@ -145,10 +151,26 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
     if a.particle_range.is_some() || a.shard_out.is_some() {
         return shard(global, a, out);
     }
+    if let Some(p) = &a.plot {
+        if !matches!(
+            a.method(),
+            Method::Ais | Method::Rais | Method::Bdmc | Method::Auto
+        ) {
+            anyhow::bail!(
+                "--plot draws AIS runs (ais, rais, bdmc, auto), not --method {}",
+                a.method().name()
+            );
+        }
+        pgmkit::io::outputs::check_outputs(
+            &[("the model", a.query.model.as_path())],
+            &[("--plot", p.as_path())],
+        )?;
+    }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
-    let ctx = context(global, a, &loaded, &ev)?;
+    let mut ctx = context(global, a, &loaded, &ev)?;
+    ctx.opts.ais.diagnostics |= a.plot.is_some();
 
     if a.method() == Method::All {
         let rep = approx::run(&ctx, Method::All)?;
@@ -172,7 +194,11 @@ pub fn run(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Re
         return write_table(out, global, &loaded, &ev, &rows, &skipped, seconds);
     }
 
-    let row = approx::report_row(&ctx, &approx::run(&ctx, a.method())?);
+    let report = approx::run(&ctx, a.method())?;
+    if let Some(p) = &a.plot {
+        plot(p, &loaded, &report)?;
+    }
+    let row = approx::report_row(&ctx, &report);
     if a.run.json {
         let j = LogZJson {
             row: &row,
@@ -265,6 +291,34 @@ fn shard(global: &GlobalArgs, a: &LogZArgs, out: &mut dyn Write) -> anyhow::Resu
         )?;
     }
     Ok(())
+}
+
+/// `--plot`: the AIS run of the report as SVG (auto without an AIS run: nothing to draw).
+fn plot(
+    path: &std::path::Path,
+    loaded: &args::Loaded,
+    report: &pgmkit::infer::logz::LogZReport,
+) -> anyhow::Result<()> {
+    use pgmkit::infer::logz::RunDetail;
+    for run in &report.runs {
+        let (f, r) = match &run.detail {
+            RunDetail::Ais(res) if res.reverse => (None, Some(res.as_ref())),
+            RunDetail::Ais(res) => (Some(res.as_ref()), None),
+            RunDetail::Bdmc { bdmc, .. } => (Some(&bdmc.forward), Some(&bdmc.reverse)),
+            _ => continue,
+        };
+        let title = format!("{}: {}", loaded.path.display(), run.method.name());
+        return super::plot::ais(path, &title, f, r);
+    }
+    anyhow::bail!(
+        "--plot: no AIS run to draw ({} answered)",
+        report
+            .runs
+            .iter()
+            .map(|r| r.method.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// "log Z" or "log P(e)", and the log10 form.

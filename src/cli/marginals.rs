@@ -42,6 +42,11 @@ pub struct MarginalsArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// MCMC methods: draw the run as SVG (every chain's running mean for the four variables of
+    /// highest split-R-hat, and the R-hat of every variable), written atomically
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 impl MarginalsArgs {
@@ -182,6 +187,18 @@ pub fn compute(
         );
     }
     a.iter.check_for(a.method())?;
+    if let Some(p) = &a.plot {
+        if a.method().kernel().is_none() {
+            anyhow::bail!(
+                "--plot draws MCMC runs (gibbs, mh, block, ...), not --method {}",
+                a.method().name()
+            );
+        }
+        pgmkit::io::outputs::check_outputs(
+            &[("the model", a.query.model.as_path())],
+            &[("--plot", p.as_path())],
+        )?;
+    }
     let method = match a.method() {
         Method::Exact => Lib::Exact,
         Method::Lw => {
@@ -222,6 +239,15 @@ pub fn compute(
     let t = std::time::Instant::now();
     let m = marginals(&loaded.model, ev, method, &opts, Some(&progress))?;
     let seconds = t.elapsed().as_secs_f64();
+    if let Some(p) = &a.plot {
+        let title = format!(
+            "{}: {} chains of {}",
+            loaded.path.display(),
+            m.mcmc.as_ref().map_or(0, |c| c.chains),
+            a.method().name()
+        );
+        super::plot::mcmc(p, &title, loaded.model.vars(), &m)?;
+    }
     let log_z_row = m.log_z.as_ref().map(|est| match (method, m.convergence) {
         (Lib::Exact, _) => approx::exact_row(est.log_z),
         (Lib::Lw, _) => approx::lw_row(est, opts.lw_samples, a.run.seed),

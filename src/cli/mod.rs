@@ -30,6 +30,7 @@ mod map;
 mod marginals;
 mod merge;
 mod output;
+mod plot;
 mod progress;
 mod rbm;
 mod sample;

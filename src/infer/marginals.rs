@@ -168,6 +168,8 @@ pub struct Marginals {
     pub mcmc: Option<McmcInfo>,
     /// How the iterations of a variational method ended.
     pub convergence: Option<Convergence>,
+    /// The chains' draws (MCMC with diagnostics), for traces and running means.
+    pub traces: Option<crate::sample::chains::Traces>,
 }
 
 impl Marginals {
@@ -215,6 +217,7 @@ pub fn marginals(
         samples: None,
         mcmc: None,
         convergence: None,
+        traces: None,
     };
     match method {
         MarginalsMethod::Exact => {
@@ -288,6 +291,7 @@ pub fn marginals(
                 time_limited: s.time_limited,
             });
             out.probs = s.marginals;
+            out.traces = s.traces;
         }
         MarginalsMethod::Mf | MarginalsMethod::Bp | MarginalsMethod::Trw => {
             let m = variational_method(method).expect("a variational method");
