@@ -75,6 +75,17 @@ class LogZResult:
     skipped: List[Any] = field(default_factory=list, repr=False)
     lower_std_err: Optional[float] = field(default=None, repr=False)
     upper_std_err: Optional[float] = field(default=None, repr=False)
+    log_weights: Optional[np.ndarray] = field(default=None, repr=False)
+    reverse_log_weights: Optional[np.ndarray] = field(default=None, repr=False)
+    per_temperature: Optional[List[tuple]] = field(default=None, repr=False)
+
+    def plot(self):
+        """A matplotlib figure of an AIS run: the log-weight histogram (both sides for BDMC)
+        and, with ``diagnostics=True``, the ESS, log Z increments and log-weight variance along
+        the temperatures (the same panels as ``pgmkit logz --plot``). Needs matplotlib."""
+        from .plot import plot_log_z
+
+        return plot_log_z(self)
 
     @property
     def log10_z(self) -> float:
@@ -98,6 +109,16 @@ class Marginals(dict):
     samples: Optional[int]
     mcmc: Optional[Dict[str, Any]]
     seconds: float
+
+    traces: Optional[np.ndarray]
+
+    def plot(self, variables: int = 4):
+        """A matplotlib figure of an MCMC run: every chain's running mean for the
+        ``variables`` variables of highest split-R-hat, and the R-hat of every variable (the
+        same panels as ``pgmkit marginals --plot``). Needs matplotlib."""
+        from .plot import plot_marginals
+
+        return plot_marginals(self, variables)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per (variable, state): ``variable``, ``state``, ``probability`` and
@@ -246,6 +267,12 @@ class Model:
             out.append((scope, flat.reshape([len(self.states(v)) for v in scope])))
         return out
 
+    def to_graphviz(self, evidence: Evidence = None, *, marginals: bool = False) -> str:
+        """The model's graph in Graphviz DOT (observed variables shaded; with ``marginals``
+        the exact posterior of every variable in its label), as ``pgmkit dot`` writes it.
+        ``graphviz.Source(m.to_graphviz())`` renders it in a notebook."""
+        return self._m.to_dot(dict(evidence) if evidence else None, marginals)
+
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the model to ``path``; the format from the extension (``.bif``, ``.uai``,
         ``.fg``, ``.xml`` / ``.xmlbif``, ``.net``), atomically."""
@@ -271,6 +298,7 @@ class Model:
         steps: Optional[int] = None,
         samples: Optional[int] = None,
         memory_limit: Optional[float] = None,
+        diagnostics: bool = False,
         progress: ProgressArg = None,
     ) -> LogZResult:
         """log Z (Markov network) or log P(evidence) (Bayesian network), natural log.
@@ -278,7 +306,8 @@ class Model:
         ``method``: ``exact``, ``lw``, ``ais``, ``rais``, ``bdmc``, ``mf``, ``bp``, ``trw``,
         ``auto`` (exact where it fits, else AIS with variational bounds) or ``all``.
         ``particles`` / ``steps`` set AIS's size, ``samples`` likelihood weighting's;
-        ``time_limit`` (seconds) bounds the whole call. Same seed, same answer.
+        ``time_limit`` (seconds) bounds the whole call; ``diagnostics`` keeps AIS's
+        per-temperature statistics (for :meth:`LogZResult.plot`). Same seed, same answer.
 
         >>> import pgmkit
         >>> g = pgmkit.ising_grid(3, 3, coupling=0.3, field=0.1)
@@ -295,6 +324,7 @@ class Model:
             steps,
             samples,
             memory_limit,
+            diagnostics,
             _progress(progress),
         )
         return _estimate(d)
@@ -385,6 +415,9 @@ class Model:
         out.samples = d["samples"]
         out.mcmc = d["mcmc"]
         out.seconds = d["seconds"]
+        out.traces = d["traces"]
+        out._names = names
+        out._states = states
         return out
 
     def map(

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pgmkit::data::Dataset;
-use pgmkit::infer::logz::{self, LogZMethod, LogZOptions};
+use pgmkit::infer::ais::AisResult;
+use pgmkit::infer::logz::{self, LogZMethod, LogZOptions, RunDetail};
 use pgmkit::infer::map::{self, MapMethod, MapOptions};
 use pgmkit::infer::marginals::{self, MarginalsMethod, MarginalsOptions};
 use pgmkit::io::LoadOptions;
@@ -177,7 +178,8 @@ impl PyModel {
     /// log Z (a Markov network) or log P(evidence) (a Bayesian network): a dict of the estimate's
     /// fields plus `method`, `seconds`, `runs`, `notes`.
     #[pyo3(signature = (evidence=None, method="exact", seed=0, time_limit=None, particles=None,
-                        steps=None, samples=None, memory_limit=None, progress=None))]
+                        steps=None, samples=None, memory_limit=None, diagnostics=false,
+                        progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn log_z<'py>(
         &self,
@@ -190,6 +192,7 @@ impl PyModel {
         steps: Option<usize>,
         samples: Option<usize>,
         memory_limit: Option<f64>,
+        diagnostics: bool,
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let ev = convert::evidence(py, &self.inner, evidence)?;
@@ -207,6 +210,7 @@ impl PyModel {
         opts.exact.memory_limit = memory(memory_limit)?;
         opts.ais.seed = seed;
         opts.ais.memory_limit = opts.exact.memory_limit;
+        opts.ais.diagnostics = diagnostics;
         if let Some(p) = particles {
             opts.ais.particles = positive(p, "particles")?;
         }
@@ -232,6 +236,36 @@ impl PyModel {
             runs.append(e)?;
         }
         d.set_item("runs", runs)?;
+        // the (first) AIS run's weights and path statistics, for plots
+        let (mut fw, mut rw): (Option<&AisResult>, Option<&AisResult>) = (None, None);
+        for run in &r.runs {
+            match &run.detail {
+                RunDetail::Ais(a) if a.reverse => rw = rw.or(Some(a.as_ref())),
+                RunDetail::Ais(a) => fw = fw.or(Some(a.as_ref())),
+                RunDetail::Bdmc { bdmc, .. } => {
+                    fw = fw.or(Some(&bdmc.forward));
+                    rw = rw.or(Some(&bdmc.reverse));
+                }
+                _ => {}
+            }
+        }
+        d.set_item(
+            "log_weights",
+            fw.map(|a| a.log_weights.clone().into_pyarray(py)),
+        )?;
+        d.set_item(
+            "reverse_log_weights",
+            rw.map(|a| a.log_weights.clone().into_pyarray(py)),
+        )?;
+        d.set_item(
+            "per_temperature",
+            fw.map(|a| {
+                a.per_temperature
+                    .iter()
+                    .map(|t| (t.beta, t.log_z, t.ess, t.log_weight_var))
+                    .collect::<Vec<_>>()
+            }),
+        )?;
         d.set_item("notes", r.notes.clone())?;
         d.set_item(
             "skipped",
@@ -406,8 +440,55 @@ impl PyModel {
         } else {
             d.set_item("mcmc", py.None())?;
         }
+        d.set_item(
+            "traces",
+            r.traces
+                .as_ref()
+                .map(|tr| {
+                    let (c, n, v) = (tr.num_chains(), tr.num_draws(), self.inner.vars().len());
+                    let mut flat = Vec::with_capacity(c * n * v);
+                    for ci in 0..c {
+                        for di in 0..n {
+                            for vi in 0..v {
+                                flat.push(tr.state(ci, di, vi) as u32);
+                            }
+                        }
+                    }
+                    flat.into_pyarray(py)
+                        .reshape([c, n, v])
+                        .map(|a| a.into_any())
+                })
+                .transpose()?,
+        )?;
         d.set_item("seconds", t.elapsed().as_secs_f64())?;
         Ok(d)
+    }
+
+    /// The model's graph in Graphviz DOT (observed variables shaded; with `marginals`, the exact
+    /// posterior of each variable in its label).
+    #[pyo3(signature = (evidence=None, marginals=false))]
+    fn to_dot<'py>(
+        &self,
+        py: Python<'py>,
+        evidence: Option<&Bound<'py, PyDict>>,
+        marginals: bool,
+    ) -> PyResult<String> {
+        let ev = convert::evidence(py, &self.inner, evidence)?;
+        let post = if marginals {
+            let opts = pgmkit::infer::exact::ExactOptions::default();
+            let m = Arc::clone(&self.inner);
+            let ev2 = ev.clone();
+            Some(
+                detached(py, None, move |_| match &*m {
+                    Model::Bayes(bn) => pgmkit::infer::exact::bn_marginals(bn, &ev2, &opts),
+                    Model::Markov(fg) => pgmkit::infer::exact::marginals(fg, &ev2, &opts),
+                })?
+                .py(py)?,
+            )
+        } else {
+            None
+        };
+        Ok(pgmkit::io::dot::to_dot(&self.inner, &ev, post.as_ref()))
     }
 
     /// The most probable explanation (or marginal MAP over `query`): a dict with `assignment`

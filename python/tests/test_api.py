@@ -332,3 +332,32 @@ def test_progress_is_reported():
             progress=lambda label, done, total: seen.append((label, done, total)))
     assert seen and seen[-1][1] > 0
     assert any(total for _, _, total in seen)
+
+
+def test_to_graphviz_shades_evidence_and_labels_marginals():
+    m = pgmkit.load(BIF / "asia.bif")
+    dot = m.to_graphviz(evidence={"dysp": "yes"}, marginals=True)
+    assert dot.startswith("digraph") and '"smoke" -> "lung"' in dot
+    assert "dysp = yes" in dot and "fillcolor" in dot and "lung\\nno: 0.897" in dot
+
+
+def test_plots_are_matplotlib_figures():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    g = pgmkit.ising_grid(5, 5, coupling=0.3)
+    r = g.log_z(method="bdmc", seed=1, particles=16, steps=100, diagnostics=True)
+    assert r.log_weights.shape == (16,) and r.reverse_log_weights.shape == (16,)
+    assert len(r.per_temperature) > 10
+    fig = r.plot()
+    titles = [a.get_title() for a in fig.axes]
+    assert titles == ["log weights", "ESS along the path", "log Z increments",
+                      "log-weight variance"]
+    m = pgmkit.load(BIF / "alarm.bif")
+    mc = m.marginals(evidence={"BP": "HIGH"}, method="gibbs", draws=200, burn_in=50, seed=2)
+    assert mc.traces.shape == (4, 200, len(m.variables))
+    fig = mc.plot()
+    assert len(fig.axes) == 5 and "R-hat" in fig.axes[0].get_title()
+    with pytest.raises(ValueError):
+        m.log_z().plot()
