@@ -475,3 +475,140 @@ fn cli_imputation_in_row_shards_equals_the_one_shot_output_byte_for_byte() {
     assert!(!x.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Drop the wall-clock fields of a JSON object.
+fn without_seconds(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|k, _| !k.ends_with("seconds"));
+    }
+    v
+}
+
+#[test]
+fn cli_mcmc_chain_shards_merge_into_the_one_process_marginals() {
+    let dir = std::env::temp_dir().join(format!("pgmkit-mcmc-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = "tests/data/bif/alarm.bif";
+    for method in ["gibbs", "mh", "block"] {
+        let common = [
+            "marginals",
+            model,
+            "-e",
+            "BP=HIGH,HRBP=LOW",
+            "--method",
+            method,
+            "--chains",
+            "5",
+            "--samples",
+            "200",
+            "--burn-in",
+            "100",
+            "--seed",
+            "11",
+            "--json",
+        ];
+        let o = pgmkit(&common);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let one: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut shards = Vec::new();
+        for (i, r) in ["0..2", "2..3", "3..5"].iter().enumerate() {
+            let s = dir.join(format!("{method}{i}.json"));
+            let mut args = common.to_vec();
+            args.extend(["--chain-range", r, "--shard-out", s.to_str().unwrap()]);
+            let o = pgmkit(&args);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            shards.push(s.to_str().unwrap().to_string());
+        }
+        let mut args = vec!["merge", "--json"];
+        args.extend(shards.iter().rev().map(String::as_str));
+        let o = pgmkit(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let merged: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(one["max_rhat"].as_f64().unwrap() > 1.0);
+        assert_eq!(without_seconds(merged), without_seconds(one), "{method}");
+        // a missing shard is refused, naming the gap
+        let o = pgmkit(&["merge", &shards[0], &shards[2]]);
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("chain"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // a shard of another seed, and another evidence, are refused
+    let other = |extra: &[&str], name: &str| {
+        let s = dir.join(name);
+        let mut args = vec![
+            "marginals",
+            model,
+            "--method",
+            "gibbs",
+            "--chains",
+            "5",
+            "--samples",
+            "200",
+            "--burn-in",
+            "100",
+            "--chain-range",
+            "2..3",
+            "--shard-out",
+            s.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = pgmkit(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        s.to_str().unwrap().to_string()
+    };
+    let seed = other(&["-e", "BP=HIGH,HRBP=LOW", "--seed", "12"], "seed.json");
+    let ev = other(&["-e", "BP=LOW,HRBP=LOW", "--seed", "11"], "ev.json");
+    let base = |i: usize| {
+        dir.join(format!("gibbs{i}.json"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for (bad, what) in [(seed, "settings"), (ev, "model")] {
+        let o = pgmkit(&["merge", &base(0), &bad, &base(2)]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&bad) && err.contains(what), "{err}");
+    }
+    // options that cannot make a shard
+    for (args, says) in [
+        (vec!["--method", "exact", "--shard-out", "x.json"], "MCMC"),
+        (
+            vec!["--method", "gibbs", "--chain-range", "0..2"],
+            "--shard-out",
+        ),
+        (
+            vec![
+                "--method",
+                "gibbs",
+                "--chain-range",
+                "3..9",
+                "--shard-out",
+                "x.json",
+            ],
+            "chains",
+        ),
+        (
+            vec![
+                "--method",
+                "gibbs",
+                "--time-limit",
+                "1",
+                "--shard-out",
+                "x.json",
+            ],
+            "--time-limit",
+        ),
+    ] {
+        let mut a = vec!["marginals", model];
+        a.extend(args);
+        let o = pgmkit(&a);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -169,9 +169,10 @@ def _estimate(d: Mapping[str, Any]) -> LogZResult:
 
 
 class Shard:
-    """A shard of an AIS / reverse AIS / BDMC run (its JSON text, the format of
-    ``pgmkit logz --shard-out``): pickles, travels between processes, ``save(path)`` writes it
-    for ``pgmkit merge``."""
+    """A shard of an AIS / reverse AIS / BDMC run (:meth:`Model.ais_shard`, the format of
+    ``pgmkit logz --shard-out``) or of an MCMC run (:meth:`Model.mcmc_shard`, the format of
+    ``pgmkit marginals --shard-out``), as its JSON text: pickles, travels between processes,
+    ``save(path)`` writes it for ``pgmkit merge``."""
 
     __slots__ = ("text",)
 
@@ -193,11 +194,7 @@ class Shard:
         return f"<pgmkit.Shard of {len(self.text)} bytes>"
 
 
-def merge(shards: Sequence[Union["Shard", str, os.PathLike]]) -> LogZResult:
-    """Merge the shards of one run (:class:`Shard` objects, or paths of shard files written by
-    ``Shard.save`` or ``pgmkit logz --shard-out``) into the whole run's estimate, bit for bit
-    the one-process result. Shards of another model, evidence, seed or settings, and particle
-    ranges with a gap or an overlap, raise :class:`pgmkit.errors.ShardMismatchError`."""
+def _shard_texts(shards: Sequence[Union["Shard", str, os.PathLike]]) -> List[str]:
     texts = []
     for s in shards:
         if isinstance(s, Shard):
@@ -205,6 +202,19 @@ def merge(shards: Sequence[Union["Shard", str, os.PathLike]]) -> LogZResult:
         else:
             with open(s, encoding="utf-8") as f:
                 texts.append(f.read())
+    return texts
+
+
+def merge(shards: Sequence[Union["Shard", str, os.PathLike]]) -> LogZResult:
+    """Merge the shards of one run (:class:`Shard` objects, or paths of shard files written by
+    ``Shard.save`` or ``pgmkit logz --shard-out``) into the whole run's estimate, bit for bit
+    the one-process result. Shards of another model, evidence, seed or settings, and particle
+    ranges with a gap or an overlap, raise :class:`pgmkit.errors.ShardMismatchError`."""
+    texts = _shard_texts(shards)
+    if texts and '"pgmkit-mcmc-shard"' in texts[0][:200]:
+        raise ValueError(
+            "these are shards of an MCMC run: merge them with model.merge_chains(shards)"
+        )
     d = _pgmkit.merge(texts)
     r = _estimate(d)
     r.notes = [f"merged from {d['shards']} shards ({d['particles']} particles, {d['steps']} steps)"]
@@ -393,6 +403,10 @@ class Model:
             memory_limit,
             _progress(progress),
         )
+        return self._marginals(d)
+
+
+    def _marginals(self, d: Dict[str, Any]) -> Marginals:
         names = self.variables
         states = [self.states(v) for v in names]
         out = Marginals(
@@ -419,6 +433,56 @@ class Model:
         out._names = names
         out._states = states
         return out
+
+    def mcmc_shard(
+        self,
+        start: int,
+        end: int,
+        *,
+        method: str = "gibbs",
+        evidence: Evidence = None,
+        seed: int = 0,
+        chains: Optional[int] = None,
+        draws: Optional[int] = None,
+        burn_in: Optional[int] = None,
+        progress: ProgressArg = None,
+    ) -> "Shard":
+        """Chains ``start..end`` (end excluded) of the ``chains``-chain run of an MCMC
+        ``method`` (``mcmc``, ``gibbs``, ``block``, ``chromatic``, ``mh``): a :class:`Shard`
+        for :meth:`merge_chains`. Chain ``c`` draws from its own stream (seed, c), so shards
+        computed anywhere merge into exactly ``marginals(method=..., seed=..., chains=...,
+        draws=..., burn_in=...)`` in one process: the same marginals, MCSE, R-hat and ESS.
+
+        >>> import pgmkit
+        >>> m = pgmkit.ising_grid(3, 3, coupling=0.3, field=0.1)
+        >>> parts = [m.mcmc_shard(a, b, chains=4, draws=100, burn_in=20, seed=1)
+        ...          for a, b in [(0, 1), (1, 4)]]
+        >>> whole = m.marginals(method="gibbs", chains=4, draws=100, burn_in=20, seed=1)
+        >>> m.merge_chains(parts) == whole
+        True
+        """
+        return Shard(
+            self._m.mcmc_shard(
+                start,
+                end,
+                method,
+                dict(evidence) if evidence else None,
+                seed,
+                chains,
+                draws,
+                burn_in,
+                _progress(progress),
+            )
+        )
+
+    def merge_chains(self, shards: Sequence[Union["Shard", str, os.PathLike]]) -> Marginals:
+        """Merge the shards of one MCMC run of this model (:class:`Shard` objects from
+        :meth:`mcmc_shard`, or paths of files written by ``Shard.save`` or ``pgmkit marginals
+        --shard-out``) into the whole run's :class:`Marginals`, bit for bit the one-process
+        result. Shards of another model, evidence, seed or settings, and chain ranges with a
+        gap or an overlap, raise :class:`pgmkit.errors.ShardMismatchError`."""
+        d = self._m.merge_chains(_shard_texts(shards))
+        return self._marginals(d)
 
     def map(
         self,

@@ -407,60 +407,119 @@ impl PyModel {
             marginals::marginals(&model, &ev, m, &opts, Some(&|ph| p.phase(ph)))
         })?
         .py(py)?;
-        let d = PyDict::new(py);
-        d.set_item("probs", r.probs)?;
-        d.set_item(
-            "kind",
-            match r.kind {
-                marginals::MarginalsKind::Exact => "exact",
-                marginals::MarginalsKind::Stochastic => "stochastic",
-                marginals::MarginalsKind::Approximate => "approximate",
-            },
-        )?;
-        d.set_item("method", r.method.name())?;
-        d.set_item(
-            "log_z",
-            r.log_z.as_ref().map(|e| estimate(py, e)).transpose()?,
-        )?;
-        d.set_item("mcse", r.mcse)?;
-        d.set_item("rhat", r.rhat)?;
-        d.set_item("ess", r.ess)?;
-        d.set_item("samples", r.samples)?;
-        if let Some(mc) = &r.mcmc {
-            let i = PyDict::new(py);
-            i.set_item("kernel", mc.kernel.name())?;
-            i.set_item("chains", mc.chains)?;
-            i.set_item("draws_per_chain", mc.draws_per_chain)?;
-            i.set_item("burn_in", mc.burn_in)?;
-            i.set_item("acceptance_rate", mc.acceptance_rate)?;
-            i.set_item("max_rhat", mc.max_rhat)?;
-            i.set_item("min_ess", mc.min_ess)?;
-            i.set_item("time_limited", mc.time_limited)?;
-            d.set_item("mcmc", i)?;
-        } else {
-            d.set_item("mcmc", py.None())?;
+        marginals_dict(py, &self.inner, r, t.elapsed().as_secs_f64())
+    }
+
+    /// One shard of an MCMC run: chains `start..end` of the `chains`-chain run of `method`
+    /// (an MCMC method), as the shard's JSON text (for [`PyModel::merge_chains`]).
+    #[pyo3(signature = (start, end, method="gibbs", evidence=None, seed=0, chains=None,
+                        draws=None, burn_in=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn mcmc_shard<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        end: usize,
+        method: &str,
+        evidence: Option<&Bound<'py, PyDict>>,
+        seed: u64,
+        chains: Option<usize>,
+        draws: Option<usize>,
+        burn_in: Option<usize>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<String> {
+        use pgmkit::sample::chains::shard;
+        let ev = convert::evidence(py, &self.inner, evidence)?;
+        let Some(MarginalsMethod::Mcmc(kernel)) = MarginalsMethod::from_name(method) else {
+            return Err(PyValueError::new_err(format!(
+                "chain shards split the MCMC methods (mcmc, gibbs, block, chromatic, mh), not \
+                 '{method}'"
+            )));
+        };
+        let mut opts = MarginalsOptions::default();
+        opts.chains.seed = seed;
+        if let Some(c) = chains {
+            opts.chains.chains = positive(c, "chains")?;
         }
-        d.set_item(
-            "traces",
-            r.traces
-                .as_ref()
-                .map(|tr| {
-                    let (c, n, v) = (tr.num_chains(), tr.num_draws(), self.inner.vars().len());
-                    let mut flat = Vec::with_capacity(c * n * v);
-                    for ci in 0..c {
-                        for di in 0..n {
-                            for vi in 0..v {
-                                flat.push(tr.state(ci, di, vi) as u32);
-                            }
-                        }
-                    }
-                    flat.into_pyarray(py)
-                        .reshape([c, n, v])
-                        .map(|a| a.into_any())
+        if let Some(d) = draws {
+            opts.chains.draws = positive(d, "draws")?;
+        }
+        if let Some(b) = burn_in {
+            opts.chains.warmup = b;
+        }
+        opts.chains.chain_range = Some(start..end);
+        let model = Arc::clone(&self.inner);
+        let vars: Vec<(String, Vec<String>)> = model
+            .vars()
+            .iter()
+            .map(|v| (v.name.clone(), v.states.clone()))
+            .collect();
+        let units = opts.chains.total_sweeps() / opts.chains.chains as u64
+            * end.saturating_sub(start) as u64;
+        let s = detached(py, progress, move |p| {
+            p.start(&format!("{} shard", kernel.name()), units);
+            let fg = model.to_factor_graph();
+            let mut s = shard::run(
+                &fg,
+                &ev,
+                kernel,
+                &opts.kernel,
+                &opts.chains,
+                Some(&|k| p.advance(k)),
+            )?;
+            s.evidence = ev
+                .iter()
+                .map(|(v, st)| {
+                    let (n, states) = &vars[v.index()];
+                    (n.clone(), states[st].clone())
                 })
-                .transpose()?,
-        )?;
-        d.set_item("seconds", t.elapsed().as_secs_f64())?;
+                .collect();
+            Ok(s)
+        })?
+        .py(py)?;
+        Ok(s.to_json())
+    }
+
+    /// Merge the shards (JSON texts) of one MCMC run of this model: the dict of
+    /// [`PyModel::marginals`] for the whole run.
+    fn merge_chains<'py>(
+        &self,
+        py: Python<'py>,
+        shards: Vec<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        use pgmkit::sample::chains::shard::{self, McmcShard};
+        let parsed = shards
+            .iter()
+            .map(|t| McmcShard::from_json(t))
+            .collect::<pgmkit::Result<Vec<_>>>()
+            .py(py)?;
+        let Some(s0) = parsed.first() else {
+            return Err(PyValueError::new_err("no shard to merge"));
+        };
+        let vars = self.inner.vars();
+        let mut ev = pgmkit::Evidence::new(vars.len());
+        for (name, state) in &s0.evidence {
+            let v = vars.iter().position(|x| &x.name == name).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "the shards' evidence names '{name}', which this model does not have"
+                ))
+            })?;
+            let k = vars[v].state_index(state).py(py)?;
+            ev.set(vars, pgmkit::VarId::from(v), k).py(py)?;
+        }
+        let t = std::time::Instant::now();
+        let fg = self.inner.to_factor_graph();
+        let summary = shard::merge(&fg, &ev, &parsed).py(py)?;
+        let m = marginals::Marginals::from_chains(
+            s0.kernel,
+            s0.kernel.resolve_on(&fg),
+            s0.warmup,
+            s0.thin,
+            summary,
+        );
+        let d = marginals_dict(py, &self.inner, m, t.elapsed().as_secs_f64())?;
+        d.set_item("shards", parsed.len())?;
+        d.set_item("fingerprint", &s0.fingerprint)?;
         Ok(d)
     }
 
@@ -1076,6 +1135,70 @@ fn learn_structure<'py>(
     Ok(PyModel {
         inner: Arc::new(Model::Bayes(bn)),
     })
+}
+
+/// The dict of a [`marginals::Marginals`] for the Python layer.
+fn marginals_dict<'py>(
+    py: Python<'py>,
+    inner: &Model,
+    r: marginals::Marginals,
+    seconds: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("probs", r.probs)?;
+    d.set_item(
+        "kind",
+        match r.kind {
+            marginals::MarginalsKind::Exact => "exact",
+            marginals::MarginalsKind::Stochastic => "stochastic",
+            marginals::MarginalsKind::Approximate => "approximate",
+        },
+    )?;
+    d.set_item("method", r.method.name())?;
+    d.set_item(
+        "log_z",
+        r.log_z.as_ref().map(|e| estimate(py, e)).transpose()?,
+    )?;
+    d.set_item("mcse", r.mcse)?;
+    d.set_item("rhat", r.rhat)?;
+    d.set_item("ess", r.ess)?;
+    d.set_item("samples", r.samples)?;
+    if let Some(mc) = &r.mcmc {
+        let i = PyDict::new(py);
+        i.set_item("kernel", mc.kernel.name())?;
+        i.set_item("chains", mc.chains)?;
+        i.set_item("draws_per_chain", mc.draws_per_chain)?;
+        i.set_item("burn_in", mc.burn_in)?;
+        i.set_item("acceptance_rate", mc.acceptance_rate)?;
+        i.set_item("max_rhat", mc.max_rhat)?;
+        i.set_item("min_ess", mc.min_ess)?;
+        i.set_item("time_limited", mc.time_limited)?;
+        d.set_item("mcmc", i)?;
+    } else {
+        d.set_item("mcmc", py.None())?;
+    }
+    d.set_item(
+        "traces",
+        r.traces
+            .as_ref()
+            .map(|tr| {
+                let (c, n, v) = (tr.num_chains(), tr.num_draws(), inner.vars().len());
+                let mut flat = Vec::with_capacity(c * n * v);
+                for ci in 0..c {
+                    for di in 0..n {
+                        for vi in 0..v {
+                            flat.push(tr.state(ci, di, vi) as u32);
+                        }
+                    }
+                }
+                flat.into_pyarray(py)
+                    .reshape([c, n, v])
+                    .map(|a| a.into_any())
+            })
+            .transpose()?,
+    )?;
+    d.set_item("seconds", seconds)?;
+    Ok(d)
 }
 
 /// Merge the shards (JSON texts) of one AIS / reverse AIS / BDMC run: the estimate dict of

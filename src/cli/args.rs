@@ -204,6 +204,15 @@ impl Method {
         })
     }
 
+    /// The MCMC method of a kernel (the inverse of [`Method::kernel`]; Gibbs for the others).
+    pub fn from_kernel(k: Kernel) -> Method {
+        match k {
+            Kernel::MetropolisHastings => Method::Mh,
+            Kernel::BlockGibbs => Method::Block,
+            _ => Method::Gibbs,
+        }
+    }
+
     /// The MCMC kernel of an MCMC method.
     pub fn kernel(self) -> Option<Kernel> {
         match self {

@@ -47,6 +47,19 @@ pub struct MarginalsArgs {
     /// highest split-R-hat, and the R-hat of every variable), written atomically
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<std::path::PathBuf>,
+
+    /// MCMC methods: run only the chains A..B (0-based, B excluded) of the --chains run, as a
+    /// shard for `pgmkit merge` (needs --shard-out; no --time-limit). Chain c draws from its own
+    /// stream (seed, c), so the shards of a run merge into exactly the one-process marginals,
+    /// MCSE, R-hat and ESS
+    #[arg(long, value_name = "A..B", value_parser = args::parse_range)]
+    pub chain_range: Option<std::ops::Range<usize>>,
+
+    /// MCMC methods: write the run (or its --chain-range) as a shard file (JSON: every chain's
+    /// counts and draws, the options, the model's path and a fingerprint of the model and
+    /// evidence) for `pgmkit merge`, atomically
+    #[arg(long, value_name = "FILE.json")]
+    pub shard_out: Option<std::path::PathBuf>,
 }
 
 impl MarginalsArgs {
@@ -155,6 +168,28 @@ pub struct Estimate {
     pub run: Option<RunInfo>,
 }
 
+/// The library's options of the arguments for `method`.
+fn options(a: &MarginalsArgs, method: Lib) -> anyhow::Result<MarginalsOptions> {
+    let lw_samples = args::DEFAULT_LW_SAMPLES;
+    let mut opts = MarginalsOptions {
+        exact: a.query.exact_options(),
+        lw_samples: args::at_least_one("--samples", a.samples.unwrap_or(lw_samples))?,
+        seed: a.run.seed,
+        ..MarginalsOptions::default()
+    };
+    if let Lib::Mcmc(kernel) = method {
+        let chains = a.mcmc.num_chains()?;
+        let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
+        opts.chains = a.mcmc.config(chains, draws, a.run.seed)?;
+        opts.chains.time_limit = super::command_deadline(a.iter.time_limit()).remaining();
+        opts.kernel = a.mcmc.kernel_options(kernel)?;
+    }
+    if variational(method) {
+        opts.stop = a.iter.stop_rule()?;
+    }
+    Ok(opts)
+}
+
 /// A diagnostic for JSON: JSON has no infinity, so an infinite value (an R-hat of chains stuck in
 /// different states) is written as the largest double, `1.7976931348623157e308`, which compares
 /// correctly against any threshold; NaN becomes null.
@@ -217,23 +252,7 @@ pub fn compute(
             None => unreachable!("not a marginals method"),
         },
     };
-    let lw_samples = args::DEFAULT_LW_SAMPLES;
-    let mut opts = MarginalsOptions {
-        exact: a.query.exact_options(),
-        lw_samples: args::at_least_one("--samples", a.samples.unwrap_or(lw_samples))?,
-        seed: a.run.seed,
-        ..MarginalsOptions::default()
-    };
-    if let Lib::Mcmc(kernel) = method {
-        let chains = a.mcmc.num_chains()?;
-        let draws = args::at_least_one("--samples", a.samples.unwrap_or(1000))?;
-        opts.chains = a.mcmc.config(chains, draws, a.run.seed)?;
-        opts.chains.time_limit = super::command_deadline(a.iter.time_limit()).remaining();
-        opts.kernel = a.mcmc.kernel_options(kernel)?;
-    }
-    if variational(method) {
-        opts.stop = a.iter.stop_rule()?;
-    }
+    let opts = options(a, method)?;
     let bars = approx::Bars::new(global);
     let progress = |p: Phase<'_>| bars.phase(p);
     let t = std::time::Instant::now();
@@ -248,10 +267,22 @@ pub fn compute(
         );
         super::plot::mcmc(p, &title, loaded.model.vars(), &m)?;
     }
+    Ok(estimate(m, method, &opts, a.method(), a.run.seed, seconds))
+}
+
+/// The output's view of a [`pgmkit::infer::marginals::Marginals`].
+fn estimate(
+    m: pgmkit::infer::marginals::Marginals,
+    method: Lib,
+    opts: &MarginalsOptions,
+    cli_method: Method,
+    seed: u64,
+    seconds: f64,
+) -> Estimate {
     let log_z_row = m.log_z.as_ref().map(|est| match (method, m.convergence) {
         (Lib::Exact, _) => approx::exact_row(est.log_z),
-        (Lib::Lw, _) => approx::lw_row(est, opts.lw_samples, a.run.seed),
-        (_, Some(c)) => approx::variational_row(a.method(), est, c, seconds, a.run.seed),
+        (Lib::Lw, _) => approx::lw_row(est, opts.lw_samples, seed),
+        (_, Some(c)) => approx::variational_row(cli_method, est, c, seconds, seed),
         (_, None) => approx::exact_row(est.log_z),
     });
     let run = match (&m.mcmc, m.samples) {
@@ -262,7 +293,7 @@ pub fn compute(
             time_limited: opts.chains.time_limit.map(|_| c.time_limited),
             burn_in: Some(c.burn_in),
             thin: Some(c.thin),
-            seed: a.run.seed,
+            seed,
             acceptance_rate: Some(c.acceptance_rate),
             updates: Some(c.updates),
             max_rhat: c.max_rhat,
@@ -270,13 +301,13 @@ pub fn compute(
         }),
         (None, Some(k)) => Some(RunInfo {
             samples: k,
-            seed: a.run.seed,
+            seed,
             min_ess: m.log_z.as_ref().and_then(|l| l.ess),
             ..RunInfo::default()
         }),
         (None, None) => None,
     };
-    Ok(Estimate {
+    Estimate {
         log_z: m.log_z.as_ref().map(|l| l.log_z),
         log_z_std_err: m.log_z.as_ref().and_then(|l| l.std_err),
         log_z_row,
@@ -285,7 +316,7 @@ pub fn compute(
         ess: m.ess,
         run,
         marginals: m.probs,
-    })
+    }
 }
 
 fn variational(m: Lib) -> bool {
@@ -297,6 +328,9 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
         let ev = a.query.evidence.as_deref();
         return super::gaussian::marginals(global, &a.query.model, ev, a.method(), a.run.json, out);
     }
+    if a.chain_range.is_some() || a.shard_out.is_some() {
+        return shard(global, a, out);
+    }
     let loaded = args::load(&a.query.model, global)?;
     let vars = loaded.model.vars();
     let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
@@ -304,11 +338,187 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
     let t = Instant::now();
     let est = compute(global, a, &loaded, &ev)?;
     let seconds = t.elapsed().as_secs_f64();
+    print(
+        global,
+        a.run.json,
+        a.method().name(),
+        &loaded,
+        &ev,
+        &est,
+        seconds,
+        out,
+    )
+}
+
+/// `marginals --shard-out FILE [--chain-range A..B]`: one shard of an MCMC run, written for
+/// `pgmkit merge`.
+fn shard(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    use pgmkit::sample::chains::shard;
+    let Some(kernel) = a.method().kernel() else {
+        anyhow::bail!(
+            "--chain-range and --shard-out split the MCMC methods (gibbs, mh, block, ...), not \
+             --method {}",
+            a.method().name()
+        );
+    };
+    let Some(dest) = &a.shard_out else {
+        anyhow::bail!("--chain-range needs --shard-out FILE (where the shard is written)");
+    };
+    if a.iter.time_limit().is_some() {
+        anyhow::bail!(
+            "a shard cannot have --time-limit: a time-limited run depends on the machine's \
+             speed, so its shards would not add up to one run; give --chains and --samples"
+        );
+    }
+    if a.plot.is_some() {
+        anyhow::bail!("--plot draws a whole run: plot the merged run, not a shard");
+    }
+    a.iter.check_for(a.method())?;
+    let mut inputs = vec![("the model", a.query.model.as_path())];
+    if let Some(e) = a.query.evidence.as_deref() {
+        if std::path::Path::new(e).is_file() {
+            inputs.push(("the evidence", std::path::Path::new(e)));
+        }
+    }
+    pgmkit::io::outputs::check_outputs(&inputs, &[("the shard", dest.as_path())])?;
+    let loaded = args::load(&a.query.model, global)?;
+    let vars = loaded.model.vars();
+    let ev = args::evidence(a.query.evidence.as_deref(), vars)?;
+    let mut opts = options(a, Lib::Mcmc(kernel))?;
+    opts.chains.chain_range = a.chain_range.clone();
+    let cfg = &opts.chains;
+    let range = cfg.chain_range.clone().unwrap_or(0..cfg.chains);
+    if range.start >= range.end || range.end > cfg.chains {
+        anyhow::bail!(
+            "--chain-range {}..{} is not a non-empty range of the {} chains (0..{})",
+            range.start,
+            range.end,
+            cfg.chains,
+            cfg.chains
+        );
+    }
+    let fg = loaded.model.to_factor_graph();
+    let per_chain = cfg.total_sweeps() / cfg.chains.max(1) as u64;
+    let bar = super::progress::Bar::new(
+        global,
+        per_chain * range.len() as u64,
+        &format!("{} shard", kernel.name()),
+        "sweeps",
+    );
+    let inc = |k: u64| bar.inc(k);
+    let mut s = shard::run(&fg, &ev, kernel, &opts.kernel, cfg, Some(&inc))?;
+    bar.finish();
+    s.model = loaded.path.display().to_string();
+    s.evidence = args::evidence_pairs(&ev, vars);
+    pgmkit::io::write_atomic(dest, s.to_json().as_bytes())?;
+    if a.run.json {
+        let mut j: OrderedMap<serde_json::Value> = OrderedMap(Vec::new());
+        j.0.push(("shard".into(), dest.display().to_string().into()));
+        j.0.push(("method".into(), a.method().name().into()));
+        j.0.push(("chains".into(), cfg.chains.into()));
+        j.0.push(("range".into(), serde_json::json!([range.start, range.end])));
+        j.0.push(("fingerprint".into(), s.fingerprint.clone().into()));
+        return output::write_json(out, &j);
+    }
+    if !global.quiet {
+        writeln!(
+            out,
+            "wrote {} shard {}: chains {}..{} of {} ({} draws each, seed {}); merge the shards \
+             with `pgmkit merge`",
+            a.method().name(),
+            dest.display(),
+            range.start,
+            range.end,
+            cfg.chains,
+            cfg.draws,
+            cfg.seed
+        )?;
+    }
+    Ok(())
+}
+
+/// `pgmkit merge` of MCMC shards: the merged run's marginals, printed as `marginals` prints them.
+pub fn merge(
+    global: &GlobalArgs,
+    shards: &[pgmkit::sample::chains::shard::McmcShard],
+    paths: &[std::path::PathBuf],
+    model: Option<&std::path::Path>,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use pgmkit::infer::marginals::Marginals;
+    let s0 = &shards[0];
+    let path = model.map_or_else(|| std::path::PathBuf::from(&s0.model), |p| p.to_path_buf());
+    let loaded = args::load(&path, global)?;
+    let vars = loaded.model.vars();
+    let mut ev = Evidence::new(vars.len());
+    for (name, state) in &s0.evidence {
+        let v = vars.iter().position(|x| &x.name == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the shards' evidence names '{name}', which {} does not have (give the \
+                 model the shards ran on with --model)",
+                paths[0].display(),
+                path.display()
+            )
+        })?;
+        let k = vars[v].state_index(state).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: the shards' evidence does not fit {}: {e}",
+                paths[0].display(),
+                path.display()
+            )
+        })?;
+        ev.set(vars, VarId::from(v), k)?;
+    }
+    let fg = loaded.model.to_factor_graph();
+    let t = Instant::now();
+    let summary = pgmkit::sample::chains::shard::merge(&fg, &ev, shards).map_err(|e| match &e {
+        pgmkit::Error::ShardMismatch { shard, .. } => {
+            anyhow::anyhow!("{}: {e}", paths[*shard].display())
+        }
+        _ => e.into(),
+    })?;
+    let m = Marginals::from_chains(
+        s0.kernel,
+        s0.kernel.resolve_on(&fg),
+        s0.warmup,
+        s0.thin,
+        summary,
+    );
+    let opts = MarginalsOptions::default();
+    let method = Method::from_kernel(s0.kernel);
+    let est = estimate(m, Lib::Mcmc(s0.kernel), &opts, method, s0.seed, 0.0);
+    let seconds = t.elapsed().as_secs_f64();
+    print(
+        global,
+        json,
+        method.name(),
+        &loaded,
+        &ev,
+        &est,
+        seconds,
+        out,
+    )
+}
+
+/// The output of `marginals` (text, or JSON with `json`).
+#[allow(clippy::too_many_arguments)]
+pub fn print(
+    global: &GlobalArgs,
+    json: bool,
+    method_name: &'static str,
+    loaded: &args::Loaded,
+    ev: &Evidence,
+    est: &Estimate,
+    seconds: f64,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let vars = loaded.model.vars();
     let run = est.run.clone().unwrap_or_default();
     let sampled = est.run.is_some();
     let lz = est.log_z_row.as_ref();
 
-    if a.run.json {
+    if json {
         let marginals = vars
             .iter()
             .enumerate()
@@ -324,7 +534,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             })
             .collect();
         let j = MarginalsJson {
-            method: a.method().name(),
+            method: method_name,
             log_z: est.log_z,
             log_z_std_err: est.log_z_std_err,
             log_z_kind: lz.map(|r| r.kind),
@@ -336,7 +546,7 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             seconds,
             model: loaded.path.display().to_string(),
             model_kind: args::kind_id(&loaded.model),
-            evidence: OrderedMap(args::evidence_pairs(&ev, vars)),
+            evidence: OrderedMap(args::evidence_pairs(ev, vars)),
             samples: sampled.then_some(run.samples),
             chains: run.chains,
             draws_per_chain: run.draws_per_chain,
@@ -355,12 +565,12 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
 
     if !global.quiet {
         writeln!(out, "model      {}", loaded.path.display())?;
-        writeln!(out, "evidence   {}", args::evidence_text(&ev, vars))?;
+        writeln!(out, "evidence   {}", args::evidence_text(ev, vars))?;
         match (run.chains, run.draws_per_chain) {
             (Some(c), Some(d)) => writeln!(
                 out,
                 "method     {} ({c} chains x {d} draws after {} burn-in sweeps, thin {}, seed {})",
-                a.method().name(),
+                method_name,
                 run.burn_in.unwrap_or(0),
                 run.thin.unwrap_or(1),
                 run.seed
@@ -368,11 +578,9 @@ pub fn run(global: &GlobalArgs, a: &MarginalsArgs, out: &mut dyn Write) -> anyho
             _ if sampled => writeln!(
                 out,
                 "method     {} ({} samples, seed {})",
-                a.method().name(),
-                run.samples,
-                run.seed
+                method_name, run.samples, run.seed
             )?,
-            _ => writeln!(out, "method     {}", a.method().name())?,
+            _ => writeln!(out, "method     {}", method_name)?,
         }
         if let Some(log_z) = est.log_z {
             let what = match loaded.model {

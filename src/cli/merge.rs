@@ -1,6 +1,7 @@
 //! `pgmkit merge SHARD...`: combine the shards of one AIS / reverse AIS / BDMC run (written by
 //! `logz --shard-out`) into the result of the whole run, exactly as one process computes it,
-//! or the shards of one imputation (`impute --row-range --shard-out`) into its completed CSV,
+//! the shards of one MCMC run (`marginals --chain-range --shard-out`) into its marginals and
+//! diagnostics, or the shards of one imputation (`impute --row-range --shard-out`) into its completed CSV,
 //! byte for byte. The work is the library's ([`pgmkit::infer::ais::shard::merge`],
 //! [`pgmkit::impute::shard::merge`]).
 
@@ -27,12 +28,13 @@ use super::output::{self, OrderedMap};
     pgmkit merge shard*.json --json"
 )]
 pub struct MergeArgs {
-    /// Shard files written by `pgmkit logz --shard-out` (any order)
+    /// Shard files written by `pgmkit logz`, `marginals` or `impute` with --shard-out (any
+    /// order)
     #[arg(value_name = "SHARD", required = true)]
     pub shards: Vec<PathBuf>,
 
     /// Print JSON: the fields of `logz --json` for the whole run, plus `shards` and
-    /// `fingerprint`
+    /// `fingerprint` (MCMC shards: the fields of `marginals --json`)
     #[arg(long)]
     pub json: bool,
 
@@ -40,7 +42,7 @@ pub struct MergeArgs {
     #[arg(long, short, value_name = "OUT.csv")]
     pub out: Option<PathBuf>,
 
-    /// Imputation shards: the model [default: the path the shards recorded]
+    /// Imputation and MCMC shards: the model [default: the path the shards recorded]
     #[arg(long, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
@@ -67,6 +69,24 @@ pub fn run(global: &GlobalArgs, a: &MergeArgs, out: &mut dyn Write) -> anyhow::R
     let first = pgmkit::io::read_text(&a.shards[0])?;
     if first.contains(pgmkit::impute::shard::FORMAT) {
         return impute(global, a, out);
+    }
+    if first.contains(pgmkit::sample::chains::shard::FORMAT) {
+        use pgmkit::sample::chains::shard::McmcShard;
+        let mut shards = Vec::with_capacity(a.shards.len());
+        for p in &a.shards {
+            let text = pgmkit::io::read_text(p)?;
+            shards.push(
+                McmcShard::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            );
+        }
+        return super::marginals::merge(
+            global,
+            &shards,
+            &a.shards,
+            a.model.as_deref(),
+            a.json,
+            out,
+        );
     }
     let mut shards = Vec::with_capacity(a.shards.len());
     for p in &a.shards {

@@ -173,6 +173,43 @@ pub struct Marginals {
 }
 
 impl Marginals {
+    /// The marginals of an MCMC run of `kernel` (`resolved` on the model) from its summary:
+    /// what [`marginals`] gives for [`MarginalsMethod::Mcmc`] (also from merged shards,
+    /// [`crate::sample::chains::shard::merge`]). `warmup` and `thin` are the run's.
+    pub fn from_chains(
+        kernel: Kernel,
+        resolved: Kernel,
+        warmup: usize,
+        thin: usize,
+        s: crate::sample::chains::ChainSummary,
+    ) -> Marginals {
+        let d = s.diagnostics.as_ref();
+        Marginals {
+            method: MarginalsMethod::Mcmc(kernel),
+            kind: MarginalsKind::Stochastic,
+            log_z: None,
+            mcse: d.map(|d| d.mcse.clone()),
+            rhat: d.map(|d| d.rhat.clone()),
+            ess: d.map(|d| d.ess.clone()),
+            samples: Some(s.chains * s.draws),
+            mcmc: Some(McmcInfo {
+                kernel: resolved,
+                chains: s.chains,
+                draws_per_chain: s.draws,
+                burn_in: warmup,
+                thin,
+                acceptance_rate: s.acceptance_rate,
+                updates: s.updates,
+                max_rhat: d.and_then(|d| d.max_rhat),
+                min_ess: d.and_then(|d| d.min_ess),
+                time_limited: s.time_limited,
+            }),
+            convergence: None,
+            probs: s.marginals,
+            traces: s.traces,
+        }
+    }
+
     /// The marginal of `v`.
     pub fn marginal(&self, v: VarId) -> &[f64] {
         &self.probs[v.index()]
@@ -271,27 +308,13 @@ pub fn marginals(
             let tick = |k: u64| phase(Phase::Advance(k));
             let s = run_mcmc(&fg, ev, kernel, &opts.kernel, cfg, Some(&tick));
             phase(Phase::End);
-            let s = s?;
-            let d = s.diagnostics.as_ref();
-            out.kind = MarginalsKind::Stochastic;
-            out.mcse = d.map(|d| d.mcse.clone());
-            out.rhat = d.map(|d| d.rhat.clone());
-            out.ess = d.map(|d| d.ess.clone());
-            out.samples = Some(s.chains * s.draws);
-            out.mcmc = Some(McmcInfo {
-                kernel: kernel.resolve_on(&fg),
-                chains: s.chains,
-                draws_per_chain: s.draws,
-                burn_in: cfg.warmup,
-                thin: cfg.thin,
-                acceptance_rate: s.acceptance_rate,
-                updates: s.updates,
-                max_rhat: d.and_then(|d| d.max_rhat),
-                min_ess: d.and_then(|d| d.min_ess),
-                time_limited: s.time_limited,
-            });
-            out.probs = s.marginals;
-            out.traces = s.traces;
+            return Ok(Marginals::from_chains(
+                kernel,
+                kernel.resolve_on(&fg),
+                cfg.warmup,
+                cfg.thin,
+                s?,
+            ));
         }
         MarginalsMethod::Mf | MarginalsMethod::Bp | MarginalsMethod::Trw => {
             let m = variational_method(method).expect("a variational method");

@@ -39,6 +39,7 @@
 //! ```
 
 mod diagnose;
+pub mod shard;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -96,6 +97,11 @@ pub struct ChainConfig {
     /// `time_limited`); the result then depends on the machine's speed. Without a limit the run
     /// is exactly `chains x (warmup + draws * thin)` sweeps, the same for any thread count.
     pub time_limit: Option<std::time::Duration>,
+    /// Run only the chains `a..b` of the `chains`-chain run: a shard of it ([`shard`]).
+    /// Chain `c` keeps its stream `(seed, c)` (and `Start::PerChain`'s `c`-th state), so the
+    /// shards' chains side by side are the whole run's. Needs `time_limit: None`. Default
+    /// `None`: every chain.
+    pub chain_range: Option<std::ops::Range<usize>>,
 }
 
 impl Default for ChainConfig {
@@ -110,6 +116,7 @@ impl Default for ChainConfig {
             diagnostics: true,
             max_trace_bytes: 1 << 30,
             time_limit: None,
+            chain_range: None,
         }
     }
 }
@@ -381,6 +388,32 @@ pub fn run_chains_with<K: Transition>(
     progress: Option<Progress<'_>>,
 ) -> Result<ChainSummary> {
     let t0 = Instant::now();
+    let outs = chain_outs(kernel, fg, ev, cfg, temp, progress, t0)?;
+    summarize(outs, fg, ev, cfg, t0)
+}
+
+/// Bytes per traced state for a model of these cardinalities.
+fn trace_width(cards: &[usize]) -> usize {
+    let max_card = cards.iter().copied().max().unwrap_or(1);
+    if max_card <= 1 << 8 {
+        1
+    } else if max_card <= 1 << 16 {
+        2
+    } else {
+        4
+    }
+}
+
+/// Run the chains `cfg.chain_range` (all by default) and return their raw outputs.
+fn chain_outs<K: Transition>(
+    kernel: &K,
+    fg: &FactorGraph,
+    ev: &Evidence,
+    cfg: &ChainConfig,
+    temp: &Tempering<'_>,
+    progress: Option<Progress<'_>>,
+    t0: Instant,
+) -> Result<Vec<ChainOut>> {
     let n = fg.num_vars();
     if kernel.num_vars() != n {
         return Err(Error::InvalidArgument(format!(
@@ -396,15 +429,24 @@ pub fn run_chains_with<K: Transition>(
     }
     check_temp(fg, temp)?;
     ev.check(fg.vars())?;
+    if let Some(r) = &cfg.chain_range {
+        if r.start >= r.end || r.end > cfg.chains {
+            return Err(Error::InvalidArgument(format!(
+                "the chain range {}..{} must be a non-empty part of 0..{} (the chains of the \
+                 whole run)",
+                r.start, r.end, cfg.chains
+            )));
+        }
+        if cfg.time_limit.is_some() {
+            return Err(Error::InvalidArgument(
+                "a shard (a chain range) cannot have a time limit: a time-limited run depends \
+                 on the machine's speed"
+                    .into(),
+            ));
+        }
+    }
     let cards = fg.cards();
-    let max_card = cards.iter().copied().max().unwrap_or(1);
-    let width = if max_card <= 1 << 8 {
-        1
-    } else if max_card <= 1 << 16 {
-        2
-    } else {
-        4
-    };
+    let width = trace_width(&cards);
     if cfg.diagnostics {
         let bytes = (cfg.chains as f64) * (cfg.draws as f64) * (n as f64) * width as f64;
         if bytes > cfg.max_trace_bytes as f64 {
@@ -586,11 +628,29 @@ pub fn run_chains_with<K: Transition>(
         out.final_state = x;
         Ok(out)
     };
-    let outs: Vec<ChainOut> = (0..cfg.chains)
-        .into_par_iter()
-        .map(run_one)
-        .collect::<Result<_>>()?;
+    let range = cfg.chain_range.clone().unwrap_or(0..cfg.chains);
+    let outs: Vec<ChainOut> = range.into_par_iter().map(run_one).collect::<Result<_>>()?;
+    Ok(outs)
+}
 
+/// The summary of the chains' outputs (in chain order), as [`run_chains_with`] gives it; also
+/// what [`shard::merge`] computes from the shards' chains. `t0` is when the run started.
+fn summarize(
+    outs: Vec<ChainOut>,
+    fg: &FactorGraph,
+    ev: &Evidence,
+    cfg: &ChainConfig,
+    t0: Instant,
+) -> Result<ChainSummary> {
+    let n = fg.num_vars();
+    let cards = fg.cards();
+    let width = trace_width(&cards);
+    let all_binary = cards.iter().all(|&c| c == 2);
+    let mut off = vec![0usize; n + 1];
+    for i in 0..n {
+        off[i + 1] = off[i] + cards[i];
+    }
+    let deadline = crate::limits::Deadline::from(t0, cfg.time_limit);
     // marginals
     let drawn: usize = outs.iter().map(|o| o.draws).sum();
     if drawn == 0 {
