@@ -114,3 +114,46 @@ def test_shards_of_another_run_are_refused():
         pgmkit.merge([a, m.ais_shard(8, 16, seed=1, evidence={m.variables[0]: 1}, **run)])
     with pytest.raises(ValueError):
         m.ais_shard(8, 4, seed=1, **run)
+
+
+ALARM = str(DATA / "bif" / "alarm.bif")
+CHAINS = dict(chains=4, draws=300, burn_in=50, seed=7)
+
+
+def same_marginals(a, b):
+    assert dict(a) == dict(b)
+    assert a.mcse == b.mcse and a.rhat == b.rhat and a.ess == b.ess
+
+
+def test_mcmc_chain_shards_merge_into_the_one_process_marginals(tmp_path):
+    m = pgmkit.load(ALARM)
+    ev = {"BP": "HIGH"}
+    whole = m.marginals(ev, method="gibbs", **CHAINS)
+    parts = [m.mcmc_shard(a, b, evidence=ev, **CHAINS) for a, b in [(0, 1), (1, 3), (3, 4)]]
+    same_marginals(m.merge_chains(parts), whole)
+    same_marginals(m.merge_chains(list(reversed(parts))), whole)
+    # through files, as a Slurm array or a Ray / Dask task would hand them over
+    files = []
+    for i, p in enumerate(parts):
+        f = tmp_path / f"chains{i}.json"
+        p.save(str(f))
+        files.append(str(f))
+    same_marginals(m.merge_chains(files), whole)
+    # pgmkit.merge is for AIS shards and says where MCMC shards go
+    with pytest.raises(ValueError, match="merge_chains"):
+        pgmkit.merge(parts)
+
+
+def test_mcmc_shards_of_another_run_are_refused():
+    m = pgmkit.load(SMALL)
+    a = m.mcmc_shard(0, 2, **CHAINS)
+    with pytest.raises(errors.ShardMismatchError):
+        m.merge_chains([a, m.mcmc_shard(2, 4, **{**CHAINS, "seed": 8})])
+    with pytest.raises(errors.ShardMismatchError):
+        m.merge_chains([a, m.mcmc_shard(2, 4, **{**CHAINS, "draws": 301})])
+    with pytest.raises(errors.ShardMismatchError):
+        m.merge_chains([a, m.mcmc_shard(3, 4, **CHAINS)])
+    with pytest.raises(ValueError):
+        m.mcmc_shard(3, 2, **CHAINS)
+    with pytest.raises(ValueError):
+        m.mcmc_shard(0, 2, method="bp", **CHAINS)
