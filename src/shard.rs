@@ -20,6 +20,27 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// A shard read from its file's JSON text (`what`: "AIS", "MCMC", ...), with its `format` tag
+/// (read by `tag`) checked against `format`. Errors: [`Error::InvalidArgument`] when the text
+/// is not such a shard.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    format: &str,
+    what: &str,
+    tag: fn(&T) -> &str,
+) -> Result<T> {
+    let s: T = serde_json::from_str(text).map_err(|e| {
+        Error::InvalidArgument(format!("not a pgmkit {what} shard ({format}): {e}"))
+    })?;
+    if tag(&s) != format {
+        return Err(Error::InvalidArgument(format!(
+            "not a pgmkit {what} shard: format '{}' (expected '{format}')",
+            tag(&s)
+        )));
+    }
+    Ok(s)
+}
+
 /// A 64-bit FNV-1a fingerprint (16 hex digits) of the model's variables (names, states), its
 /// factors (scopes and the bits of every log value) and the evidence: equal for the same
 /// model and evidence read from any file, different (but for a 2^-64 chance) otherwise.

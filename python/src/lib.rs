@@ -339,13 +339,7 @@ impl PyModel {
                 &opts.exact,
                 Some(&|k| p.advance(k)),
             )?;
-            s.evidence = ev
-                .iter()
-                .map(|(v, st)| {
-                    let (n, states) = &vars[v.index()];
-                    (n.clone(), states[st].clone())
-                })
-                .collect();
+            s.evidence = named_evidence(&vars, &ev);
             Ok(s)
         })?
         .py(py)?;
@@ -467,13 +461,7 @@ impl PyModel {
                 &opts.chains,
                 Some(&|k| p.advance(k)),
             )?;
-            s.evidence = ev
-                .iter()
-                .map(|(v, st)| {
-                    let (n, states) = &vars[v.index()];
-                    (n.clone(), states[st].clone())
-                })
-                .collect();
+            s.evidence = named_evidence(&vars, &ev);
             Ok(s)
         })?
         .py(py)?;
@@ -1255,4 +1243,14 @@ fn _pgmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MISSING", MISSING)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+/// Evidence as (variable, state) names, for the people who read a shard file.
+fn named_evidence(vars: &[(String, Vec<String>)], ev: &Evidence) -> Vec<(String, String)> {
+    ev.iter()
+        .map(|(v, st)| {
+            let (n, states) = &vars[v.index()];
+            (n.clone(), states[st].clone())
+        })
+        .collect()
 }

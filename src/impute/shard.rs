@@ -84,16 +84,7 @@ impl ImputeShard {
 
     /// A shard from JSON text. Errors: [`Error::InvalidArgument`] when it is not one.
     pub fn from_json(text: &str) -> Result<ImputeShard> {
-        let s: ImputeShard = serde_json::from_str(text).map_err(|e| {
-            Error::InvalidArgument(format!("not a pgmkit imputation shard ({FORMAT}): {e}"))
-        })?;
-        if s.format != FORMAT {
-            return Err(Error::InvalidArgument(format!(
-                "not a pgmkit imputation shard: format '{}' (expected '{FORMAT}')",
-                s.format
-            )));
-        }
-        Ok(s)
+        crate::shard::from_json(text, FORMAT, "imputation", |s: &ImputeShard| &s.format)
     }
 }
 

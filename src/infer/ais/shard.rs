@@ -138,16 +138,7 @@ impl AisShard {
     ///
     /// Errors: [`Error::InvalidArgument`] when the text is not a pgmkit AIS shard.
     pub fn from_json(text: &str) -> Result<AisShard> {
-        let s: AisShard = serde_json::from_str(text).map_err(|e| {
-            Error::InvalidArgument(format!("not a pgmkit AIS shard ({FORMAT}): {e}"))
-        })?;
-        if s.format != FORMAT {
-            return Err(Error::InvalidArgument(format!(
-                "not a pgmkit AIS shard: format '{}' (expected '{FORMAT}')",
-                s.format
-            )));
-        }
-        Ok(s)
+        crate::shard::from_json(text, FORMAT, "AIS", |s: &AisShard| &s.format)
     }
 }
 

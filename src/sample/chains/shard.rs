@@ -104,16 +104,7 @@ impl McmcShard {
 
     /// A shard from JSON text. Errors: [`Error::InvalidArgument`] when it is not one.
     pub fn from_json(text: &str) -> Result<McmcShard> {
-        let s: McmcShard = serde_json::from_str(text).map_err(|e| {
-            Error::InvalidArgument(format!("not a pgmkit MCMC shard ({FORMAT}): {e}"))
-        })?;
-        if s.format != FORMAT {
-            return Err(Error::InvalidArgument(format!(
-                "not a pgmkit MCMC shard: format '{}' (expected '{FORMAT}')",
-                s.format
-            )));
-        }
-        Ok(s)
+        crate::shard::from_json(text, FORMAT, "MCMC", |s: &McmcShard| &s.format)
     }
 }
 
